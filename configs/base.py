@@ -1,0 +1,46 @@
+"""Defaults shared by every config: the original MusicVAE's defaults unless a comment says otherwise."""
+import ml_collections
+
+
+def get_base_config():
+  config = ml_collections.ConfigDict()
+  config.name = ''
+
+  config.data = ml_collections.ConfigDict()
+  config.data.encoding = 'melody'  # 'melody' (90 classes) or 'drums' (512 classes, 10-wide roll input)
+  config.data.slice_bars = 2  # window length in bars; 16 steps per bar
+  config.data.max_windows_per_sequence = 5
+  config.data.transpose = 0  # random transposition of each melody window, +-N semitones, every epoch
+  config.data.eval_fraction = 0.1  # share of *files* held out for evaluation
+
+  config.model = ml_collections.ConfigDict()
+  config.model.decoder = 'flat'  # 'flat' or 'hierarchical' (conductor emits one embedding per bar)
+  config.model.z_size = 32
+  config.model.enc_rnn_size = [256]
+  config.model.dec_rnn_size = [512]
+  config.model.free_bits = 0.0
+  config.model.free_bits_per_dim = False  # the original clips the total KL; True clips each dimension
+  config.model.max_beta = 1.0
+  config.model.beta_rate = 0.0
+  config.model.sampling_schedule = 'constant'  # 'constant', 'exponential' or 'inverse_sigmoid'
+  config.model.sampling_rate = 0.0
+
+  config.train = ml_collections.ConfigDict()
+  config.train.batch_size = 512
+  config.train.learning_rate = 1e-3
+  config.train.min_learning_rate = 1e-5
+  config.train.decay_rate = 0.9999
+  config.train.grad_clip = 1.0
+  config.train.grad_norm_clip_to_zero = 10000.0
+  config.train.num_steps = 50000
+  config.train.seed = 0
+  config.train.log_every = 100
+  config.train.summary_every = 100
+  config.train.image_every = 1000
+  config.train.checkpoint_every = 1000
+  config.train.keep_checkpoints = 5
+  config.train.eval_every = 1000
+  config.train.eval_batches = 10
+  config.train.jit_compile = False
+  config.train.mixed_precision = False  # bfloat16 matmuls with float32 master weights
+  return config

@@ -1,0 +1,1 @@
+"""music_vae_lite: MusicVAE in TensorFlow 2 + TensorFlow Probability."""

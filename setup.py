@@ -1,0 +1,36 @@
+"""Installs music_vae_lite, its named configs and its command-line programs."""
+import setuptools
+
+setuptools.setup(
+    name='music_vae_lite',
+    version='0.1.0',
+    description='MusicVAE re-implemented in TensorFlow 2 + TensorFlow Probability.',
+    python_requires='>=3.11,<3.12',
+    # The repository keeps its configs at the top level (`configs/`); installed, they live inside the
+    # package as `music_vae_lite.configs`, so named configs work without a checkout.
+    packages=['music_vae_lite', 'music_vae_lite.cli', 'music_vae_lite.configs'],
+    package_dir={'music_vae_lite.configs': 'configs'},
+    package_data={'music_vae_lite.configs': ['*.py']},
+    install_requires=[
+        'tensorflow==2.21.*',
+        'tensorflow-probability==0.25.*',
+        'tf-keras==2.21.*',  # TFP 0.25 imports it; it also gives us a distribution-aware Adam.
+        'note-seq==0.0.5',
+        'numpy>=1.26,<2.5',
+        'absl-py>=2.1,<3',
+        'ml-collections>=1.0,<2',
+    ],
+    extras_require={
+        'test': ['pytest>=8,<10'],
+        'corpus': ['music21>=9,<11'],  # only to rebuild data/ with data/build_corpus.py
+    },
+    entry_points={
+        'console_scripts': [
+            'mvl_train=music_vae_lite.cli.train:run',
+            'mvl_sample=music_vae_lite.cli.sample:run',
+            'mvl_interpolate=music_vae_lite.cli.interpolate:run',
+            'mvl_evaluate=music_vae_lite.cli.evaluate:run',
+            'mvl_preprocess=music_vae_lite.cli.preprocess:run',
+        ],
+    },
+)
