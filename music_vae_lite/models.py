@@ -1,0 +1,400 @@
+"""The MusicVAE networks: bidirectional LSTM encoder, flat and hierarchical LSTM decoders.
+
+Everything is a `tf.Module` holding plain `tf.Variable`s laid out as the original's checkpoint
+variables (see `original_variable_names`), so a loader for Magenta checkpoints can map them by name.
+
+Shapes: B batch, T steps, D input depth, V output classes (vocabulary), Z latent size.
+Decoder inputs are the previous step's target token (nothing at t = 0). Since that input is a one-hot
+vector, its projection is a row of the kernel: we gather rows instead of multiplying one-hots.
+"""
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from music_vae_lite import lstm
+
+tfd = tfp.distributions
+
+
+def _seeds(seed, count):
+  """`count` independent stateless seeds derived from one."""
+  return tf.unstack(tf.random.experimental.stateless_split(seed, count))
+
+
+class Dense(tf.Module):
+  """A dense layer; `stddev` given = the original's N(0, stddev) kernels, else glorot uniform."""
+
+  def __init__(self, input_size, units, seed, stddev=None, activation=None, name=None):
+    super().__init__(name=name)
+    self.activation = activation
+    with self.name_scope:
+      if stddev is None:
+        kernel = lstm.glorot_uniform([input_size, units], seed)
+      else:
+        kernel = tf.random.stateless_normal([input_size, units], seed=seed, stddev=stddev)
+      self.kernel = tf.Variable(kernel, name='kernel')
+      self.bias = tf.Variable(tf.zeros([units]), name='bias')
+
+  def __call__(self, x):
+    y = tf.matmul(x, self.kernel) + self.bias
+    return self.activation(y) if self.activation else y
+
+
+class LstmStack(tf.Module):
+  """Stacked LSTM layers (the original's MultiRNNCell) plus the dense + tanh map from a code
+  (z, or a conductor embedding) to the initial state of every layer, packed `[c0, h0, c1, h1, ...]`."""
+
+  def __init__(self, input_size, sizes, code_size, seed, name=None):
+    super().__init__(name=name)
+    seeds = _seeds(seed, len(sizes) + 1)
+    with self.name_scope:
+      self.layers = []
+      for k, units in enumerate(sizes):
+        layer_input = input_size if k == 0 else sizes[k - 1]
+        self.layers.append(lstm.LstmLayer(layer_input, units, seeds[k], name=f'cell_{k}'))
+      self.initial_state = Dense(code_size, 2 * sum(sizes), seeds[-1], stddev=0.001,
+                                 activation=tf.tanh, name='initial_state')
+
+  def initial_states(self, code):
+    """Initial `(c, h)` of every layer from a code [N, code_size]."""
+    flat = tf.split(self.initial_state(code), [u for u in self.sizes for _ in (0, 1)], axis=-1)
+    return [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.layers))]
+
+  @property
+  def sizes(self):
+    return [layer.units for layer in self.layers]
+
+  def run(self, x, states, fused, compute_dtype):
+    """All layers over time-major inputs [T, N, input]; returns the top layer's outputs [T, N, u]."""
+    for layer, state in zip(self.layers, states):
+      x, _ = layer.sequence(x, state, fused=fused, compute_dtype=compute_dtype)
+    return x
+
+  def step(self, first_layer_gates, states, compute_dtype):
+    """One step of every layer, given layer 0's input gates; returns (top h, new states)."""
+    new_states = []
+    gates = first_layer_gates
+    for k, (layer, state) in enumerate(zip(self.layers, states)):
+      if k > 0:
+        gates = layer.project_inputs(new_states[-1][1], compute_dtype)
+      new_states.append(layer.step(gates, state, compute_dtype))
+    return new_states[-1][1], new_states
+
+
+class BidirectionalLstmEncoder(tf.Module):
+  """Stacked bidirectional LSTM layers that respect sequence lengths (padding never reaches a
+  valid step). Layer k+1 reads `[fw, bw]` outputs of layer k. Output: the final forward and backward
+  `h` of the last layer, concatenated, [B, 2 * units[-1]]."""
+
+  def __init__(self, input_depth, sizes, seed, name='encoder'):
+    super().__init__(name=name)
+    seeds = _seeds(seed, 2 * len(sizes))
+    with self.name_scope:
+      self.forward, self.backward = [], []
+      for k, units in enumerate(sizes):
+        layer_input = input_depth if k == 0 else 2 * sizes[k - 1]
+        self.forward.append(lstm.LstmLayer(layer_input, units, seeds[2 * k], name=f'cell_{k}_fw'))
+        self.backward.append(lstm.LstmLayer(layer_input, units, seeds[2 * k + 1], name=f'cell_{k}_bw'))
+    self.output_size = 2 * sizes[-1]
+
+  def __call__(self, inputs, lengths, fused=True, compute_dtype=tf.float32):
+    x = tf.transpose(inputs, [1, 0, 2])  # time-major
+    batch_size = tf.shape(inputs)[0]
+    lengths = tf.cast(lengths, tf.int32)
+    for fw, bw in zip(self.forward, self.backward):
+      h_fw, _ = fw.sequence(x, fw.zero_state(batch_size), fused, compute_dtype)
+      # Reversing only the first `length` steps makes the backward pass start at each sequence's end.
+      x_reversed = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
+      h_bw_reversed, _ = bw.sequence(x_reversed, bw.zero_state(batch_size), fused, compute_dtype)
+      h_bw = tf.reverse_sequence(h_bw_reversed, lengths, seq_axis=0, batch_axis=1)
+      x = tf.concat([h_fw, h_bw], axis=-1)
+    last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(batch_size)], axis=1)
+    return tf.concat([tf.gather_nd(h_fw, last), tf.gather_nd(h_bw_reversed, last)], axis=-1)
+
+
+class CategoricalLstmDecoder(tf.Module):
+  """Autoregressive categorical LSTM decoder. The code (z, or a conductor embedding) sets the initial
+  state of every layer and is concatenated to every step's input `[previous token, code]`."""
+
+  def __init__(self, output_depth, sizes, code_size, seed, name='decoder'):
+    super().__init__(name=name)
+    seeds = _seeds(seed, 2)
+    self.output_depth = output_depth
+    with self.name_scope:
+      self.rnn = LstmStack(output_depth + code_size, sizes, code_size, seeds[0], name='rnn')
+      self.output_projection = Dense(sizes[-1], output_depth, seeds[1], name='output_projection')
+
+  def _token_gates(self, compute_dtype):
+    """Layer 0's input gates for each previous token, plus a zero row (index V) for 'no token'."""
+    first = self.rnn.layers[0]
+    rows = tf.cast(first.input_kernel[:self.output_depth], compute_dtype)
+    return tf.concat([rows, tf.zeros([1, 4 * first.units], compute_dtype)], axis=0)
+
+  def _code_gates(self, code, compute_dtype):
+    """Layer 0's input gates from the code, with the bias: constant over a sequence."""
+    first = self.rnn.layers[0]
+    code_kernel = tf.cast(first.input_kernel[self.output_depth:], compute_dtype)
+    return tf.matmul(tf.cast(code, compute_dtype), code_kernel) + tf.cast(first.gates_bias(), compute_dtype)
+
+  def previous_tokens(self, labels):
+    """Teacher-forcing inputs: the targets shifted right by one, 'no token' (index V) first."""
+    start = tf.fill([tf.shape(labels)[0], 1], self.output_depth)
+    return tf.concat([start, labels[:, :-1]], axis=1)
+
+  def teacher_forced_logits(self, code, previous, fused=True, compute_dtype=tf.float32):
+    """Logits [N, T, V] given the code [N, C] and each step's previous token [N, T]."""
+    states = self.rnn.initial_states(code)
+    num_steps = previous.shape[1]
+    if fused and compute_dtype == tf.float32:
+      # The fused kernel wants real inputs: one-hot previous token (zeros for 'no token') and code.
+      one_hot = tf.one_hot(tf.transpose(previous), self.output_depth)
+      tiled_code = tf.tile(code[tf.newaxis], [num_steps, 1, 1])
+      outputs = self.rnn.run(tf.concat([one_hot, tiled_code], -1), states, True, compute_dtype)
+    else:
+      gates = (tf.gather(self._token_gates(compute_dtype), tf.transpose(previous))
+               + self._code_gates(code, compute_dtype)[tf.newaxis])
+      first, rest = self.rnn.layers[0], self.rnn.layers[1:]
+      outputs, _ = first._stepwise_sequence(gates, states[0], compute_dtype)  # pylint: disable=protected-access
+      for layer, state in zip(rest, states[1:]):
+        outputs, _ = layer.sequence(outputs, state, fused=False, compute_dtype=compute_dtype)
+    return tf.transpose(self.output_projection(outputs), [1, 0, 2])
+
+  def autoregressive(self, code, num_steps, start_token, *, labels=None, sampling_probability=0.0,
+                     temperature=1.0, seed, compute_dtype=tf.float32):
+    """Step-by-step decoding that feeds back samples.
+
+    With `labels` (scheduled sampling): at each step each example independently feeds back its own
+    sample (temperature 1) with probability `sampling_probability`, else the true token.
+    Without `labels`: free-running sampling at `temperature` (0 = argmax).
+    Returns (logits [N, T, V], tokens fed/sampled [N, T], last input token [N]).
+    """
+    states = self.rnn.initial_states(code)
+    token_gates = self._token_gates(compute_dtype)
+    code_gates = self._code_gates(code, compute_dtype)
+    step_seeds = tf.random.experimental.stateless_split(seed, num_steps)
+    logits_ta = tf.TensorArray(tf.float32, size=num_steps)
+    tokens_ta = tf.TensorArray(tf.int32, size=num_steps)
+    token = start_token
+    for t in tf.range(num_steps):
+      gates = tf.gather(token_gates, token) + code_gates
+      top, states = self.rnn.step(gates, states, compute_dtype)
+      logits = self.output_projection(top)
+      sample_seed, coin_seed = _seeds(step_seeds[t], 2)
+      if labels is None:
+        token = _sample(logits, temperature, sample_seed)
+      else:
+        sampled = _sample(logits, 1.0, sample_seed)
+        use_sample = tf.random.stateless_uniform(tf.shape(token), coin_seed) < sampling_probability
+        token = tf.where(use_sample, sampled, labels[:, t])
+      logits_ta = logits_ta.write(t, logits)
+      tokens_ta = tokens_ta.write(t, token)
+    logits = tf.transpose(logits_ta.stack(), [1, 0, 2])
+    return logits, tf.transpose(tokens_ta.stack()), token
+
+
+def _sample(logits, temperature, seed):
+  if isinstance(temperature, (int, float)) and temperature == 0:
+    return tf.argmax(logits, axis=-1, output_type=tf.int32)
+  temperature = tf.convert_to_tensor(temperature, tf.float32)
+  drawn = tf.random.stateless_categorical(logits / tf.maximum(temperature, 1e-6), 1, seed,
+                                          dtype=tf.int32)[:, 0]
+  return tf.where(temperature > 0, drawn, tf.argmax(logits, axis=-1, output_type=tf.int32))
+
+
+class FlatDecoder(tf.Module):
+  """z drives one categorical LSTM decoder over the whole sequence (the original's BaseLstmDecoder)."""
+
+  def __init__(self, output_depth, sizes, z_size, num_steps, seed, name='flat_decoder'):
+    super().__init__(name=name)
+    self.num_steps = num_steps
+    self.output_depth = output_depth
+    with self.name_scope:
+      self.core = CategoricalLstmDecoder(output_depth, sizes, z_size, seed, name='decoder')
+
+  def reconstruct(self, z, labels, sampling_probability=0.0, *, seed, fused=True,
+                  compute_dtype=tf.float32):
+    """Logits [B, T, V] for the targets `labels`, teacher forced or with scheduled sampling.
+
+    A Python number 0 for `sampling_probability` selects pure teacher forcing at graph-build time;
+    a tensor selects at run time (the step-wise loop only runs when it is > 0).
+    """
+    def teacher_forced():
+      return self.core.teacher_forced_logits(z, self.core.previous_tokens(labels), fused, compute_dtype)
+
+    def scheduled():
+      start = tf.fill([tf.shape(z)[0]], self.output_depth)
+      return self.core.autoregressive(z, self.num_steps, start, labels=labels,
+                                      sampling_probability=sampling_probability, seed=seed,
+                                      compute_dtype=compute_dtype)[0]
+
+    return _teacher_forced_or_scheduled(sampling_probability, teacher_forced, scheduled)
+
+  def sample(self, z, temperature=1.0, *, seed, compute_dtype=tf.float32):
+    """Free-running samples [B, T] from codes z."""
+    start = tf.fill([tf.shape(z)[0]], self.output_depth)
+    return self.core.autoregressive(z, self.num_steps, start, temperature=temperature, seed=seed,
+                                    compute_dtype=compute_dtype)[1]
+
+
+def _teacher_forced_or_scheduled(sampling_probability, teacher_forced, scheduled):
+  if isinstance(sampling_probability, (int, float)):
+    return teacher_forced() if sampling_probability == 0 else scheduled()
+  return tf.cond(sampling_probability > 0, scheduled, teacher_forced)
+
+
+class HierarchicalDecoder(tf.Module):
+  """The "conductor" decoder for long sequences (the original's HierarchicalLstmDecoder).
+
+  A conductor LSTM, initialised from z and fed zeros (the original's `disable_autoregression=True`,
+  used by every config), emits one embedding per bar: its top layer's h. For each bar a bottom
+  categorical LSTM decoder is initialised from that bar's embedding (dense + tanh, shared across bars)
+  and gets the embedding concatenated to every step's input. Its state resets every bar; only the
+  previous token carries across bar lines.
+
+  Under teacher forcing the bars are independent given the embeddings, so all bars of a batch run as
+  one batch of B x U short sequences instead of U x steps_per_bar sequential steps.
+  """
+
+  def __init__(self, output_depth, sizes, z_size, num_steps, seed, steps_per_bar=16,
+               name='hierarchical_decoder'):
+    super().__init__(name=name)
+    if num_steps % steps_per_bar:
+      raise ValueError(f'{num_steps} steps do not split into bars of {steps_per_bar}.')
+    self.num_bars = num_steps // steps_per_bar
+    self.steps_per_bar = steps_per_bar
+    self.num_steps = num_steps
+    self.output_depth = output_depth
+    seeds = _seeds(seed, 2)
+    with self.name_scope:
+      # The conductor has the core decoder's layer sizes and a 1-wide zero input, as in the original.
+      self.conductor = LstmStack(1, sizes, z_size, seeds[0], name='conductor')
+      self.core = CategoricalLstmDecoder(output_depth, sizes, sizes[-1], seeds[1], name='core_decoder')
+
+  def bar_embeddings(self, z, fused=True, compute_dtype=tf.float32):
+    """The conductor's embedding for every bar, [B, U, u]."""
+    zeros = tf.zeros([self.num_bars, tf.shape(z)[0], 1])
+    outputs = self.conductor.run(zeros, self.conductor.initial_states(z), fused, compute_dtype)
+    return tf.transpose(outputs, [1, 0, 2])
+
+  def _to_bars(self, x):
+    """[B, U * S, ...] -> [B * U, S, ...]."""
+    return tf.reshape(x, tf.concat([[-1, self.steps_per_bar], tf.shape(x)[2:]], 0))
+
+  def logits_from_embeddings(self, embeddings, labels, fused=True, compute_dtype=tf.float32):
+    """Teacher-forced logits [B, T, V] given the bar embeddings [B, U, u] and targets [B, T]."""
+    batch_size = tf.shape(labels)[0]
+    # Shift over the whole sequence first: bar u's first input is bar u-1's last token.
+    previous = self._to_bars(self.core.previous_tokens(labels))
+    codes = tf.reshape(embeddings, [-1, embeddings.shape[-1]])
+    logits = self.core.teacher_forced_logits(codes, previous, fused, compute_dtype)
+    return tf.reshape(logits, [batch_size, self.num_steps, self.output_depth])
+
+  def _bar_by_bar(self, embeddings, *, labels, sampling_probability, temperature, seed, compute_dtype):
+    bar_seeds = _seeds(seed, self.num_bars)
+    token = tf.fill([tf.shape(embeddings)[0]], self.output_depth)
+    all_logits, all_tokens = [], []
+    for u in range(self.num_bars):
+      bar = slice(u * self.steps_per_bar, (u + 1) * self.steps_per_bar)
+      logits, tokens, token = self.core.autoregressive(
+          embeddings[:, u], self.steps_per_bar, token,
+          labels=None if labels is None else labels[:, bar],
+          sampling_probability=sampling_probability, temperature=temperature, seed=bar_seeds[u],
+          compute_dtype=compute_dtype)
+      all_logits.append(logits)
+      all_tokens.append(tokens)
+    return tf.concat(all_logits, axis=1), tf.concat(all_tokens, axis=1)
+
+  def reconstruct(self, z, labels, sampling_probability=0.0, *, seed, fused=True,
+                  compute_dtype=tf.float32):
+    """Logits [B, T, V] for the targets, teacher forced or with scheduled sampling (see FlatDecoder).
+    With scheduled sampling the token carried into a new bar follows the same per-step rule."""
+    embeddings = self.bar_embeddings(z, fused, compute_dtype)
+
+    def teacher_forced():
+      return self.logits_from_embeddings(embeddings, labels, fused, compute_dtype)
+
+    def scheduled():
+      return self._bar_by_bar(embeddings, labels=labels, sampling_probability=sampling_probability,
+                              temperature=1.0, seed=seed, compute_dtype=compute_dtype)[0]
+
+    return _teacher_forced_or_scheduled(sampling_probability, teacher_forced, scheduled)
+
+  def sample(self, z, temperature=1.0, *, seed, compute_dtype=tf.float32):
+    """Free-running samples [B, T]; each bar starts from the previous bar's last sample."""
+    embeddings = self.bar_embeddings(z, fused=False, compute_dtype=compute_dtype)
+    return self._bar_by_bar(embeddings, labels=None, sampling_probability=0.0,
+                            temperature=temperature, seed=seed, compute_dtype=compute_dtype)[1]
+
+
+class MusicVAE(tf.Module):
+  """Encoder q(z|x) plus a flat or hierarchical decoder p(x|z).
+
+  Args:
+    model_config: `config.model` (z_size, enc_rnn_size, dec_rnn_size, decoder).
+    input_depth: encoder input width (90 melody, 10 drum roll).
+    output_depth: number of output classes V (90 melody, 512 drums).
+    num_steps: sequence length T.
+    seed: integer seed for the initial weights.
+  """
+
+  def __init__(self, model_config, input_depth, output_depth, num_steps, seed=0, name='music_vae'):
+    super().__init__(name=name)
+    self.z_size = model_config.z_size
+    self.num_steps = num_steps
+    self.input_depth = input_depth
+    self.output_depth = output_depth
+    seeds = _seeds(tf.constant([seed, 0], tf.int64), 4)
+    enc_sizes, dec_sizes = list(model_config.enc_rnn_size), list(model_config.dec_rnn_size)
+    with self.name_scope:
+      self.encoder = BidirectionalLstmEncoder(input_depth, enc_sizes, seeds[0])
+      # The original initialises mu and sigma kernels from N(0, 0.001), biases zero: sigma ~ 0.69.
+      self.mu = Dense(2 * enc_sizes[-1], self.z_size, seeds[1], stddev=0.001, name='mu')
+      self.sigma = Dense(2 * enc_sizes[-1], self.z_size, seeds[2], stddev=0.001,
+                         activation=tf.nn.softplus, name='sigma')
+      if model_config.decoder == 'flat':
+        self.decoder = FlatDecoder(output_depth, dec_sizes, self.z_size, num_steps, seeds[3])
+      elif model_config.decoder == 'hierarchical':
+        self.decoder = HierarchicalDecoder(output_depth, dec_sizes, self.z_size, num_steps, seeds[3])
+      else:
+        raise ValueError(f"config.model.decoder must be 'flat' or 'hierarchical', "
+                         f'not {model_config.decoder!r}.')
+
+  def posterior(self, inputs, lengths, fused=True, compute_dtype=tf.float32):
+    """q(z|x) = N(mu, diag(sigma^2)) for inputs [B, T, D] of the given lengths [B]."""
+    encoding = self.encoder(inputs, lengths, fused, compute_dtype)
+    return tfd.MultivariateNormalDiag(loc=self.mu(encoding), scale_diag=self.sigma(encoding))
+
+  @staticmethod
+  def prior(z_size):
+    return tfd.MultivariateNormalDiag(loc=tf.zeros([z_size]), scale_diag=tf.ones([z_size]))
+
+  def num_parameters(self):
+    return sum(int(v.shape.num_elements()) for v in self.trainable_variables)
+
+  def original_variable_names(self):
+    """{name in the original's checkpoints: our variable}, for loading Magenta checkpoints."""
+    names = {'encoder/mu/kernel': self.mu.kernel, 'encoder/mu/bias': self.mu.bias,
+             'encoder/sigma/kernel': self.sigma.kernel, 'encoder/sigma/bias': self.sigma.bias}
+    for k, (fw, bw) in enumerate(zip(self.encoder.forward, self.encoder.backward)):
+      for direction, layer in (('fw', fw), ('bw', bw)):
+        prefix = f'encoder/cell_{k}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0/lstm_cell'
+        names.update({f'{prefix}/kernel': layer.kernel, f'{prefix}/bias': layer.bias})
+
+    def add_decoder(prefix, core):
+      for k, layer in enumerate(core.rnn.layers):
+        names[f'{prefix}/multi_rnn_cell/cell_{k}/lstm_cell/kernel'] = layer.kernel
+        names[f'{prefix}/multi_rnn_cell/cell_{k}/lstm_cell/bias'] = layer.bias
+      for dense, name in ((core.rnn.initial_state, 'z_to_initial_state'),
+                          (core.output_projection, 'output_projection')):
+        names.update({f'{prefix}/{name}/kernel': dense.kernel, f'{prefix}/{name}/bias': dense.bias})
+
+    if isinstance(self.decoder, FlatDecoder):
+      add_decoder('decoder', self.decoder.core)
+    else:
+      add_decoder('core_decoder/decoder', self.decoder.core)
+      conductor = self.decoder.conductor
+      for k, layer in enumerate(conductor.layers):  # no multi_rnn_cell/ in the conductor's path
+        names[f'decoder/hierarchical_level_0/cell_{k}/lstm_cell/kernel'] = layer.kernel
+        names[f'decoder/hierarchical_level_0/cell_{k}/lstm_cell/bias'] = layer.bias
+      names['decoder/hierarchical_level_0/initial_state/kernel'] = conductor.initial_state.kernel
+      names['decoder/hierarchical_level_0/initial_state/bias'] = conductor.initial_state.bias
+    return names

@@ -1,0 +1,165 @@
+"""The networks: the original's architecture and layout, the fused kernel, lengths, z, bar structure."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from music_vae_lite import config_lib, lstm, models
+
+DEPTHS = {'melody': (90, 90), 'drums': (10, 512)}
+
+
+def _build(name, **model_overrides):
+  config = config_lib.load_config(name)
+  config.model.update(model_overrides)
+  return models.MusicVAE(config.model, *DEPTHS[config.data.encoding], config.data.slice_bars * 16), config
+
+
+@pytest.mark.parametrize('name, expected', [
+    ('cat-mel_2bar_small', 4_423_770),
+    ('cat-drums_2bar_small', 4_636_672),
+    ('cat-mel_2bar_big', 134.6e6),
+    ('hierdec-mel_16bar', 176.1e6),
+])
+def test_parameter_counts_equal_the_originals(name, expected):
+  model, _ = _build(name)
+  if expected < 1e8:
+    assert model.num_parameters() == expected
+  else:
+    assert model.num_parameters() == pytest.approx(expected, abs=0.05e6)
+
+
+def test_variables_map_to_the_original_checkpoint_layout():
+  model, _ = _build('hierdec-mel_16bar')
+  shapes = {name: v.shape.as_list() for name, v in model.original_variable_names().items()}
+  # Shapes quoted from the released checkpoint's variable map (magenta issue #1854).
+  assert shapes['core_decoder/decoder/multi_rnn_cell/cell_0/lstm_cell/kernel'] == [2138, 4096]
+  assert shapes['core_decoder/decoder/multi_rnn_cell/cell_1/lstm_cell/kernel'] == [2048, 4096]
+  assert shapes['core_decoder/decoder/output_projection/kernel'] == [1024, 90]
+  assert shapes['core_decoder/decoder/z_to_initial_state/kernel'] == [1024, 4096]
+  assert shapes['decoder/hierarchical_level_0/cell_0/lstm_cell/kernel'] == [1025, 4096]
+  assert shapes['decoder/hierarchical_level_0/initial_state/kernel'] == [512, 4096]
+  assert shapes['encoder/cell_0/bidirectional_rnn/fw/multi_rnn_cell/cell_0/lstm_cell/kernel'] == [2138, 8192]
+  assert len(shapes) == len(model.trainable_variables)  # every variable has an original name
+
+
+def _numpy_lstm(x, kernel, bias, units):
+  """The original LSTMBlockCell maths, written out: gates (i, c~, f, o), forget bias 1."""
+  sigmoid = lambda v: 1 / (1 + np.exp(-v))
+  c = h = np.zeros([x.shape[1], units])
+  outputs = []
+  for x_t in x:
+    i, j, f, o = np.split(np.concatenate([x_t, h], -1) @ kernel + bias, 4, axis=-1)
+    c = c * sigmoid(f + 1.0) + sigmoid(i) * np.tanh(j)
+    h = np.tanh(c) * sigmoid(o)
+    outputs.append(h)
+  return np.stack(outputs)
+
+
+@pytest.mark.parametrize('fused', [True, False])
+def test_lstm_layer_matches_the_original_cell_maths(fused):
+  layer = lstm.LstmLayer(3, 4, seed=tf.constant([1, 2], tf.int64))
+  layer.bias.assign(tf.random.stateless_normal([16], [3, 4]))
+  x = tf.random.stateless_normal([5, 2, 3], [5, 6])
+  outputs, (c, h) = layer.sequence(x, layer.zero_state(2), fused=fused)
+  expected = _numpy_lstm(x.numpy(), layer.kernel.numpy(), layer.bias.numpy(), 4)
+  np.testing.assert_allclose(outputs.numpy(), expected, atol=1e-5)
+  np.testing.assert_allclose(h.numpy(), expected[-1], atol=1e-5)
+
+
+def _melody_batch(batch_size, num_steps, seed):
+  labels = tf.random.stateless_uniform([batch_size, num_steps], [seed, 0], 0, 90, tf.int32)
+  return tf.one_hot(labels, 90), labels
+
+
+def test_encoder_ignores_padding_and_fused_equals_stepwise():
+  model, _ = _build('tiny-mel_2bar')
+  inputs, _ = _melody_batch(3, 32, 1)
+  lengths = tf.constant([32, 20, 7])
+  garbage = tf.random.stateless_normal(inputs.shape, [9, 9])
+  mask = tf.sequence_mask(lengths, 32, dtype=tf.float32)[..., tf.newaxis]
+  noisy = inputs * mask + garbage * (1 - mask)
+  mean = model.posterior(inputs, lengths).mean()
+  np.testing.assert_allclose(model.posterior(noisy, lengths).mean(), mean, atol=1e-6)
+  np.testing.assert_allclose(model.posterior(inputs, lengths, fused=False).mean(), mean, atol=1e-5)
+  # Each sequence alone, unpadded, gives the same posterior.
+  for k, length in enumerate(lengths.numpy()):
+    alone = model.posterior(inputs[k:k + 1, :length], lengths[k:k + 1]).mean()
+    np.testing.assert_allclose(alone[0], mean[k], atol=1e-5)
+
+
+@pytest.mark.parametrize('name', ['tiny-mel_2bar', 'tiny-hierdec-mel_16bar'])
+def test_decoder_paths_agree_and_depend_on_z(name):
+  model, config = _build(name)
+  _, labels = _melody_batch(2, model.num_steps, 2)
+  z = tf.random.stateless_normal([2, config.model.z_size], [1, 1])
+  seed = tf.constant([4, 4], tf.int64)
+  fused = model.decoder.reconstruct(z, labels, 0.0, seed=seed)
+  stepwise = model.decoder.reconstruct(z, labels, 0.0, seed=seed, fused=False)
+  # The scheduled-sampling loop with p = 0 must be plain teacher forcing too.
+  loop = model.decoder.reconstruct(z, labels, tf.constant(0.0), seed=seed)
+  np.testing.assert_allclose(stepwise, fused, atol=1e-5)
+  np.testing.assert_allclose(loop, fused, atol=1e-5)
+  other_z = model.decoder.reconstruct(z + 1.0, labels, 0.0, seed=seed)
+  assert np.abs(other_z - fused).max() > 1e-5  # far above float noise; z enters via 0.001-scale weights
+
+
+def test_scheduled_sampling_feeds_back_samples_per_example():
+  model, config = _build('tiny-mel_2bar')
+  _, labels = _melody_batch(16, 32, 3)
+  z = tf.zeros([16, config.model.z_size])
+  seed = tf.constant([7, 7], tf.int64)
+  teacher = model.decoder.reconstruct(z, labels, 0.0, seed=seed).numpy()
+  half = model.decoder.reconstruct(z, labels, tf.constant(0.5), seed=seed).numpy()
+  again = model.decoder.reconstruct(z, labels, tf.constant(0.5), seed=seed).numpy()
+  np.testing.assert_array_equal(half, again)  # deterministic given the seed
+  differs = np.abs(half - teacher).max(axis=-1) > 1e-6  # [B, T]: where a sample was fed back
+  np.testing.assert_array_equal(differs[:, 0], False)  # step 0 has no previous token
+  assert differs.any(axis=1).sum() >= 12  # most examples got some of their own samples
+  assert (~differs[:, 1:]).any()  # but not at every step
+
+
+def test_sampling_temperature_and_seed():
+  model, config = _build('tiny-mel_2bar')
+  z = tf.random.stateless_normal([4, config.model.z_size], [2, 2])
+  greedy = model.decoder.sample(z, 0.0, seed=tf.constant([1, 1], tf.int64))
+  np.testing.assert_array_equal(greedy, model.decoder.sample(z, 0.0, seed=tf.constant([2, 2], tf.int64)))
+  hot = model.decoder.sample(z, 5.0, seed=tf.constant([1, 1], tf.int64))
+  np.testing.assert_array_equal(hot, model.decoder.sample(z, 5.0, seed=tf.constant([1, 1], tf.int64)))
+  assert not np.array_equal(hot, model.decoder.sample(z, 5.0, seed=tf.constant([3, 1], tf.int64)))
+  # Greedy sampling is the argmax of the teacher-forced logits on its own output.
+  logits = model.decoder.reconstruct(z, greedy, 0.0, seed=tf.constant([0, 0], tf.int64))
+  np.testing.assert_array_equal(tf.argmax(logits, -1, output_type=tf.int32), greedy)
+  assert greedy.shape == (4, 32) and greedy.dtype == tf.int32
+
+
+def test_hierarchical_decoder_is_causal_per_bar_and_resets_each_bar():
+  model, config = _build('tiny-hierdec-mel_16bar')
+  decoder = model.decoder
+  _, labels = _melody_batch(2, 256, 5)
+  embeddings = decoder.bar_embeddings(tf.random.stateless_normal([2, config.model.z_size], [3, 3]))
+  logits = decoder.logits_from_embeddings(embeddings, labels).numpy()
+  k = 5
+  changed = tf.tensor_scatter_nd_add(embeddings, [[0, k], [1, k]], tf.ones([2, embeddings.shape[-1]]))
+  logits_changed = decoder.logits_from_embeddings(changed, labels).numpy()
+  bars = lambda x: x.reshape(2, 16, 16, -1)
+  diff = np.abs(bars(logits_changed) - bars(logits)).max(axis=(0, 2, 3))
+  assert diff[k] > 1e-4
+  np.testing.assert_array_equal(diff[:k], 0.0)  # earlier bars unchanged
+  np.testing.assert_array_equal(diff[k + 1:], 0.0)  # later bars too: state resets every bar
+  # A bar decoded on its own, from its embedding and the previous bar's last token, is identical.
+  bar = slice(16 * k, 16 * (k + 1))
+  previous = tf.concat([labels[:, 16 * k - 1:16 * k], labels[:, bar][:, :-1]], axis=1)
+  alone = decoder.core.teacher_forced_logits(embeddings[:, k], previous).numpy()
+  np.testing.assert_allclose(alone, logits[:, bar], atol=1e-5)
+  # In free-running sampling, changing bar k's embedding cannot change earlier bars.
+  seed = tf.constant([8, 8], tf.int64)
+  kw = dict(labels=None, sampling_probability=0.0, temperature=1.0, seed=seed, compute_dtype=tf.float32)
+  _, tokens = decoder._bar_by_bar(embeddings, **kw)  # pylint: disable=protected-access
+  _, tokens_changed = decoder._bar_by_bar(changed, **kw)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(tokens[:, :16 * k], tokens_changed[:, :16 * k])
+  assert not np.array_equal(tokens[:, 16 * k:], tokens_changed[:, 16 * k:])
+
+
+def test_unknown_decoder_is_a_clear_error():
+  with pytest.raises(ValueError, match="'flat' or 'hierarchical'"):
+    _build('tiny-mel_2bar', decoder='conductor')
