@@ -1,0 +1,93 @@
+"""mvl_preprocess: MIDI files or a TFRecord of NoteSequences -> a window cache, with a report.
+
+  mvl_preprocess --input=data/midi --output=/tmp/cache --encoding=melody --slice_bars=2
+
+Writes `<output>/windows.npz` and `<output>/report.json` (atomically: an existing cache is only
+replaced by a complete new one) and prints what happened to every file. Training programs take
+the cache folder (or the MIDI folder itself) as their examples path. Exits with status 1, writing
+nothing, when no window at all was extracted.
+"""
+import json
+import os
+import sys
+import warnings
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# pydub, imported by note_seq, warns about a missing ffmpeg that we never use. Set here, before
+# any import, so that spawned worker processes (which re-import this module first) inherit it.
+warnings.filterwarnings('ignore', message="Couldn't find ffmpeg", category=RuntimeWarning)
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+from absl import logging
+
+from music_vae_lite import converters
+from music_vae_lite import preprocess
+from music_vae_lite.configs import base
+
+_INPUT = flags.DEFINE_string(
+    'input', None, 'A folder of MIDI files (searched recursively), a MIDI file, or a TFRecord of '
+    'NoteSequence protos.')
+_OUTPUT = flags.DEFINE_string('output', None, 'Cache folder to write (windows.npz, report.json).')
+_ENCODING = flags.DEFINE_enum('encoding', 'melody', ['melody', 'drums'], 'What to extract.')
+_SLICE_BARS = flags.DEFINE_integer('slice_bars', 2, 'Window length in bars (16 steps each).',
+                                   lower_bound=1)
+_MAX_WINDOWS = flags.DEFINE_integer(
+    'max_windows_per_sequence', 5, 'At most this many windows per sequence (a seeded random '
+    'subset beyond that).', lower_bound=1)
+_NUM_WORKERS = flags.DEFINE_integer('num_workers', 2, 'Worker processes; 1 = in this process.',
+                                    lower_bound=1)
+_MAX_FILE_MB = flags.DEFINE_float('max_file_mb', preprocess.DEFAULT_MAX_FILE_MB,
+                                  'Larger MIDI files are skipped (reported as too large).',
+                                  lower_bound=0.0)
+_MAX_BARS = flags.DEFINE_integer('max_bars', preprocess.DEFAULT_MAX_BARS,
+                                 'Longer sequences are skipped (reported as too long).',
+                                 lower_bound=1)
+_FILE_TIMEOUT = flags.DEFINE_float('file_timeout_s', preprocess.DEFAULT_FILE_TIMEOUT_S,
+                                   'A file taking longer to read and convert fails; 0 = no limit.',
+                                   lower_bound=0.0)
+_PRINT_JSON = flags.DEFINE_bool('print_json', False, 'Also print the full report as JSON.')
+flags.mark_flags_as_required(['input', 'output'])
+
+
+def _usage_error(message):
+  print(f'mvl_preprocess: error: {message}', file=sys.stderr)
+  return 2
+
+
+def main(argv):
+  if len(argv) > 1:
+    return _usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
+  if not os.path.exists(_INPUT.value):
+    return _usage_error(f'--input={_INPUT.value} does not exist (expected a folder of MIDI '
+                        'files, a MIDI file or a TFRecord of NoteSequences).')
+  if os.path.isfile(_OUTPUT.value):
+    return _usage_error(f'--output={_OUTPUT.value} is a file; it must be a folder.')
+  data_config = base.get_base_config().data
+  data_config.encoding = _ENCODING.value
+  data_config.slice_bars = _SLICE_BARS.value
+  data_config.max_windows_per_sequence = _MAX_WINDOWS.value
+  converter = converters.get_converter(data_config)
+
+  logging.info('Preprocessing %s', _INPUT.value)
+  window_set = preprocess.preprocess(
+      _INPUT.value, converter, _NUM_WORKERS.value, max_file_mb=_MAX_FILE_MB.value,
+      max_bars=_MAX_BARS.value, file_timeout_s=_FILE_TIMEOUT.value)
+  print(preprocess.format_report(window_set.report))
+  if _PRINT_JSON.value:
+    print(json.dumps(window_set.report, indent=2))
+  if not len(window_set):
+    print(f'Nothing written to {_OUTPUT.value}: no windows.', file=sys.stderr)
+    return 1
+  cache_path = preprocess.write_cache(window_set, _OUTPUT.value)
+  print(f'Wrote {len(window_set)} windows to {cache_path} and its report to '
+        f'{os.path.join(_OUTPUT.value, preprocess.REPORT_FILE)}')
+  return 0
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,632 @@
+"""MIDI files or a TFRecord of NoteSequences -> a cache of label windows, with a report.
+
+Reads every input (a folder of MIDI files searched recursively, one MIDI file, or a TFRecord of
+serialized `NoteSequence` protos, the original MusicVAE's input format), converts each sequence
+into label windows with a converter from `converters.py`, and says what happened to every file:
+why it could not be read, how many windows it gave, and why windows were rejected.
+
+Differences from the original MusicVAE, which converts NoteSequences on the fly inside its tf.data
+pipeline (and then caches the result, freezing random choices): here conversion happens once, up
+front, in a pool of worker processes, and the windows are kept in memory or in a cache folder
+(`windows.npz` + `report.json`). Random transposition is done later, per epoch, by
+`input_pipeline.make_dataset`. A file that fails never stops the run; it is named in the report
+with its reason.
+
+Failure reasons (stable prefixes, used to group them in summaries): 'empty file', 'not a MIDI
+file', 'corrupt MIDI: ...', 'unreadable: ...', 'too large: ...', 'too long: ...', 'timed out: ...',
+'no notes', 'conversion failed: ...' (the converter raised), and for TFRecords 'corrupt record:
+...' and 'corrupt TFRecord: ...'. In a TFRecord each record counts as one "file" of the report,
+named by its `filename` (else its `id`).
+"""
+import collections
+import concurrent.futures
+import contextlib
+import dataclasses
+import json
+import multiprocessing
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from typing import Iterator, NamedTuple
+import uuid
+import warnings
+
+from absl import logging
+import numpy as np
+
+with warnings.catch_warnings():
+  # pydub, imported by note_seq, warns about a missing ffmpeg that we never use.
+  warnings.simplefilter('ignore', RuntimeWarning)
+  import note_seq
+
+from music_vae_lite import converters
+
+MIDI_SUFFIXES = ('.mid', '.midi')
+CACHE_FILE = 'windows.npz'
+REPORT_FILE = 'report.json'
+CACHE_FORMAT_VERSION = 1
+DEFAULT_MAX_FILE_MB = 20.0
+# At their own tempo, sequences longer than this many 4/4 bars are rejected before conversion: a
+# corrupt tempo map or tick count can otherwise turn a small file into millions of steps.
+DEFAULT_MAX_BARS = 10_000
+DEFAULT_FILE_TIMEOUT_S = 120.0
+PROGRESS_EVERY_S = 5.0
+_MB = 1024 * 1024
+
+
+class NoWindowsError(ValueError):
+  """An input gave no windows at all; the message says why (from the report)."""
+
+
+class _Limits(NamedTuple):
+  max_file_mb: float
+  max_bars: int
+  timeout_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class _Task:
+  """One unit of work: a MIDI file to read, or a serialized NoteSequence from a TFRecord."""
+  source: str
+  path: str | None = None
+  serialized: bytes | None = None
+  error: str | None = None  # already failed while listing (e.g. a TFRecord record that won't parse)
+
+
+class _FileResult(NamedTuple):
+  source: str
+  labels: np.ndarray  # int32 [n, T]
+  rejected: dict  # reason -> count, from the converter
+  error: str | None  # why the file could not be read (then labels is empty)
+  explanation: str | None  # why a readable file gave no window
+
+
+@dataclasses.dataclass
+class WindowSet:
+  """Label windows with the file each came from.
+
+  labels: int32 [N, T]; source_ids: int32 [N], indices into `sources` (relative file names, every
+  input file in order, including those that failed); encoding: 'melody' or 'drums'; slice_bars:
+  window length in bars; report: the preprocessing report (a JSON-serialisable dict).
+  """
+  labels: np.ndarray
+  source_ids: np.ndarray
+  sources: list
+  encoding: str
+  slice_bars: int
+  report: dict
+
+  def __len__(self):
+    return int(self.labels.shape[0])
+
+  def subset(self, mask):
+    """The windows where `mask` ([N] bool) is true, with the same sources and a report copy."""
+    return WindowSet(self.labels[mask], self.source_ids[mask], self.sources, self.encoding,
+                     self.slice_bars, dict(self.report))
+
+
+def _slice_bars(converter):
+  return converter.window_steps // converters.STEPS_PER_BAR
+
+
+# ---------------------------------------------------------------------------------------------
+# Listing the inputs.
+
+
+def _is_midi_name(path):
+  return path.lower().endswith(MIDI_SUFFIXES)
+
+
+def _looks_like_midi(path):
+  try:
+    with open(path, 'rb') as f:
+      return f.read(4) == b'MThd'
+  except OSError:
+    return False
+
+
+def _input_kind(input_path):
+  if not os.path.exists(input_path):
+    raise FileNotFoundError(
+        f'Input {input_path!r} does not exist (expected a folder of MIDI files, a MIDI file or a '
+        'TFRecord of NoteSequences).')
+  if os.path.isdir(input_path):
+    return 'midi_folder'
+  if _is_midi_name(input_path) or _looks_like_midi(input_path):
+    return 'midi_file'
+  return 'tfrecord'
+
+
+def _midi_files(folder):
+  """Sorted relative paths of the MIDI files, '/'-separated so names match on every machine."""
+  found = []
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    for name in files:
+      if _is_midi_name(name):
+        relative = os.path.relpath(os.path.join(root, name), folder)
+        found.append(relative.replace(os.sep, '/'))
+  return sorted(found)
+
+
+def _tfrecord_tasks(path):
+  """Yields one task per record; the TFRecord is read here, in the parent process."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (slow; only needed for TFRecords)
+  seen = collections.Counter()
+  index = -1
+  try:
+    for index, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
+      try:
+        sequence = note_seq.NoteSequence.FromString(record)
+        name = sequence.filename or sequence.id or f'record_{index:06d}'
+        error = None
+      except Exception as e:  # pylint: disable=broad-except  (protobuf DecodeError and friends)
+        name, error = f'record_{index:06d}', f'corrupt record: {_short(e)}'
+      seen[name] += 1
+      if seen[name] > 1:  # keep source names unique, or two records would share one split side
+        name = f'{name}#{seen[name]}'
+      yield _Task(name, serialized=record, error=error)
+  except tf.errors.OpError as e:
+    # A damaged TFRecord cannot be read past the damage; name it and keep what came before.
+    source = f'{os.path.basename(path)}@record_{index + 1:06d}'
+    detail = re.sub(r'\{\{.*?\}\}\s*', '', e.message)  # drop TF's "{{function_node ...}}"
+    yield _Task(source, error=f'corrupt TFRecord: {_short(detail)}')
+
+
+def _list_tasks(input_path):
+  """(tasks iterator, number of tasks or None when not known in advance, input kind)."""
+  kind = _input_kind(input_path)
+  if kind == 'midi_folder':
+    names = _midi_files(input_path)
+    tasks = [_Task(name, path=os.path.join(input_path, *name.split('/'))) for name in names]
+    return iter(tasks), len(tasks), kind
+  if kind == 'midi_file':
+    return iter([_Task(os.path.basename(input_path), path=input_path)]), 1, kind
+  import tensorflow  # pylint: disable=g-import-not-at-top,unused-import  (before any worker starts)
+  return _tfrecord_tasks(input_path), None, kind
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and converting one file (runs in the worker processes).
+
+
+def _short(error, limit=120):
+  """One line, at most `limit` characters, of an exception or message."""
+  text = ' '.join(str(error).split()) or type(error).__name__
+  return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def _midi_error_detail(error):
+  # note_seq wraps pretty_midi's errors as "Midi decoding error <class 'X'>: message".
+  match = re.match(r"Midi decoding error <class '([\w.]+)'>: ?(.*)", str(error), re.DOTALL)
+  if match:
+    return _short(match.group(2) or match.group(1))
+  return _short(error)
+
+
+def _length_in_bars(sequence):
+  """Length in 4/4 bars at the sequence's own tempos (what quantization will see)."""
+  tempos = sorted((t.time, t.qpm) for t in sequence.tempos if t.qpm > 0)
+  if not tempos or tempos[0][0] > 0:
+    tempos.insert(0, (0.0, note_seq.constants.DEFAULT_QUARTERS_PER_MINUTE))
+  quarters = 0.0
+  for i, (start, qpm) in enumerate(tempos):
+    end = tempos[i + 1][0] if i + 1 < len(tempos) else sequence.total_time
+    end = min(end, sequence.total_time)
+    if end > start:
+      quarters += (end - start) * qpm / 60.0
+  return quarters / 4.0
+
+
+@contextlib.contextmanager
+def _time_limit(seconds, state):
+  """Sets state['fired'] and raises TimeoutError in this thread after `seconds` (Unix main thread).
+
+  The flag matters: note_seq catches every exception while parsing and re-raises its own, so the
+  caller tells a timeout from a parse error by the flag, not by the exception type.
+  """
+  usable = (seconds and seconds > 0 and hasattr(signal, 'SIGALRM') and
+            threading.current_thread() is threading.main_thread())
+  if not usable:
+    yield
+    return
+
+  def on_alarm(signum, frame):
+    del signum, frame
+    state['fired'] = True
+    raise TimeoutError()
+
+  previous = signal.signal(signal.SIGALRM, on_alarm)
+  signal.setitimer(signal.ITIMER_REAL, seconds)
+  try:
+    yield
+  finally:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _read_task(task, limits):
+  """(NoteSequence, None) or (None, reason)."""
+  if task.error:
+    return None, task.error
+  if task.serialized is not None:
+    try:
+      sequence = note_seq.NoteSequence.FromString(task.serialized)
+    except Exception as e:  # pylint: disable=broad-except
+      return None, f'corrupt record: {_short(e)}'
+  else:
+    try:
+      size = os.path.getsize(task.path)
+      if size == 0:
+        return None, 'empty file'
+      if size > limits.max_file_mb * _MB:
+        return None, f'too large: {size / _MB:.1f} MB > {limits.max_file_mb:g} MB limit'
+      with open(task.path, 'rb') as f:
+        data = f.read()
+    except OSError as e:
+      return None, f'unreadable: {_short(e.strerror or e)}'
+    if not data.startswith(b'MThd'):
+      return None, 'not a MIDI file'
+    try:
+      sequence = note_seq.midi_to_note_sequence(data)
+    except Exception as e:  # pylint: disable=broad-except  (mido/pretty_midi raise many kinds)
+      return None, f'corrupt MIDI: {_midi_error_detail(e)}'
+  if not sequence.notes:
+    return None, 'no notes'
+  bars = _length_in_bars(sequence)
+  if bars > limits.max_bars:
+    return None, f'too long: {bars:.0f} bars > {limits.max_bars} bar limit'
+  return sequence, None
+
+
+def _process_task(task, converter, limits):
+  """Reads and converts one file; never raises for a bad file."""
+  empty = np.zeros([0, converter.window_steps], np.int32)
+  state = {'fired': False}
+  try:
+    with _time_limit(limits.timeout_s, state):
+      sequence, error = _read_task(task, limits)
+      if error:
+        return _FileResult(task.source, empty, {}, error, None)
+      result = converter.to_tensors(sequence)
+  except Exception as e:  # pylint: disable=broad-except
+    if state['fired']:
+      return _FileResult(task.source, empty, {}, f'timed out: > {limits.timeout_s:g} s', None)
+    # A sequence the converter (or note_seq under it) cannot handle: one odd file must not end a
+    # long run, so it is reported with the exception, and logged with its traceback.
+    logging.exception('Converting %s failed', task.source)
+    return _FileResult(task.source, empty, {},
+                       f'conversion failed: {type(e).__name__}: {_short(e)}', None)
+  if state['fired']:  # the alarm fired inside note_seq, which turned it into a parse error
+    return _FileResult(task.source, empty, {}, f'timed out: > {limits.timeout_s:g} s', None)
+  labels = np.asarray(result.labels, np.int32).reshape([-1, converter.window_steps])
+  explanation = None
+  if not labels.shape[0]:  # the converter's phrases, e.g. '3/4 time (...)'
+    explanation = '; '.join(result.details) or result.explain()
+  return _FileResult(task.source, labels, dict(result.rejected), None, explanation)
+
+
+_worker_state = {}
+
+
+def _init_worker(converter, limits):
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  _worker_state['converter'] = converter
+  _worker_state['limits'] = limits
+
+
+def _process_in_worker(task):
+  return _process_task(task, _worker_state['converter'], _worker_state['limits'])
+
+
+def _results_from_workers(tasks, converter, limits, num_workers):
+  """Results of `tasks`, in order, from `num_workers` worker processes.
+
+  Forked when that is safe (it starts in milliseconds: note_seq is already loaded), spawned when
+  the parent has imported TensorFlow or runs other threads, which do not survive a fork (spawned
+  workers re-import note_seq and the main module, seconds each). A process pool executor rather than
+  multiprocessing.Pool, because Pool hangs forever when a worker dies (a crash in a C extension,
+  the OOM killer); here that becomes an error. At most a few tasks per worker are in flight, so a
+  large TFRecord is never all in memory.
+  """
+  fork_is_safe = ('fork' in multiprocessing.get_all_start_methods() and
+                  'tensorflow' not in sys.modules and threading.active_count() == 1)
+  context = multiprocessing.get_context('fork' if fork_is_safe else 'spawn')
+  pending = collections.deque()
+  with concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context,
+                                              initializer=_init_worker,
+                                              initargs=(converter, limits)) as executor:
+
+    def next_result():
+      task, future = pending.popleft()
+      try:
+        return future.result()
+      except concurrent.futures.process.BrokenProcessPool as e:
+        raise RuntimeError(
+            f'A preprocessing worker process died while converting {task.source} or a file '
+            'near it (it crashed, could not start, or was killed for memory); run with '
+            'num_workers=1 to see which file and why.') from e
+
+    for task in tasks:
+      pending.append((task, executor.submit(_process_in_worker, task)))
+      if len(pending) >= 8 * num_workers:
+        yield next_result()
+    while pending:
+      yield next_result()
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API.
+
+
+def read_note_sequences(path, *, max_file_mb=DEFAULT_MAX_FILE_MB,
+                        max_bars=DEFAULT_MAX_BARS) -> Iterator[tuple]:
+  """Yields (source_name, NoteSequence or None, error reason or None) for every input file.
+
+  `path` is a folder of MIDI files (recursive, sorted), a MIDI file or a TFRecord of NoteSequences.
+  Raises FileNotFoundError if it does not exist; a bad file is yielded with its reason.
+  """
+  limits = _Limits(max_file_mb, max_bars, 0)
+  tasks, _, _ = _list_tasks(path)
+  for task in tasks:
+    sequence, error = _read_task(task, limits)
+    yield task.source, sequence, error
+
+
+def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_FILE_MB,
+               max_bars=DEFAULT_MAX_BARS, file_timeout_s=DEFAULT_FILE_TIMEOUT_S):
+  """Converts every file under `input_path` into windows; returns a WindowSet with its report.
+
+  Args:
+    input_path: a folder of MIDI files (searched recursively for .mid/.midi, any case, in sorted
+      order), a single MIDI file, or a TFRecord of serialized NoteSequences.
+    converter: a `converters.MelodyConverter` or `converters.DrumsConverter`.
+    num_workers: worker processes (forked, or spawned if this process has imported TensorFlow);
+      1 converts in this process. Results do not depend on it.
+    max_file_mb: larger MIDI files are rejected before they are read.
+    max_bars: sequences longer than this (in 4/4 bars at their tempo) are rejected.
+    file_timeout_s: reading + converting one file longer than this fails it ('timed out'); needs
+      Unix signals, so it only applies in worker processes or in the main thread. 0 = no limit.
+
+  Returns:
+    A WindowSet, possibly empty: see `report['windows_kept']` and `explain_no_windows(report)`.
+
+  Raises:
+    FileNotFoundError: `input_path` does not exist.
+    ValueError: num_workers < 1.
+  """
+  if num_workers < 1:
+    raise ValueError(f'num_workers must be >= 1, got {num_workers}.')
+  start = time.time()
+  limits = _Limits(float(max_file_mb), int(max_bars), float(file_timeout_s))
+  tasks, total, kind = _list_tasks(input_path)
+  if total is not None:  # starting more processes than files only costs time
+    num_workers = max(1, min(num_workers, total))
+  slice_bars = _slice_bars(converter)
+
+  sources, failures, windows_per_file, no_windows = [], {}, {}, {}
+  rejected = collections.Counter()
+  label_parts, id_parts = [], []
+  num_windows = 0
+  last_log = start
+
+  def results():
+    if num_workers == 1:
+      for task in tasks:
+        yield _process_task(task, converter, limits)
+      return
+    yield from _results_from_workers(tasks, converter, limits, num_workers)
+
+  for result in results():
+    source_id = len(sources)
+    sources.append(result.source)
+    rejected.update(result.rejected)
+    if result.error:
+      failures[result.source] = result.error
+    else:
+      windows_per_file[result.source] = int(result.labels.shape[0])
+      if result.explanation is not None:
+        no_windows[result.source] = result.explanation
+    if result.labels.shape[0]:
+      label_parts.append(result.labels)
+      id_parts.append(np.full([result.labels.shape[0]], source_id, np.int32))
+      num_windows += result.labels.shape[0]
+    now = time.time()
+    if now - last_log >= PROGRESS_EVERY_S:
+      last_log = now
+      logging.info('preprocess: %d/%s files, %d windows, %.1f files/s', len(sources),
+                   total if total is not None else '?', num_windows, len(sources) / (now - start))
+
+  window_steps = converter.window_steps
+  labels = (np.concatenate(label_parts) if label_parts else
+            np.zeros([0, window_steps], np.int32))
+  source_ids = np.concatenate(id_parts) if id_parts else np.zeros([0], np.int32)
+  report = {
+      'input': os.path.abspath(input_path),
+      'input_kind': kind,
+      'encoding': converter.encoding,
+      'slice_bars': slice_bars,
+      'window_steps': window_steps,
+      'max_windows_per_sequence': getattr(converter, 'max_windows_per_sequence', None),
+      'num_workers': num_workers,
+      'files_total': len(sources),
+      'files_read': len(sources) - len(failures),
+      'files_failed': len(failures),
+      'failures': failures,
+      'windows_per_file': windows_per_file,
+      'no_windows': no_windows,
+      'rejected': dict(sorted(rejected.items())),
+      'windows_kept': int(labels.shape[0]),
+      'seconds': round(time.time() - start, 3),
+  }
+  logging.info('preprocess: %d files (%d failed), %d windows in %.1f s', len(sources),
+               len(failures), labels.shape[0], report['seconds'])
+  return WindowSet(labels, source_ids, sources, converter.encoding, slice_bars, report)
+
+
+def _counter_text(counts, limit=8):
+  """'reason (count), ...', most frequent first, at most `limit` reasons."""
+  items = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+  text = ', '.join(f'{reason} ({count})' for reason, count in items[:limit])
+  if len(items) > limit:
+    text += f' and {len(items) - limit} other reasons ({sum(n for _, n in items[limit:])})'
+  return text
+
+
+def explain_no_windows(report):
+  """Why an input gave no windows, e.g. "all 12 files rejected: 3/4 time (10), no notes (2)"."""
+  total = report['files_total']
+  if total == 0:
+    if report['input_kind'] == 'midi_folder':
+      return f'no MIDI files (.mid/.midi) found under {report["input"]}'
+    return f'no records in {report["input"]}'
+  # Group by the reason without its details: 'corrupt MIDI: <detail>' -> 'corrupt MIDI',
+  # '3/4 time (only time signatures with ...)' -> '3/4 time'.
+  reasons = collections.Counter(reason.split(':')[0] for reason in report['failures'].values())
+  reasons.update(re.sub(r' \([^()]*\)', '', reason) for reason in report['no_windows'].values())
+  files = '1 file' if total == 1 else f'all {total} files'
+  return f'{files} rejected: {_counter_text(reasons)}'
+
+
+def format_report(report):
+  """A readable multi-line summary of a preprocessing report."""
+  lines = [
+      f'Input: {report["input"]} ({report["input_kind"]})',
+      f'Encoding: {report["encoding"]}, {report["slice_bars"]}-bar windows '
+      f'({report["window_steps"]} steps), at most {report["max_windows_per_sequence"]} per '
+      'sequence',
+      f'Files: {report["files_total"]} total, {report["files_read"]} read, '
+      f'{report["files_failed"]} failed',
+  ]
+  for source, reason in report['failures'].items():
+    lines.append(f'  failed  {source}: {reason}')
+  if report['no_windows']:
+    lines.append(f'Files read but giving no window: {len(report["no_windows"])}')
+    for source, reason in report['no_windows'].items():
+      lines.append(f'  none    {source}: {reason}')
+  lines.append(f'Windows kept: {report["windows_kept"]} from '
+               f'{sum(1 for n in report["windows_per_file"].values() if n)} files')
+  if report['rejected']:
+    lines.append(f'Rejected by the converter: {_counter_text(report["rejected"])}')
+  if not report['windows_kept']:
+    lines.append(f'No windows: {explain_no_windows(report)}')
+  lines.append(f'Time: {report["seconds"]:.1f} s with {report["num_workers"]} worker(s)')
+  return '\n'.join(lines)
+
+
+def _atomic_write(path, write_fn, mode):
+  """Writes via a temp file in the same folder + os.replace: `path` is never half-written."""
+  # Not tempfile.mkstemp: its files are private (0600); this one gets the usual umask permissions.
+  temp_path = f'{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}'
+  try:
+    with open(temp_path, mode.replace('w', 'x')) as f:
+      write_fn(f)
+    os.replace(temp_path, path)
+  except BaseException:
+    if os.path.exists(temp_path):
+      os.remove(temp_path)
+    raise
+
+
+def write_cache(window_set, output_dir):
+  """Writes `output_dir/windows.npz` (numeric and unicode arrays only) and `output_dir/report.json`.
+
+  Both are written atomically, so an existing good cache survives a failure. A window set with
+  no windows is refused (ValueError): it could only make a later training run fail.
+  Returns the path of windows.npz.
+  """
+  if not len(window_set):
+    raise ValueError(f'Refusing to write an empty cache to {output_dir}: '
+                     f'{explain_no_windows(window_set.report)}')
+  os.makedirs(output_dir, exist_ok=True)
+  report_json = json.dumps(window_set.report, indent=2, sort_keys=False)
+  arrays = {
+      'format_version': np.int32(CACHE_FORMAT_VERSION),
+      'labels': np.asarray(window_set.labels).astype(np.uint16),  # 512 drum classes fit in 16 bits
+      'source_ids': np.asarray(window_set.source_ids, np.int32),
+      'sources': np.array(list(window_set.sources), dtype=np.str_).reshape([-1]),
+      'encoding': np.array(window_set.encoding, dtype=np.str_),
+      'slice_bars': np.int32(window_set.slice_bars),
+      'report_json': np.array(report_json, dtype=np.str_),
+  }
+  cache_path = os.path.join(output_dir, CACHE_FILE)
+  _atomic_write(cache_path, lambda f: np.savez_compressed(f, **arrays), 'wb')
+  _atomic_write(os.path.join(output_dir, REPORT_FILE), lambda f: f.write(report_json + '\n'), 'w')
+  return cache_path
+
+
+def read_cache(path):
+  """Loads a cache written by `write_cache` (a folder or its windows.npz) without pickle."""
+  cache_path = os.path.join(path, CACHE_FILE) if os.path.isdir(path) else path
+  try:
+    with np.load(cache_path, allow_pickle=False) as data:
+      arrays = {key: data[key] for key in data.files}
+  except (OSError, ValueError) as e:
+    raise ValueError(f'Cannot read the window cache {cache_path}: {_short(e)}') from e
+  missing = {'format_version', 'labels', 'source_ids', 'sources', 'encoding', 'slice_bars',
+             'report_json'} - set(arrays)
+  if missing:
+    raise ValueError(f'{cache_path} is not a music_vae_lite window cache: missing '
+                     f'{", ".join(sorted(missing))}.')
+  if int(arrays['format_version']) != CACHE_FORMAT_VERSION:
+    raise ValueError(f'{cache_path} has cache format {int(arrays["format_version"])}, expected '
+                     f'{CACHE_FORMAT_VERSION}; rebuild it with mvl_preprocess.')
+  labels = arrays['labels'].astype(np.int32)
+  source_ids = arrays['source_ids'].astype(np.int32)
+  if labels.ndim != 2 or source_ids.shape != labels.shape[:1]:
+    raise ValueError(f'{cache_path} is damaged: labels {labels.shape}, source_ids '
+                     f'{source_ids.shape}.')
+  return WindowSet(labels, source_ids, [str(s) for s in arrays['sources']],
+                   str(arrays['encoding']), int(arrays['slice_bars']),
+                   json.loads(str(arrays['report_json'])))
+
+
+def _cache_file(path):
+  if os.path.isdir(path) and os.path.isfile(os.path.join(path, CACHE_FILE)):
+    return os.path.join(path, CACHE_FILE)
+  if os.path.isfile(path) and path.endswith('.npz'):
+    return path
+  return None
+
+
+def load_examples(path, converter, *, num_workers=1, max_file_mb=DEFAULT_MAX_FILE_MB,
+                  max_bars=DEFAULT_MAX_BARS, file_timeout_s=DEFAULT_FILE_TIMEOUT_S):
+  """Windows for `converter` from a cache folder, a MIDI folder, a MIDI file or a TFRecord.
+
+  A cache (a folder holding windows.npz, or the .npz itself) must have the converter's encoding and
+  window length (ValueError naming the file and both values otherwise). Anything else is
+  preprocessed here, by default in this process: a program that has imported TensorFlow gets
+  spawned workers, which re-import its main module (TensorFlow included) before doing any work,
+  so more workers only pay off for large inputs.
+
+  Raises:
+    FileNotFoundError: `path` does not exist.
+    ValueError: a cache made for another encoding or window length, or a damaged cache.
+    NoWindowsError (a ValueError): no windows at all; the message gives the reasons per file.
+  """
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f'{path!r} does not exist (expected a cache folder with {CACHE_FILE}, a folder of MIDI '
+        'files, a MIDI file or a TFRecord of NoteSequences).')
+  cache_path = _cache_file(path)
+  if cache_path:
+    window_set = read_cache(cache_path)
+    slice_bars = _slice_bars(converter)
+    if (window_set.encoding, window_set.slice_bars) != (converter.encoding, slice_bars):
+      raise ValueError(
+          f'The window cache {cache_path} holds {window_set.encoding} windows of '
+          f'{window_set.slice_bars} bars, but the config needs {converter.encoding} windows of '
+          f'{slice_bars} bars. Rebuild it (mvl_preprocess --encoding={converter.encoding} '
+          f'--slice_bars={slice_bars}) or point to a matching cache.')
+    if window_set.labels.shape[1] != converter.window_steps:
+      raise ValueError(f'{cache_path} is damaged: windows of {window_set.labels.shape[1]} steps '
+                       f'for {window_set.slice_bars} bars.')
+  else:
+    window_set = preprocess(path, converter, num_workers, max_file_mb=max_file_mb,
+                            max_bars=max_bars, file_timeout_s=file_timeout_s)
+  if not len(window_set):
+    raise NoWindowsError(f'No windows from {path}: {explain_no_windows(window_set.report)}.')
+  return window_set
