@@ -86,10 +86,65 @@ class LstmLayer(tf.Module):
     return hs, (cs[-1], hs[-1])
 
   def _stepwise_sequence(self, input_gates, initial_state, compute_dtype):
-    num_steps = input_gates.shape[0]
-    outputs = tf.TensorArray(tf.float32, size=num_steps)
-    state = initial_state
-    for t in tf.range(num_steps):
-      state = self.step(input_gates[t], state, compute_dtype)
-      outputs = outputs.write(t, state[1])
-    return outputs.stack(), state
+    hs, c, h = stepwise_lstm(input_gates, initial_state[0], initial_state[1],
+                             tf.cast(self.recurrent_kernel, compute_dtype))
+    return hs, (c, h)
+
+
+def _gates(pre_activations):
+  i, j, f, o = tf.split(pre_activations, 4, axis=-1)
+  return tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f), tf.sigmoid(o)
+
+
+@tf.custom_gradient
+def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
+  """An LSTM over precomputed input gates [T, B, 4u] (bias and forget bias included).
+
+  Returns (h for every step [T, B, u] in float32, final c, final h). Matmuls run in the dtype of
+  `recurrent_kernel` (float32 or bfloat16); cell arithmetic in float32.
+
+  The gradient is written by hand, as TensorFlow's fused kernel does it: the backward loop does only
+  the per-step `dgates @ W_h^T`; the weight gradient is one large matmul over all steps afterwards,
+  instead of T small ones accumulated inside the loop.
+  """
+  dtype = recurrent_kernel.dtype
+
+  def forward(carry, gates_x):
+    c, h = carry[0], carry[1]
+    pre = tf.cast(gates_x + tf.matmul(tf.cast(h, dtype), recurrent_kernel), tf.float32)
+    i, j, f, o = _gates(pre)
+    c = f * c + i * j
+    h = o * tf.tanh(c)
+    return c, h, tf.concat([i, j, f, o], -1)
+
+  cs, hs, acts = tf.scan(forward, input_gates, initializer=(c0, h0, tf.tile(tf.zeros_like(c0), [1, 4])))
+
+  def grad(d_hs, d_c_final, d_h_final):
+    c_prev = tf.concat([c0[tf.newaxis], cs[:-1]], 0)
+    h_prev = tf.concat([h0[tf.newaxis], hs[:-1]], 0)
+    kernel_t = tf.transpose(recurrent_kernel)
+
+    def backward(carry, step):
+      d_c, d_h = carry[0], carry[1]
+      d_h_out, c, c_before, act = step
+      i, j, f, o = tf.split(act, 4, axis=-1)
+      d_h = d_h + d_h_out
+      tanh_c = tf.tanh(c)
+      d_c = d_c + d_h * o * (1.0 - tanh_c ** 2)
+      d_pre = tf.concat([d_c * j * i * (1.0 - i), d_c * i * (1.0 - j ** 2),
+                         d_c * c_before * f * (1.0 - f), d_h * tanh_c * o * (1.0 - o)], -1)
+      d_h_prev = tf.cast(tf.matmul(tf.cast(d_pre, dtype), kernel_t), tf.float32)
+      return d_c * f, d_h_prev, d_pre
+
+    # Gradients arriving at the final state start the backward recurrence at the last step.
+    d_c_final = tf.zeros_like(c0) if d_c_final is None else d_c_final
+    d_h_final = tf.zeros_like(h0) if d_h_final is None else d_h_final
+    d_hs = tf.zeros_like(hs) if d_hs is None else d_hs
+    d_cs, d_hs_prev, d_pres = tf.scan(backward, (d_hs, cs, c_prev, acts), reverse=True,
+                                      initializer=(d_c_final, d_h_final, tf.zeros_like(acts[0])))
+    units = tf.shape(h0)[-1]
+    d_kernel = tf.matmul(tf.cast(tf.reshape(h_prev, [-1, units]), dtype),
+                         tf.cast(tf.reshape(d_pres, [-1, 4 * units]), dtype), transpose_a=True)
+    return tf.cast(d_pres, input_gates.dtype), d_cs[0], d_hs_prev[0], d_kernel
+
+  return (hs, cs[-1], hs[-1]), grad
