@@ -15,6 +15,7 @@ setuptools.setup(
         'tensorflow==2.21.*',
         'tensorflow-probability==0.25.*',
         'tf-keras==2.21.*',  # TFP 0.25 imports it; it also gives us a distribution-aware Adam.
+        'tensorboard==2.21.*',  # tf.summary's writers and the viewer for training curves
         'note-seq==0.0.5',
         'numpy>=1.26,<2.5',
         'absl-py>=2.1,<3',

@@ -1,0 +1,164 @@
+"""Piano-roll pictures of label windows, drawn with numpy and encoded as PNG by TensorFlow.
+
+Time runs left to right (one column block per 16th-note step), pitch bottom to top. Melody notes are
+bars from onset to release with a darker onset column, so repeated notes stay apart; drum hits are
+one-step blocks on nine rows (kick at the bottom). Thin lines mark beats, darker lines bars. A
+picture is a grid of panels: each row of the grid is a list of windows drawn side by side (for
+example an input beside its reconstruction), each column in its own colour.
+
+Works on labels (see the tensor conventions in the contract), not on NoteSequences, so the picture
+is exactly the model's grid.
+"""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from music_vae_lite import checkpoints
+
+STEPS_PER_BEAT = 4
+STEPS_PER_BAR = 16
+MIN_PITCH, MAX_PITCH = 21, 108
+NUM_DRUM_CLASSES = 9
+# Melody labels: 0 = no event, 1 = note off, label >= 2 = note on for pitch label + 19.
+_FIRST_NOTE_LABEL, _PITCH_OFFSET = 2, 19
+
+# Column colours (RGB): inputs blue, reconstructions orange, then green, purple, ...
+COLUMN_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (214, 39, 40))
+_BACKGROUND = (255, 255, 255)
+_BLACK_KEY_ROW = (243, 243, 243)
+_BEAT_LINE = (225, 225, 225)
+_BAR_LINE = (140, 140, 140)
+_OCTAVE_LINE = (205, 205, 205)
+_MARGIN = (60, 60, 60)
+_BLACK_KEYS = {1, 3, 6, 8, 10}
+
+
+def melody_notes(labels):
+  """(pitch, start step, end step) of every note in a melody label window [T]."""
+  notes, current, start = [], None, 0
+  labels = np.asarray(labels).reshape(-1)
+  for t, label in enumerate(labels):
+    label = int(label)
+    if label == 0:
+      continue  # a hold (or a rest) changes nothing
+    if current is not None:
+      notes.append((current, start, t))
+      current = None
+    if label >= _FIRST_NOTE_LABEL:
+      current, start = label + _PITCH_OFFSET, t
+  if current is not None:
+    notes.append((current, start, len(labels)))
+  return notes
+
+
+def drum_hits(labels):
+  """(drum class, step, step + 1) of every hit in a drum label window [T] (bit c = class c)."""
+  labels = np.asarray(labels).reshape(-1)
+  return [(c, t, t + 1) for t, label in enumerate(labels) for c in range(NUM_DRUM_CLASSES)
+          if (int(label) >> c) & 1]
+
+
+def _darker(colour, factor=0.6):
+  return tuple(int(c * factor) for c in colour)
+
+
+class _Layout:
+  """Rows of the picture: a pitch range for melodies (at least two octaves), nine rows for drums."""
+
+  def __init__(self, encoding, windows):
+    if encoding not in ('melody', 'drums'):
+      raise ValueError(f"encoding must be 'melody' or 'drums', not {encoding!r}.")
+    self.encoding = encoding
+    if encoding == 'drums':
+      self.low, self.high = 0, NUM_DRUM_CLASSES - 1
+      return
+    pitches = [p for w in windows for p, _, _ in melody_notes(w)]
+    low, high = (min(pitches), max(pitches)) if pitches else (60, 72)
+    low, high = max(MIN_PITCH, low - 2), min(MAX_PITCH, high + 2)
+    while high - low < 24:  # widen symmetrically up to two octaves so short ranges stay readable
+      low, high = max(MIN_PITCH, low - 1), min(MAX_PITCH, high + 1)
+    self.low, self.high = low, high
+
+  @property
+  def num_rows(self):
+    return self.high - self.low + 1
+
+  def notes(self, window):
+    return melody_notes(window) if self.encoding == 'melody' else drum_hits(window)
+
+
+def _draw_panel(window, layout, colour, px_per_step, px_per_row):
+  """One window as an RGB array [rows * px_per_row, T * px_per_step, 3]."""
+  num_steps = len(np.asarray(window).reshape(-1))
+  height, width = layout.num_rows * px_per_row, num_steps * px_per_step
+  panel = np.empty([height, width, 3], np.uint8)
+  panel[:] = _BACKGROUND
+
+  def row_slice(row_value):
+    top = (layout.high - row_value) * px_per_row  # high values at the top
+    return slice(top, top + px_per_row)
+
+  if layout.encoding == 'melody':
+    for pitch in range(layout.low, layout.high + 1):
+      if pitch % 12 in _BLACK_KEYS:
+        panel[row_slice(pitch)] = _BLACK_KEY_ROW
+      elif pitch % 12 == 0:  # a line under every C
+        panel[row_slice(pitch).stop - 1] = _OCTAVE_LINE
+  for step in range(0, num_steps, STEPS_PER_BEAT):
+    panel[:, step * px_per_step] = _BAR_LINE if step % STEPS_PER_BAR == 0 else _BEAT_LINE
+  for value, start, end in layout.notes(window):
+    if not layout.low <= value <= layout.high:
+      continue
+    rows = row_slice(value)
+    if px_per_row > 3:  # tall rows (drums): a pixel of space between neighbouring rows
+      rows = slice(rows.start, rows.stop - 1)
+    # Leave the last pixel column of a note empty when there is room, so notes that touch separate.
+    stop = end * px_per_step - (1 if px_per_step > 2 else 0)
+    panel[rows, start * px_per_step:max(stop, start * px_per_step + 1)] = colour
+    panel[rows, start * px_per_step] = _darker(colour)
+  return panel
+
+
+def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=COLUMN_COLOURS):
+  """Draws a grid of label windows; returns an RGB image, uint8 [H, W, 3].
+
+  Args:
+    grid: a list of rows; each row a list of label windows [T] drawn side by side. Windows of one
+      column share a colour (`colours[column]`); all rows should have the same number of windows.
+    encoding: 'melody' or 'drums'.
+    px_per_step, px_per_row: pixel size of a step and a pitch (or drum) row; chosen from the window
+      length when None.
+  """
+  grid = [[np.asarray(w).reshape(-1) for w in row] for row in grid]
+  if not grid or not all(grid):
+    raise ValueError('render() needs at least one row, each with at least one window.')
+  layout = _Layout(encoding, [w for row in grid for w in row])
+  max_steps = max(len(w) for row in grid for w in row)
+  px_per_step = px_per_step or max(1, min(8, 768 // max(max_steps, 1)))
+  px_per_row = px_per_row or (3 if encoding == 'melody' else 8)
+  columns = max(len(row) for row in grid)
+  panel_height = layout.num_rows * px_per_row
+  panel_width = max_steps * px_per_step
+  height = len(grid) * panel_height + (len(grid) + 1) * margin
+  width = columns * panel_width + (columns + 1) * margin
+  image = np.empty([height, width, 3], np.uint8)
+  image[:] = _MARGIN
+  for r, row in enumerate(grid):
+    top = margin + r * (panel_height + margin)
+    for c, window in enumerate(row):
+      left = margin + c * (panel_width + margin)
+      panel = _draw_panel(window, layout, colours[c % len(colours)], px_per_step, px_per_row)
+      image[top:top + panel.shape[0], left:left + panel.shape[1]] = panel
+  return image
+
+
+def encode_png(image):
+  """PNG bytes of an RGB uint8 image [H, W, 3]."""
+  return tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy()
+
+
+def write_png(path, image):
+  """Writes the image as a PNG atomically (a complete file or none)."""
+  checkpoints.atomic_write(path, encode_png(image))
+  return os.fspath(path)
