@@ -1,0 +1,99 @@
+r"""mvl_evaluate: reconstruction metrics of a trained model on a set of examples, as JSON.
+
+  mvl_evaluate --run_dir=runs/mel --examples=data/midi --output_json=eval.json [--split=eval]
+
+Reports over every window of the examples (or of their held-out / training split, by the run's
+config.data.eval_fraction, with --split): teacher-forced accuracy (each decoder step sees the true
+previous token), sampled accuracy (free-running: each step sees the model's own sample, sampling
+probability 1, as in the original's eval), r_loss (summed cross-entropy per window, nats), the KL
+in bits, and the rest of train.EVAL_METRICS.
+"""
+import json
+import os
+import sys
+import warnings
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# pydub, imported by note_seq, warns about a missing ffmpeg that is never used.
+warnings.filterwarnings('ignore', message="Couldn't find ffmpeg", category=RuntimeWarning)
+
+from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags
+from absl import logging
+
+# TensorFlow and the library are imported in main(), so that --help answers at once.
+
+_RUN_DIR = flags.DEFINE_string('run_dir', None, 'Run directory (its newest checkpoint is used).')
+_CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'A checkpoint prefix, e.g. '
+                                  'run_dir/train/ckpt-2000 (instead of --run_dir).')
+_EXAMPLES = flags.DEFINE_string(
+    'examples', None, 'MIDI folder or file, NoteSequence TFRecord, or mvl_preprocess cache folder.')
+_OUTPUT_JSON = flags.DEFINE_string('output_json', None, 'Where to write the metrics (JSON).')
+_SPLIT = flags.DEFINE_enum('split', 'all', ['all', 'eval', 'train'],
+                           "Which files' windows: all, or the run's held-out (eval) or training "
+                           'files by config.data.eval_fraction.')
+_BATCH_SIZE = flags.DEFINE_integer('batch_size', None, 'Evaluation batch (default: the config\'s).',
+                                   lower_bound=1)
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed for z ~ q(z|x) and the free-running samples.')
+flags.mark_flags_as_required(['examples', 'output_json'])
+
+_USER_ERRORS = (ValueError, OSError)
+
+# JSON key -> train.EVAL_METRICS name.
+_KEYS = {
+    'teacher_forced_accuracy': 'metrics/teacher_forced_accuracy',
+    'sampled_accuracy': 'metrics/sampled_accuracy',
+    'r_loss': 'losses/r_loss',
+    'r_loss_per_step': 'losses/r_loss_per_step',
+    'sampled_r_loss': 'losses/sampled_r_loss',
+    'kl_bits': 'losses/kl_bits',
+    'kl_loss': 'losses/kl_loss',
+    'kl_beta': 'losses/kl_beta',
+    'loss': 'loss',
+}
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import input_pipeline  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import train  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  try:
+    if (_RUN_DIR.value is None) == (_CHECKPOINT.value is None):
+      raise ValueError('Give exactly one of --run_dir and --checkpoint.')
+    output_json = os.path.abspath(_OUTPUT_JSON.value)
+    checkpoints.ensure_writable_dir(os.path.dirname(output_json), 'output directory')
+    model = trained_model.TrainedModel(_RUN_DIR.value or _CHECKPOINT.value)
+    logging.info('Loaded %s (step %d).', model.checkpoint_path, model.step)
+    window_set = preprocess.load_examples(_EXAMPLES.value, model.converter)
+    if _SPLIT.value != 'all':
+      train_set, eval_set = input_pipeline.split_by_source(window_set,
+                                                           model.config.data.eval_fraction)
+      window_set = eval_set if _SPLIT.value == 'eval' else train_set
+      if not len(window_set):
+        raise ValueError(f'The {_SPLIT.value} split of {_EXAMPLES.value} has no windows '
+                         f'(eval_fraction={model.config.data.eval_fraction}).')
+    metrics = train.evaluate(model.model, model.config, window_set.labels, step=model.step,
+                             batch_size=_BATCH_SIZE.value, seed=_SEED.value,
+                             converter=model.converter)
+    report = {'checkpoint': model.checkpoint_path, 'step': model.step,
+              'examples': _EXAMPLES.value, 'split': _SPLIT.value,
+              'num_windows': metrics['num_windows'],
+              'num_files': len(set(int(i) for i in window_set.source_ids))}
+    report.update({key: metrics[name] for key, name in _KEYS.items()})
+    checkpoints.atomic_write(output_json, json.dumps(report, indent=2) + '\n')
+    print(json.dumps(report, indent=2))
+  except _USER_ERRORS as e:
+    logging.debug('Error details:', exc_info=True)
+    sys.exit(f'mvl_evaluate: error: {e}')
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

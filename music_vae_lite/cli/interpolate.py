@@ -1,0 +1,114 @@
+r"""mvl_interpolate: morphs between two MIDI files through the latent space.
+
+  mvl_interpolate --run_dir=runs/mel --input_midi_1=a.mid --input_midi_2=b.mid --num_outputs=5 \
+      --output_dir=out [--window=k] [--temperature=0.5] [--seed=1]
+
+Each input is converted like the training data; its window number --window (1 = the first) is
+encoded (posterior mean), the two means are interpolated spherically (slerp) at num_outputs evenly
+spaced points, both ends included, and each point is decoded. Writes each step as
+<config>_interpolate_<time>-NNN-of-MMM.mid, the whole morph as one MIDI file (steps one after
+another, <...>-morph.mid) and a piano roll of the steps (<...>.png). An input that gives no window
+is reported with the reason (e.g. "3/4 time"); one that gives several is reported too.
+"""
+import os
+import sys
+import time
+import warnings
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# pydub, imported by note_seq, warns about a missing ffmpeg that is never used.
+warnings.filterwarnings('ignore', message="Couldn't find ffmpeg", category=RuntimeWarning)
+
+from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags
+from absl import logging
+
+# TensorFlow and the library are imported where used, so that --help answers at once.
+
+_RUN_DIR = flags.DEFINE_string('run_dir', None, 'Run directory (its newest checkpoint is used).')
+_CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'A checkpoint prefix, e.g. '
+                                  'run_dir/train/ckpt-2000 (instead of --run_dir).')
+_INPUT_1 = flags.DEFINE_string('input_midi_1', None, 'The MIDI file to start from.')
+_INPUT_2 = flags.DEFINE_string('input_midi_2', None, 'The MIDI file to end at.')
+_NUM_OUTPUTS = flags.DEFINE_integer('num_outputs', 5, 'Interpolation steps, both ends included.',
+                                    lower_bound=2)
+_WINDOW = flags.DEFINE_integer('window', 1, 'Which window of an input to use when it gives '
+                               'several (1 = the first).', lower_bound=1)
+_TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Decoding temperature; 0 = argmax.')
+_SEED = flags.DEFINE_integer('seed', None, 'Random seed (the same seed gives the same output).')
+_OUTPUT_DIR = flags.DEFINE_string('output_dir', '/tmp/music_vae_lite/generated',
+                                  'Where to write the MIDI files and the PNG.')
+flags.mark_flags_as_required(['input_midi_1', 'input_midi_2'])
+
+_USER_ERRORS = (ValueError, OSError)
+
+
+def read_midi(path, flag):
+  """The NoteSequence of one MIDI file; ValueError naming the flag, the file and the reason."""
+  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(path):
+    raise ValueError(f'--{flag}: {path!r} is not a file.')
+  entries = list(preprocess.read_note_sequences(path))
+  if len(entries) != 1 or entries[0][1] is None:
+    reason = entries[0][2] if entries else 'nothing could be read'
+    raise ValueError(f'--{flag}: cannot read {path}: {reason}.')
+  return entries[0][1]
+
+
+def input_window(model, path, flag, window):
+  """The label window to encode for one input file, saying which one was used."""
+  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  sequence = read_midi(path, flag)
+  try:
+    labels, count = model.extract_window(sequence, window - 1, name=f'--{flag} {path}')
+  except trained_model.NoWindowError as e:
+    raise ValueError(str(e)) from e
+  if count > 1:
+    print(f'--{flag} {os.path.basename(path)} gives {count} windows; using window {window} '
+          f'(choose another with --window=k).')
+  return labels
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  from note_seq import sequences_lib  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  try:
+    if (_RUN_DIR.value is None) == (_CHECKPOINT.value is None):
+      raise ValueError('Give exactly one of --run_dir and --checkpoint.')
+    path = _RUN_DIR.value or _CHECKPOINT.value
+    temperature = trained_model.check_temperature(_TEMPERATURE.value)
+    output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
+    model = trained_model.TrainedModel(path)
+    logging.info('Loaded %s (step %d).', model.checkpoint_path, model.step)
+    start = input_window(model, _INPUT_1.value, 'input_midi_1', _WINDOW.value)
+    end = input_window(model, _INPUT_2.value, 'input_midi_2', _WINDOW.value)
+    labels = model.interpolate_labels(start, end, _NUM_OUTPUTS.value, temperature, _SEED.value)
+    sequences = model.converter.from_tensors(labels)
+    stamp = time.strftime('%Y-%m-%d_%H%M%S')
+    base = os.path.join(output_dir, f'{model.config.name or "model"}_interpolate_{stamp}')
+    total = len(sequences)
+    for index, sequence in enumerate(sequences):
+      converters.write_midi(sequence, f'{base}-{index + 1:03d}-of-{total:03d}.mid')
+    step_seconds = 60.0 / converters.OUTPUT_QPM / converters.STEPS_PER_QUARTER
+    morph = sequences_lib.concatenate_sequences(sequences, [model.num_steps * step_seconds] * total)
+    converters.write_midi(morph, f'{base}-morph.mid')
+    pianoroll.write_png(f'{base}.png', pianoroll.render([[window] for window in labels],
+                                                        model.converter.encoding))
+    print(f'Wrote {total} steps, the morph and a piano roll to {output_dir} '
+          f'({os.path.basename(base)}*).')
+  except _USER_ERRORS as e:
+    logging.debug('Error details:', exc_info=True)
+    sys.exit(f'mvl_interpolate: error: {e}')
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,82 @@
+r"""mvl_train: trains a MusicVAE, resuming from the run directory's newest checkpoint.
+
+  mvl_train --config=cat-mel_2bar_small --run_dir=runs/mel --examples=data/midi \
+      [--num_steps=N] [--config.train.batch_size=64 ...] [--strategy=default|mirrored|multi_worker]
+
+--examples: a MIDI folder or file, a NoteSequence TFRecord, or a cache made by mvl_preprocess.
+To resume, pass the same --run_dir (--config may then be left out: the run's config.json is used).
+SIGINT / SIGTERM stop after the current step with a checkpoint.
+Summaries: tensorboard --logdir=RUN_DIR.
+"""
+import os
+import sys
+import warnings
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# pydub, imported by note_seq, warns about a missing ffmpeg that is never used.
+warnings.filterwarnings('ignore', message="Couldn't find ffmpeg", category=RuntimeWarning)
+
+from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# TensorFlow and the library are imported in main(), so that --help and a mistyped config name
+# answer at once instead of after TensorFlow's start-up.
+STRATEGIES = ('default', 'mirrored', 'multi_worker')  # = distribute.STRATEGIES
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Config name (e.g. cat-mel_2bar_small) or path of a config file. Any value can '
+    'be overridden: --config.train.batch_size=64. Optional when resuming a run directory.',
+    lock_config=True)
+_RUN_DIR = flags.DEFINE_string('run_dir', None, 'Run directory: config, checkpoints, summaries.')
+_EXAMPLES = flags.DEFINE_string(
+    'examples', None, 'MIDI folder or file, NoteSequence TFRecord, or mvl_preprocess cache folder.')
+_NUM_STEPS = flags.DEFINE_integer('num_steps', None, 'Train up to this global step '
+                                  '(overrides config.train.num_steps).', lower_bound=0)
+_STRATEGY = flags.DEFINE_enum('strategy', 'default', STRATEGIES,
+                              'default: one device; mirrored: all local GPUs; multi_worker: '
+                              'MultiWorkerMirroredStrategy, cluster from TF_CONFIG.')
+flags.mark_flags_as_required(['run_dir', 'examples'])
+
+# Errors that are the user's to fix: printed as one message, without a traceback.
+_USER_ERRORS = (ValueError, OSError, FloatingPointError)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import distribute  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import train  # pylint: disable=g-import-not-at-top
+  try:
+    # The strategy first: the multi-worker runtime must start before other TF work.
+    strategy = distribute.make_strategy(_STRATEGY.value)
+    config = _CONFIG.value
+    if config is None:
+      if not os.path.isfile(os.path.join(_RUN_DIR.value, checkpoints.CONFIG_FILE)):
+        raise ValueError(f'--config is required: {_RUN_DIR.value} holds no run to resume '
+                         f'(no {checkpoints.CONFIG_FILE}).')
+      config = checkpoints.load_config(_RUN_DIR.value)  # resuming: the run's own config
+      logging.info('No --config: using %s.', os.path.join(_RUN_DIR.value, checkpoints.CONFIG_FILE))
+    if _NUM_STEPS.value is not None:
+      with config.unlocked():
+        config.train.num_steps = _NUM_STEPS.value
+    train.train_and_evaluate(config, _RUN_DIR.value, _EXAMPLES.value, strategy=strategy)
+  except _USER_ERRORS as e:
+    logging.debug('Error details:', exc_info=True)
+    sys.exit(f'mvl_train: error: {e}')
+
+
+def run():
+  try:
+    argv = config_lib.resolve_config_argv(sys.argv)
+  except ValueError as e:
+    sys.exit(f'mvl_train: error: {e}')
+  app.run(main, argv=argv)
+
+
+if __name__ == '__main__':
+  run()

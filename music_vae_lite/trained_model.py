@@ -1,0 +1,228 @@
+"""A trained MusicVAE for encoding, decoding, sampling and interpolating NoteSequences.
+
+    model = TrainedModel('runs/mel_2bar')              # a run directory, or a checkpoint prefix
+    melodies = model.sample(4, temperature=0.5, seed=1)
+    z, mu, sigma = model.encode([ns1, ns2])
+    morph = model.interpolate(ns1, ns2, num_steps=5)
+
+The run directory describes itself (run_dir/config.json, see checkpoints.py), so nothing else is
+needed. Construction reads the config and restores the weights (no graph is built); each operation
+is one `tf.function` traced on first use and reused, because inputs are padded to a fixed batch
+(`batch_size`, like the original's `max_batch_size`): the whole autoregressive sampling loop runs
+as one compiled graph per operation.
+
+Temperature: decoding divides the logits by it. 0 is allowed and means greedy (argmax) decoding;
+negative or non-finite temperatures are rejected. Like the original, the API defaults to 1.0 while
+the programs default to 0.5.
+"""
+import math
+
+from absl import logging
+import ml_collections
+import numpy as np
+import tensorflow as tf
+
+from music_vae_lite import checkpoints
+from music_vae_lite import converters
+from music_vae_lite import train
+
+
+class NoWindowError(ValueError):
+  """A NoteSequence gives no window the model can encode (the message says why)."""
+
+
+def slerp(p0, p1, t):
+  """Spherical interpolation between vectors p0 and p1 at fractions t (a number or an array [K]).
+
+  Returns [K, D] (or [D] for a scalar t). Falls back to linear interpolation where the angle is
+  about 0 (or 180 degrees) or a vector is zero, where slerp's 1/sin(omega) is undefined.
+  """
+  p0, p1 = np.asarray(p0, np.float64), np.asarray(p1, np.float64)
+  t_array = np.asarray(t, np.float64)
+  ts = t_array.reshape(-1, 1)
+  norm0, norm1 = np.linalg.norm(p0), np.linalg.norm(p1)
+  if norm0 > 0 and norm1 > 0:
+    cos_omega = np.clip(np.dot(p0 / norm0, p1 / norm1), -1.0, 1.0)
+    omega = np.arccos(cos_omega)
+    sin_omega = np.sin(omega)
+  else:
+    sin_omega = 0.0
+  if abs(sin_omega) < 1e-6:
+    result = (1.0 - ts) * p0 + ts * p1
+  else:
+    result = (np.sin((1.0 - ts) * omega) * p0 + np.sin(ts * omega) * p1) / sin_omega
+  return result[0] if t_array.ndim == 0 else result
+
+
+def check_temperature(temperature):
+  """The temperature as a float; ValueError unless it is finite and >= 0 (0 = argmax)."""
+  try:
+    value = float(temperature)
+  except (TypeError, ValueError) as e:
+    raise ValueError(f'temperature must be a number, got {temperature!r}.') from e
+  if not math.isfinite(value) or value < 0:
+    raise ValueError(f'temperature must be >= 0 (0 = greedy argmax decoding), got {temperature}.')
+  return value
+
+
+def _seed_or_random(seed):
+  """A seed in [0, 2^31) (int32, for XLA-compatible stateless ops): from `seed`, or fresh."""
+  return int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0] >> np.uint32(1))
+
+
+class TrainedModel:
+  """A MusicVAE restored from a run directory or checkpoint.
+
+  Args:
+    path: a run directory (its newest checkpoint is used), its train/ folder, or a checkpoint
+      prefix such as run_dir/train/ckpt-2000.
+    batch_size: the fixed batch the compiled functions run on; longer inputs go in chunks.
+  Raises:
+    checkpoints.RunDirError: no run directory or checkpoint at `path`.
+    checkpoints.CheckpointMismatchError: the checkpoint does not fit the stored config.
+  """
+
+  def __init__(self, path, batch_size=8):
+    if batch_size < 1:
+      raise ValueError(f'batch_size must be >= 1, got {batch_size}.')
+    self.checkpoint_path, self.run_dir = checkpoints.resolve(path)
+    self.config = checkpoints.load_config(self.run_dir)
+    self.converter = converters.get_converter(self.config.data)
+    # For inputs, every window in order (training keeps a random subset of at most
+    # max_windows_per_sequence), so window k is the k-th window of the piece.
+    all_windows = ml_collections.ConfigDict(self.config.data.to_dict())
+    all_windows.max_windows_per_sequence = None
+    self._input_converter = converters.get_converter(all_windows)
+    self.batch_size = batch_size
+    self.step = checkpoints.checkpoint_step(self.checkpoint_path)
+    self.model = train.build_model(self.config, self.converter)
+    checkpoints.restore(tf.train.Checkpoint(model=self.model), self.checkpoint_path)
+    dtype = train.compute_dtype(self.config.train)
+    fused = train.use_fused_kernels(self.config.train)
+    model = self.model
+
+    @tf.function
+    def encode_fn(inputs, lengths, seed):
+      posterior = model.posterior(inputs, lengths, fused, dtype)
+      mu, sigma = posterior.mean(), posterior.stddev()
+      return mu + sigma * tf.random.stateless_normal(tf.shape(mu), seed), mu, sigma
+
+    @tf.function
+    def decode_fn(z, temperature, seed):
+      return model.decoder.sample(z, temperature, seed=seed, compute_dtype=dtype)
+
+    self._encode_fn, self._decode_fn = encode_fn, decode_fn
+
+  @property
+  def z_size(self):
+    return self.config.model.z_size
+
+  @property
+  def num_steps(self):
+    return self.converter.window_steps
+
+  def _chunks(self, array):
+    """Yields (chunk padded to batch_size, number of real rows)."""
+    for start in range(0, len(array), self.batch_size):
+      chunk = array[start:start + self.batch_size]
+      padding = self.batch_size - len(chunk)
+      if padding:
+        chunk = np.concatenate([chunk, np.repeat(chunk[-1:], padding, axis=0)])
+      yield chunk, self.batch_size - padding
+
+  # ------------------------------------------------------------------------------------------
+  # NoteSequences <-> windows.
+
+  def extract_window(self, note_sequence, window=0, name='input'):
+    """(labels [T], number of windows) of one NoteSequence: window number `window` (0-based).
+
+    Raises NoWindowError with the converter's explanation when there is no window, or when
+    `window` is beyond the number found."""
+    result = self._input_converter.to_tensors(note_sequence)
+    count = len(result.labels)
+    if not count:
+      raise NoWindowError(f'{name}: {result.explain()}')
+    if not 0 <= window < count:
+      raise NoWindowError(f'{name} has {count} window(s); window {window + 1} does not exist.')
+    return np.asarray(result.labels[window]), count
+
+  def _windows(self, note_sequences):
+    windows = []
+    for index, sequence in enumerate(note_sequences):
+      labels, count = self.extract_window(sequence, 0, name=f'NoteSequence {index}')
+      if count > 1:
+        logging.warning('NoteSequence %d gives %d windows; encoding the first.', index, count)
+      windows.append(labels)
+    return np.stack(windows)
+
+  # ------------------------------------------------------------------------------------------
+  # The API.
+
+  def encode_labels(self, labels, seed=None):
+    """(z, mu, sigma), each float32 [N, z_size], for label windows [N, T]."""
+    labels = np.asarray(labels, np.int32)
+    if labels.ndim != 2 or labels.shape[1] != self.num_steps:
+      raise ValueError(f'Expected label windows [N, {self.num_steps}], got shape {labels.shape}.')
+    seed = _seed_or_random(seed)
+    outputs = []
+    for index, (chunk, real) in enumerate(self._chunks(labels)):
+      inputs = self.converter.inputs_from_labels(chunk).astype(np.float32)
+      lengths = np.full([len(chunk)], self.num_steps, np.int32)
+      z, mu, sigma = self._encode_fn(inputs, lengths, tf.constant([seed, index], tf.int32))
+      outputs.append([z.numpy()[:real], mu.numpy()[:real], sigma.numpy()[:real]])
+    return tuple(np.concatenate(parts) for parts in zip(*outputs))
+
+  def encode(self, note_sequences, seed=None):
+    """(z, mu, sigma) for NoteSequences, one window each (the first, with a warning, if several).
+
+    Raises NoWindowError naming the sequence and the reason when one gives no window."""
+    if not len(note_sequences):
+      raise ValueError('encode needs at least one NoteSequence.')
+    return self.encode_labels(self._windows(note_sequences), seed)
+
+  def decode_to_labels(self, z, temperature=1.0, seed=None):
+    """Label windows int32 [N, T] decoded from z [N, z_size]."""
+    temperature = check_temperature(temperature)
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2 or z.shape[1] != self.z_size:
+      raise ValueError(f'z must have shape [N, {self.z_size}], got {z.shape}.')
+    if not len(z):
+      return np.zeros([0, self.num_steps], np.int32)
+    seed = _seed_or_random(seed)
+    outputs = []
+    for index, (chunk, real) in enumerate(self._chunks(z)):
+      labels = self._decode_fn(chunk, tf.constant(temperature, tf.float32),
+                               tf.constant([seed, index], tf.int32))
+      outputs.append(labels.numpy()[:real])
+    return np.concatenate(outputs)
+
+  def decode(self, z, temperature=1.0, seed=None):
+    """NoteSequences decoded from z [N, z_size] (120 qpm, velocity 80)."""
+    return self.converter.from_tensors(self.decode_to_labels(z, temperature, seed))
+
+  def sample_labels(self, n, temperature=1.0, seed=None):
+    """n label windows from z ~ N(0, I)."""
+    if n < 1:
+      raise ValueError(f'n must be >= 1, got {n}.')
+    seed = _seed_or_random(seed)
+    z = np.random.default_rng(seed).standard_normal([n, self.z_size]).astype(np.float32)
+    return self.decode_to_labels(z, temperature, seed)
+
+  def sample(self, n, temperature=1.0, seed=None):
+    """n NoteSequences from z ~ N(0, I); the same seed gives the same sequences."""
+    return self.converter.from_tensors(self.sample_labels(n, temperature, seed))
+
+  def interpolate_labels(self, start, end, num_steps, temperature=1.0, seed=None):
+    """Label windows [num_steps, T] decoded along the slerp between the posterior means of two
+    label windows [T], endpoints included."""
+    if num_steps < 2:
+      raise ValueError(f'num_steps must be >= 2 (it includes both ends), got {num_steps}.')
+    _, mu, _ = self.encode_labels(np.stack([start, end]), seed)
+    z = slerp(mu[0], mu[1], np.linspace(0.0, 1.0, num_steps)).astype(np.float32)
+    return self.decode_to_labels(z, temperature, seed)
+
+  def interpolate(self, start_sequence, end_sequence, num_steps, temperature=1.0, seed=None):
+    """NoteSequences morphing from one sequence to the other (the first window of each)."""
+    windows = self._windows([start_sequence, end_sequence])
+    return self.converter.from_tensors(
+        self.interpolate_labels(windows[0], windows[1], num_steps, temperature, seed))
