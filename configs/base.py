@@ -44,3 +44,26 @@ def get_base_config():
   config.train.jit_compile = False
   config.train.mixed_precision = False  # bfloat16 matmuls with float32 master weights
   return config
+
+
+def get_tiny_config(name, encoding, slice_bars, decoder):
+  """A tiny model for tests and smoke runs: seconds per hundred steps on a CPU (not an original)."""
+  config = get_base_config()
+  config.name = name
+  config.data.encoding = encoding
+  config.data.slice_bars = slice_bars
+  config.model.decoder = decoder
+  config.model.z_size = 8
+  config.model.enc_rnn_size = [32]
+  config.model.dec_rnn_size = [32, 32]
+  config.model.max_beta = 0.2
+  config.train.batch_size = 8
+  config.train.num_steps = 20
+  config.train.log_every = 5
+  config.train.summary_every = 5
+  config.train.image_every = 10
+  config.train.checkpoint_every = 10
+  config.train.keep_checkpoints = 2
+  config.train.eval_every = 10
+  config.train.eval_batches = 2
+  return config

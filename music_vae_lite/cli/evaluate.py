@@ -10,22 +10,15 @@ in bits, and the rest of train.EVAL_METRICS.
 """
 import json
 import os
-import sys
-import warnings
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-# pydub, imported by note_seq, warns about a missing ffmpeg that is never used.
-warnings.filterwarnings('ignore', message="Couldn't find ffmpeg", category=RuntimeWarning)
-
-from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app
 from absl import flags
-from absl import logging
+
+from music_vae_lite.cli import common
 
 # TensorFlow and the library are imported in main(), so that --help answers at once.
 
-_RUN_DIR = flags.DEFINE_string('run_dir', None, 'Run directory (its newest checkpoint is used).')
-_CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'A checkpoint prefix, e.g. '
-                                  'run_dir/train/ckpt-2000 (instead of --run_dir).')
+_RUN_DIR, _CHECKPOINT = common.define_model_flags()
 _EXAMPLES = flags.DEFINE_string(
     'examples', None, 'MIDI folder or file, NoteSequence TFRecord, or mvl_preprocess cache folder.')
 _OUTPUT_JSON = flags.DEFINE_string('output_json', None, 'Where to write the metrics (JSON).')
@@ -61,13 +54,10 @@ def main(argv):
   from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite import train  # pylint: disable=g-import-not-at-top
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
-  try:
-    if (_RUN_DIR.value is None) == (_CHECKPOINT.value is None):
-      raise ValueError('Give exactly one of --run_dir and --checkpoint.')
+  with common.user_errors('mvl_evaluate'):
     output_json = os.path.abspath(_OUTPUT_JSON.value)
     checkpoints.ensure_writable_dir(os.path.dirname(output_json), 'output directory')
-    model = trained_model.TrainedModel(_RUN_DIR.value or _CHECKPOINT.value)
-    logging.info('Loaded %s (step %d).', model.checkpoint_path, model.step)
+    model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value)
     window_set = preprocess.load_examples(_EXAMPLES.value, model.converter)
     if _SPLIT.value != 'all':
       train_set, eval_set = input_pipeline.split_by_source(window_set,
@@ -86,9 +76,6 @@ def main(argv):
     report.update({key: metrics[name] for key, name in _KEYS.items()})
     checkpoints.atomic_write(output_json, json.dumps(report, indent=2) + '\n')
     print(json.dumps(report, indent=2))
-  except _USER_ERRORS as e:
-    logging.debug('Error details:', exc_info=True)
-    sys.exit(f'mvl_evaluate: error: {e}')
 
 
 def run():

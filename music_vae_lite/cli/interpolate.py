@@ -11,23 +11,16 @@ another, <...>-morph.mid) and a piano roll of the steps (<...>.png). An input th
 is reported with the reason (e.g. "3/4 time"); one that gives several is reported too.
 """
 import os
-import sys
 import time
-import warnings
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-# pydub, imported by note_seq, warns about a missing ffmpeg that is never used.
-warnings.filterwarnings('ignore', message="Couldn't find ffmpeg", category=RuntimeWarning)
-
-from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app
 from absl import flags
-from absl import logging
+
+from music_vae_lite.cli import common
 
 # TensorFlow and the library are imported where used, so that --help answers at once.
 
-_RUN_DIR = flags.DEFINE_string('run_dir', None, 'Run directory (its newest checkpoint is used).')
-_CHECKPOINT = flags.DEFINE_string('checkpoint', None, 'A checkpoint prefix, e.g. '
-                                  'run_dir/train/ckpt-2000 (instead of --run_dir).')
+_RUN_DIR, _CHECKPOINT = common.define_model_flags()
 _INPUT_1 = flags.DEFINE_string('input_midi_1', None, 'The MIDI file to start from.')
 _INPUT_2 = flags.DEFINE_string('input_midi_2', None, 'The MIDI file to end at.')
 _NUM_OUTPUTS = flags.DEFINE_integer('num_outputs', 5, 'Interpolation steps, both ends included.',
@@ -39,9 +32,6 @@ _SEED = flags.DEFINE_integer('seed', None, 'Random seed (the same seed gives the
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', '/tmp/music_vae_lite/generated',
                                   'Where to write the MIDI files and the PNG.')
 flags.mark_flags_as_required(['input_midi_1', 'input_midi_2'])
-
-_USER_ERRORS = (ValueError, OSError)
-
 
 def read_midi(path, flag):
   """The NoteSequence of one MIDI file; ValueError naming the flag, the file and the reason."""
@@ -77,14 +67,10 @@ def main(argv):
   from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
-  try:
-    if (_RUN_DIR.value is None) == (_CHECKPOINT.value is None):
-      raise ValueError('Give exactly one of --run_dir and --checkpoint.')
-    path = _RUN_DIR.value or _CHECKPOINT.value
+  with common.user_errors('mvl_interpolate'):
     temperature = trained_model.check_temperature(_TEMPERATURE.value)
     output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
-    model = trained_model.TrainedModel(path)
-    logging.info('Loaded %s (step %d).', model.checkpoint_path, model.step)
+    model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value)
     start = input_window(model, _INPUT_1.value, 'input_midi_1', _WINDOW.value)
     end = input_window(model, _INPUT_2.value, 'input_midi_2', _WINDOW.value)
     labels = model.interpolate_labels(start, end, _NUM_OUTPUTS.value, temperature, _SEED.value)
@@ -101,9 +87,6 @@ def main(argv):
                                                         model.converter.encoding))
     print(f'Wrote {total} steps, the morph and a piano roll to {output_dir} '
           f'({os.path.basename(base)}*).')
-  except _USER_ERRORS as e:
-    logging.debug('Error details:', exc_info=True)
-    sys.exit(f'mvl_interpolate: error: {e}')
 
 
 def run():

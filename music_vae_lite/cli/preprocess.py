@@ -10,14 +10,11 @@ nothing, when no window at all was extracted.
 import json
 import os
 import sys
-import warnings
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-# pydub, imported by note_seq, warns about a missing ffmpeg that we never use. Set here, before
-# any import, so that spawned worker processes (which re-import this module first) inherit it.
-warnings.filterwarnings('ignore', message="Couldn't find ffmpeg", category=RuntimeWarning)
+# First: quiets start-up, also in spawned worker processes (which re-import this module first).
+from music_vae_lite.cli import common  # pylint: disable=unused-import,g-bad-import-order
 
-from absl import app  # pylint: disable=g-import-not-at-top
+from absl import app  # pylint: disable=g-bad-import-order
 from absl import flags
 from absl import logging
 

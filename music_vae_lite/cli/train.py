@@ -10,18 +10,14 @@ Summaries: tensorboard --logdir=RUN_DIR.
 """
 import os
 import sys
-import warnings
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-# pydub, imported by note_seq, warns about a missing ffmpeg that is never used.
-warnings.filterwarnings('ignore', message="Couldn't find ffmpeg", category=RuntimeWarning)
-
-from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from music_vae_lite import config_lib
+from music_vae_lite.cli import common
 
 # TensorFlow and the library are imported in main(), so that --help and a mistyped config name
 # answer at once instead of after TensorFlow's start-up.
@@ -41,9 +37,6 @@ _STRATEGY = flags.DEFINE_enum('strategy', 'default', STRATEGIES,
                               'MultiWorkerMirroredStrategy, cluster from TF_CONFIG.')
 flags.mark_flags_as_required(['run_dir', 'examples'])
 
-# Errors that are the user's to fix: printed as one message, without a traceback.
-_USER_ERRORS = (ValueError, OSError, FloatingPointError)
-
 
 def main(argv):
   if len(argv) > 1:
@@ -51,7 +44,7 @@ def main(argv):
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import distribute  # pylint: disable=g-import-not-at-top
   from music_vae_lite import train  # pylint: disable=g-import-not-at-top
-  try:
+  with common.user_errors('mvl_train'):
     # The strategy first: the multi-worker runtime must start before other TF work.
     strategy = distribute.make_strategy(_STRATEGY.value)
     config = _CONFIG.value
@@ -65,9 +58,6 @@ def main(argv):
       with config.unlocked():
         config.train.num_steps = _NUM_STEPS.value
     train.train_and_evaluate(config, _RUN_DIR.value, _EXAMPLES.value, strategy=strategy)
-  except _USER_ERRORS as e:
-    logging.debug('Error details:', exc_info=True)
-    sys.exit(f'mvl_train: error: {e}')
 
 
 def run():
