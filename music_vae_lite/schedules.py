@@ -10,9 +10,10 @@ def _float(step):
 
 
 def learning_rate(step, train_config):
-  """lr = (lr0 - lr_min) * decay^step + lr_min."""
+  """lr = (lr0 - lr_min) * decay^step + lr_min (the power in float64: float32 drifts at large steps)."""
   c = train_config
-  return (c.learning_rate - c.min_learning_rate) * c.decay_rate ** _float(step) + c.min_learning_rate
+  decay = tf.pow(tf.constant(c.decay_rate, tf.float64), tf.cast(step, tf.float64))
+  return tf.cast((c.learning_rate - c.min_learning_rate) * decay + c.min_learning_rate, tf.float32)
 
 
 def beta(step, model_config):

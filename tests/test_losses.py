@@ -70,6 +70,8 @@ def test_learning_rate_schedule_matches_the_original():
   train = config_lib.load_config('cat-mel_2bar_small').train
   for step, lr in [(0, 1e-3), (1000, 9.06e-4), (10_000, 3.74e-4), (50_000, 1.67e-5), (100_000, 1.0e-5)]:
     assert float(schedules.learning_rate(step, train)) == pytest.approx(lr, rel=5e-3)
+  exact = (1e-3 - 1e-5) * 0.9999 ** 30_000 + 1e-5
+  assert float(schedules.learning_rate(30_000, train)) == pytest.approx(exact, rel=1e-6)
 
 
 def test_sampling_schedules():
