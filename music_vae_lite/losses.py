@@ -42,7 +42,7 @@ def reconstruction_loss(logits, labels, lengths):
   return tf.reduce_sum(xent * mask, axis=1), correct * mask, mask
 
 
-def compute_loss(model, batch, step, model_config, seed, sampling_probability=None, fused=True,
+def compute_loss(model, batch, step, model_config, seed, sampling_probability=None, fused=False,
                  compute_dtype=tf.float32):
   """Loss and metrics for one batch, averaged over it.
 

@@ -96,7 +96,7 @@ class BidirectionalLstmEncoder(tf.Module):
         self.backward.append(lstm.LstmLayer(layer_input, units, seeds[2 * k + 1], name=f'cell_{k}_bw'))
     self.output_size = 2 * sizes[-1]
 
-  def __call__(self, inputs, lengths, fused=True, compute_dtype=tf.float32):
+  def __call__(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
     x = tf.transpose(inputs, [1, 0, 2])  # time-major
     batch_size = tf.shape(inputs)[0]
     lengths = tf.cast(lengths, tf.int32)
@@ -140,7 +140,7 @@ class CategoricalLstmDecoder(tf.Module):
     start = tf.fill([tf.shape(labels)[0], 1], self.output_depth)
     return tf.concat([start, labels[:, :-1]], axis=1)
 
-  def teacher_forced_logits(self, code, previous, fused=True, compute_dtype=tf.float32):
+  def teacher_forced_logits(self, code, previous, fused=False, compute_dtype=tf.float32):
     """Logits [N, T, V] given the code [N, C] and each step's previous token [N, T]."""
     states = self.rnn.initial_states(code)
     num_steps = previous.shape[1]
@@ -192,12 +192,24 @@ class CategoricalLstmDecoder(tf.Module):
 
 
 def _sample(logits, temperature, seed):
+  """A categorical sample of logits / temperature (argmax at temperature 0), by the Gumbel-max
+  trick: the same distribution as tf.random.categorical, and compilable by XLA."""
+  greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
   if isinstance(temperature, (int, float)) and temperature == 0:
-    return tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return greedy
   temperature = tf.convert_to_tensor(temperature, tf.float32)
-  drawn = tf.random.stateless_categorical(logits / tf.maximum(temperature, 1e-6), 1, seed,
-                                          dtype=tf.int32)[:, 0]
-  return tf.where(temperature > 0, drawn, tf.argmax(logits, axis=-1, output_type=tf.int32))
+  uniform = tf.random.stateless_uniform(tf.shape(logits), seed, minval=1e-20, maxval=1.0)
+  gumbel = -tf.math.log(-tf.math.log(uniform))
+  drawn = tf.argmax(logits / tf.maximum(temperature, 1e-6) + gumbel, axis=-1, output_type=tf.int32)
+  return tf.where(temperature > 0, drawn, greedy)
+
+
+def _fed_tokens(labels, sampling_probability, scheduled_tokens):
+  """The token each step gets as its next input: the targets under teacher forcing, else what the
+  scheduled-sampling loop fed. A Python 0 decides at graph-build time, a tensor at run time."""
+  if isinstance(sampling_probability, (int, float)):
+    return scheduled_tokens() if sampling_probability > 0 else labels
+  return tf.cond(sampling_probability > 0, scheduled_tokens, lambda: labels)
 
 
 class FlatDecoder(tf.Module):
@@ -210,35 +222,29 @@ class FlatDecoder(tf.Module):
     with self.name_scope:
       self.core = CategoricalLstmDecoder(output_depth, sizes, z_size, seed, name='decoder')
 
-  def reconstruct(self, z, labels, sampling_probability=0.0, *, seed, fused=True,
+  def reconstruct(self, z, labels, sampling_probability=0.0, *, seed, fused=False,
                   compute_dtype=tf.float32):
     """Logits [B, T, V] for the targets `labels`, teacher forced or with scheduled sampling.
 
-    A Python number 0 for `sampling_probability` selects pure teacher forcing at graph-build time;
-    a tensor selects at run time (the step-wise loop only runs when it is > 0).
+    Scheduled sampling runs in two passes with the same result as one: a step-by-step pass without
+    gradients decides which token each step is fed (its own sample or the target), then one
+    teacher-forced pass over those tokens gives the logits and the gradients. Sampled tokens carry
+    no gradient in the original either, and the second pass takes the fast whole-sequence path.
     """
-    def teacher_forced():
-      return self.core.teacher_forced_logits(z, self.core.previous_tokens(labels), fused, compute_dtype)
-
-    def scheduled():
+    def scheduled_tokens():
       start = tf.fill([tf.shape(z)[0]], self.output_depth)
-      return self.core.autoregressive(z, self.num_steps, start, labels=labels,
+      return self.core.autoregressive(tf.stop_gradient(z), self.num_steps, start, labels=labels,
                                       sampling_probability=sampling_probability, seed=seed,
-                                      compute_dtype=compute_dtype)[0]
+                                      compute_dtype=compute_dtype)[1]
 
-    return _teacher_forced_or_scheduled(sampling_probability, teacher_forced, scheduled)
+    fed = _fed_tokens(labels, sampling_probability, scheduled_tokens)
+    return self.core.teacher_forced_logits(z, self.core.previous_tokens(fed), fused, compute_dtype)
 
   def sample(self, z, temperature=1.0, *, seed, compute_dtype=tf.float32):
     """Free-running samples [B, T] from codes z."""
     start = tf.fill([tf.shape(z)[0]], self.output_depth)
     return self.core.autoregressive(z, self.num_steps, start, temperature=temperature, seed=seed,
                                     compute_dtype=compute_dtype)[1]
-
-
-def _teacher_forced_or_scheduled(sampling_probability, teacher_forced, scheduled):
-  if isinstance(sampling_probability, (int, float)):
-    return teacher_forced() if sampling_probability == 0 else scheduled()
-  return tf.cond(sampling_probability > 0, scheduled, teacher_forced)
 
 
 class HierarchicalDecoder(tf.Module):
@@ -269,7 +275,7 @@ class HierarchicalDecoder(tf.Module):
       self.conductor = LstmStack(1, sizes, z_size, seeds[0], name='conductor')
       self.core = CategoricalLstmDecoder(output_depth, sizes, sizes[-1], seeds[1], name='core_decoder')
 
-  def bar_embeddings(self, z, fused=True, compute_dtype=tf.float32):
+  def bar_embeddings(self, z, fused=False, compute_dtype=tf.float32):
     """The conductor's embedding for every bar, [B, U, u]."""
     zeros = tf.zeros([self.num_bars, tf.shape(z)[0], 1])
     outputs = self.conductor.run(zeros, self.conductor.initial_states(z), fused, compute_dtype)
@@ -279,11 +285,13 @@ class HierarchicalDecoder(tf.Module):
     """[B, U * S, ...] -> [B * U, S, ...]."""
     return tf.reshape(x, tf.concat([[-1, self.steps_per_bar], tf.shape(x)[2:]], 0))
 
-  def logits_from_embeddings(self, embeddings, labels, fused=True, compute_dtype=tf.float32):
-    """Teacher-forced logits [B, T, V] given the bar embeddings [B, U, u] and targets [B, T]."""
+  def logits_from_embeddings(self, embeddings, labels, fused=False, compute_dtype=tf.float32,
+                             previous=None):
+    """Teacher-forced logits [B, T, V] given the bar embeddings [B, U, u] and targets [B, T]
+    (or, with `previous`, the tokens fed at each step [B, T] in place of the targets)."""
     batch_size = tf.shape(labels)[0]
     # Shift over the whole sequence first: bar u's first input is bar u-1's last token.
-    previous = self._to_bars(self.core.previous_tokens(labels))
+    previous = self._to_bars(self.core.previous_tokens(labels if previous is None else previous))
     codes = tf.reshape(embeddings, [-1, embeddings.shape[-1]])
     logits = self.core.teacher_forced_logits(codes, previous, fused, compute_dtype)
     return tf.reshape(logits, [batch_size, self.num_steps, self.output_depth])
@@ -303,20 +311,20 @@ class HierarchicalDecoder(tf.Module):
       all_tokens.append(tokens)
     return tf.concat(all_logits, axis=1), tf.concat(all_tokens, axis=1)
 
-  def reconstruct(self, z, labels, sampling_probability=0.0, *, seed, fused=True,
+  def reconstruct(self, z, labels, sampling_probability=0.0, *, seed, fused=False,
                   compute_dtype=tf.float32):
-    """Logits [B, T, V] for the targets, teacher forced or with scheduled sampling (see FlatDecoder).
-    With scheduled sampling the token carried into a new bar follows the same per-step rule."""
+    """Logits [B, T, V] for the targets, teacher forced or with scheduled sampling (two passes, see
+    FlatDecoder). With scheduled sampling the token carried into a new bar follows the same
+    per-step rule."""
     embeddings = self.bar_embeddings(z, fused, compute_dtype)
 
-    def teacher_forced():
-      return self.logits_from_embeddings(embeddings, labels, fused, compute_dtype)
+    def scheduled_tokens():
+      return self._bar_by_bar(tf.stop_gradient(embeddings), labels=labels,
+                              sampling_probability=sampling_probability, temperature=1.0,
+                              seed=seed, compute_dtype=compute_dtype)[1]
 
-    def scheduled():
-      return self._bar_by_bar(embeddings, labels=labels, sampling_probability=sampling_probability,
-                              temperature=1.0, seed=seed, compute_dtype=compute_dtype)[0]
-
-    return _teacher_forced_or_scheduled(sampling_probability, teacher_forced, scheduled)
+    fed = _fed_tokens(labels, sampling_probability, scheduled_tokens)
+    return self.logits_from_embeddings(embeddings, labels, fused, compute_dtype, previous=fed)
 
   def sample(self, z, temperature=1.0, *, seed, compute_dtype=tf.float32):
     """Free-running samples [B, T]; each bar starts from the previous bar's last sample."""
@@ -358,7 +366,7 @@ class MusicVAE(tf.Module):
         raise ValueError(f"config.model.decoder must be 'flat' or 'hierarchical', "
                          f'not {model_config.decoder!r}.')
 
-  def posterior(self, inputs, lengths, fused=True, compute_dtype=tf.float32):
+  def posterior(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
     """q(z|x) = N(mu, diag(sigma^2)) for inputs [B, T, D] of the given lengths [B]."""
     encoding = self.encoder(inputs, lengths, fused, compute_dtype)
     return tfd.MultivariateNormalDiag(loc=self.mu(encoding), scale_diag=self.sigma(encoding))

@@ -69,7 +69,7 @@ def compute_dtype(train_config):
 
 def use_fused_kernels(train_config):
   # The fused LSTM kernel (BlockLSTM) has no XLA implementation; the step-wise path compiles.
-  return not train_config.jit_compile
+  return train_config.fused_lstm and not train_config.jit_compile
 
 
 def build_model(config, converter=None):
