@@ -19,6 +19,16 @@ import tensorflow as tf
 FORGET_BIAS = 1.0
 
 
+def dense_matmul(x, kernel):
+  """`x @ kernel` for inputs of any leading shape [..., K] and a kernel [K, N].
+
+  Flattened to one 2-D product: `tf.matmul` of a 3-D input would broadcast the kernel to every
+  leading index, and its gradient would then build one kernel-sized tensor per time step.
+  """
+  flat = tf.matmul(tf.reshape(x, [-1, tf.shape(x)[-1]]), kernel)
+  return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [tf.shape(kernel)[-1]]], 0))
+
+
 def glorot_uniform(shape, seed):
   """TF1's default initializer for the LSTM kernel (glorot uniform over the whole [in+units, 4u])."""
   limit = (6.0 / (shape[0] + shape[1])) ** 0.5
@@ -66,7 +76,7 @@ class LstmLayer(tf.Module):
 
   def project_inputs(self, x, compute_dtype=tf.float32):
     """`x @ W_x + bias` for inputs of any leading shape: the hoisted part of every step's gates."""
-    gates = tf.matmul(tf.cast(x, compute_dtype), tf.cast(self.input_kernel, compute_dtype))
+    gates = dense_matmul(tf.cast(x, compute_dtype), tf.cast(self.input_kernel, compute_dtype))
     return tf.cast(gates, compute_dtype) + tf.cast(self.gates_bias(), compute_dtype)
 
   def sequence(self, x, initial_state, fused=False, compute_dtype=tf.float32):

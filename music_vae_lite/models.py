@@ -35,7 +35,7 @@ class Dense(tf.Module):
       self.bias = tf.Variable(tf.zeros([units]), name='bias')
 
   def __call__(self, x):
-    y = tf.matmul(x, self.kernel) + self.bias
+    y = lstm.dense_matmul(x, self.kernel) + self.bias
     return self.activation(y) if self.activation else y
 
 

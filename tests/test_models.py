@@ -235,3 +235,23 @@ def test_scheduled_sampling_loss_and_gradients_compile_with_xla():
   assert sum(float(tf.reduce_sum(tf.abs(g))) for g in gradients) > 0
   # XLA draws its own random numbers (z noise, coin flips), so the losses agree only closely.
   assert float(loss) == pytest.approx(float(eager_loss), rel=0.02)
+
+
+def test_sequence_matmuls_do_not_broadcast_the_kernel_per_step():
+  """The input projection of a whole sequence is one 2-D product, also in its gradient: a
+  broadcast 3-D matmul would build a [T, in, 4u] gradient (34 GB for hierdec-mel_16bar)."""
+  layer = lstm.LstmLayer(5, 3, seed=tf.constant([1, 1], tf.int64))
+  x = tf.random.stateless_normal([7, 2, 5], [1, 2])
+
+  @tf.function
+  def gradient(x):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(layer.project_inputs(x))
+    return tape.gradient(loss, layer.kernel)
+
+  graph = gradient.get_concrete_function(x).graph
+  shapes = [out.shape.as_list() for op in graph.get_operations() for out in op.outputs
+            if out.shape.rank == 3]
+  assert [7, 5, 12] not in shapes and [7, 8, 12] not in shapes
+  np.testing.assert_allclose(gradient(x)[:5], np.tile(tf.reduce_sum(x, [0, 1])[:, None], [1, 12]),
+                             rtol=1e-5)

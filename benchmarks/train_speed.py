@@ -1,0 +1,215 @@
+r"""Training throughput of one config, batch size and mode, with its FLOP rate and efficiency.
+
+    python benchmarks/train_speed.py --config=cat-mel_2bar_small --batch=64 --mode=graph \
+        [--steps=10] [--warmup=1] [--max_seconds=60] [--no_matmul]
+
+Modes (config.train settings; see flops.MODES):
+  eager     the same step run eagerly (tf.config.run_functions_eagerly)
+  graph     tf.function, step-wise fp32 LSTM: the default         jit_compile=False, fp32
+  fused     tf.function, TensorFlow's fused BlockLSTM kernel      fused_lstm=True
+  xla       tf.function(jit_compile=True), step-wise fp32 LSTM   jit_compile=True
+  bf16      tf.function, step-wise LSTM, bfloat16 matmuls        mixed_precision=True
+  xla-bf16  both
+
+The step is the training program's own: `train.make_train_step` on a `train.TrainState` (Adam,
+global-norm clipping, the clip-to-zero rule, the strategy, the schedules), fed one fixed batch of
+random label windows through a distributed tf.data iterator. If that API cannot be imported, an
+equivalent step is built here (Adam + clip_by_global_norm) and the JSON says so
+("step_source": "benchmark"). Like the training loop, every step waits for its loss.
+
+Timing: the first step (tracing, compiling) is reported as `first_step_s`, `--warmup` more steps are
+run untimed, then up to `--steps` steps are timed, stopping early once `--max_seconds` have passed
+(at least one step is timed). Then the matmul yardstick is measured in the same process at the
+step's own matmul shapes (matmul.effective_rate) and the efficiency is
+  efficiency = executed model GFLOP/s / effective matmul GFLOP/s   (in the step's compute dtype).
+`peak_rss_mb` is this process's peak RSS (ru_maxrss): run one measurement per process.
+Prints one JSON line ("train").
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import benchutil  # pylint: disable=g-import-not-at-top,wrong-import-position
+import flops  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+# Configs too large for batch 64/512 on a 2-core CPU in a few minutes (and, for hierdec-mel_16bar,
+# in memory: the original needs ~9 GB at batch 8): they are measured at this batch instead.
+BATCH_CAPS = {'hierdec-mel_16bar': 8, 'cat-mel_2bar_big': 8}
+
+
+def batch_for(config_name, requested):
+  return min(requested, BATCH_CAPS.get(config_name, requested))
+
+
+def make_config(name, batch_size, mode):
+  from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_config(name)
+  settings = flops.mode_settings(mode)
+  config.train.batch_size = batch_size
+  config.train.jit_compile = settings['jit_compile']
+  config.train.mixed_precision = settings['mixed_precision']
+  config.train.fused_lstm = settings['fused']
+  return config
+
+
+def random_batch(config, batch_size, seed=0):
+  """A batch dict of random label windows (speed does not depend on the values)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
+  converter = converters.get_converter(config.data)
+  labels = np.random.default_rng(seed).integers(
+      0, converter.output_depth, [batch_size, converter.window_steps]).astype(np.int32)
+  return converter, {
+      'inputs': converter.inputs_from_labels(labels).astype(np.float32),
+      'labels': labels,
+      'lengths': np.full([batch_size], converter.window_steps, np.int32),
+  }
+
+
+def build_step(config, mode, batch):
+  """(step() -> loss float, step_source): one training step on the fixed batch."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  converter, batch = batch
+  try:
+    from music_vae_lite import distribute  # pylint: disable=g-import-not-at-top
+    from music_vae_lite import train  # pylint: disable=g-import-not-at-top
+    state_class, make_train_step = train.TrainState, train.make_train_step
+    strategy = distribute.make_strategy('default')
+  except (ImportError, AttributeError) as e:
+    benchutil.log(f'train_speed: train.make_train_step unavailable ({e}); '
+                  'using the benchmark step.')
+    return _benchmark_step(config, mode, converter, batch), 'benchmark'
+
+  state = state_class(config, strategy, converter)
+  train_step = make_train_step(state)
+  dataset = tf.data.Dataset.from_tensors(batch).repeat()
+  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+
+  def step():
+    return float(train_step(iterator, state.next_seed())['loss'])
+
+  return step, 'train.make_train_step'
+
+
+def _benchmark_step(config, mode, converter, batch):
+  """The same computation as train.make_train_step without a strategy: Adam + global-norm clip."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tf_keras  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import losses  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import models  # pylint: disable=g-import-not-at-top
+  train_config = config.train
+  model = models.MusicVAE(config.model, converter.input_depth, converter.output_depth,
+                          converter.window_steps, seed=train_config.seed)
+  optimizer = tf_keras.optimizers.Adam(train_config.learning_rate)
+  fused = flops.mode_settings(mode)['fused']
+  dtype = tf.bfloat16 if train_config.mixed_precision else tf.float32
+  variables = model.trainable_variables
+  batch = {name: tf.constant(value) for name, value in batch.items()}
+
+  @tf.function(jit_compile=train_config.jit_compile)
+  def loss_and_gradients(step, seed):
+    with tf.GradientTape() as tape:
+      loss, _ = losses.compute_loss(model, batch, step, config.model, seed, fused=fused,
+                                    compute_dtype=dtype)
+    return loss, tape.gradient(loss, variables)
+
+  @tf.function
+  def train_step(seed):
+    loss, gradients = loss_and_gradients(optimizer.iterations, seed)
+    gradients, _ = tf.clip_by_global_norm(gradients, train_config.grad_clip)
+    optimizer.apply_gradients(zip(gradients, variables))
+    return loss
+
+  generator = tf.random.Generator.from_seed(train_config.seed)
+  return lambda: float(train_step(generator.make_seeds(1)[:, 0]))
+
+
+def run(config_name, batch_size, mode, *, steps=10, warmup=1, max_seconds=60.0, matmul=True,
+        matmul_quick=False):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import matmul as matmul_lib  # pylint: disable=g-import-not-at-top
+  settings = flops.mode_settings(mode)
+  config = make_config(config_name, batch_size, mode)
+  counts = flops.training_counts(config, mode)
+  tf.config.run_functions_eagerly(settings['eager'])
+
+  start = time.perf_counter()
+  step, step_source = build_step(config, mode, random_batch(config, batch_size, config.train.seed))
+  loss = step()
+  first_step_s = time.perf_counter() - start
+  for _ in range(warmup):
+    loss = step()
+  timed, start = 0, time.perf_counter()
+  while timed < max(steps, 1):
+    loss = step()
+    timed += 1
+    if time.perf_counter() - start >= max_seconds:
+      break
+  seconds = time.perf_counter() - start
+  peak_rss = benchutil.peak_rss_mb()  # before the yardstick allocates anything
+
+  steps_per_s = timed / seconds
+  examples_per_s = steps_per_s * batch_size
+  model_gflops = examples_per_s * counts['train_flops'] / 1e9
+  record = dict(
+      config=config_name, batch=batch_size, mode=mode, step_source=step_source,
+      decoder_path=counts['path'], fused_lstm=counts['fused'],
+      steps_timed=timed, seconds=round(seconds, 3), steps_per_s=round(steps_per_s, 4),
+      examples_per_s=round(examples_per_s, 2), first_step_s=round(first_step_s, 2),
+      train_gflop_per_example=round(counts['train_flops'] / 1e9, 4),
+      model_gflops=round(model_gflops, 2),
+      nominal_gflops=round(examples_per_s * counts['nominal_train_flops'] / 1e9, 2),
+      peak_rss_mb=peak_rss, loss=round(loss, 4) if math.isfinite(loss) else str(loss))
+  if matmul:
+    tf.config.run_functions_eagerly(False)
+    timing = dict(min_seconds=0.01, repeats=3) if matmul_quick else {}
+    dtype = 'bfloat16' if settings['mixed_precision'] else 'float32'
+    rate = matmul_lib.effective_rate(config, mode, batch_size, dtype, **timing)
+    record.update(matmul_dtype=dtype, matmul_gflops=round(rate, 2),
+                  efficiency=round(model_gflops / rate, 4))
+    if dtype == 'bfloat16':
+      rate32 = matmul_lib.effective_rate(config, mode, batch_size, 'float32', **timing)
+      record.update(matmul_fp32_gflops=round(rate32, 2),
+                    efficiency_vs_fp32=round(model_gflops / rate32, 4))
+  return benchutil.emit('train', **record)
+
+
+def _first_line(error):
+  """The informative line of a TF error: its message, without the 'Graph execution error' banner
+  and the traceback of the node that raised it."""
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  useful = [line for line in lines if not line.startswith(('Graph execution error', 'Detected at',
+                                                          'File ', '[[', 'tf2xla conversion'))]
+  return (useful or lines or [type(error).__name__])[0][:500]
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--config', required=True)
+  parser.add_argument('--batch', type=int, default=64)
+  parser.add_argument('--mode', default='graph', choices=sorted(flops.MODES))
+  parser.add_argument('--steps', type=int, default=10, help='timed steps (at most)')
+  parser.add_argument('--warmup', type=int, default=1, help='untimed steps after the first')
+  parser.add_argument('--max_seconds', type=float, default=60.0,
+                      help='stop timing after the step that passes this many seconds')
+  parser.add_argument('--no_matmul', action='store_true', help='skip the matmul yardstick')
+  parser.add_argument('--quick_matmul', action='store_true', help='short yardstick timings')
+  args = parser.parse_args()
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    run(args.config, args.batch, args.mode, steps=args.steps, warmup=args.warmup,
+        max_seconds=args.max_seconds, matmul=not args.no_matmul, matmul_quick=args.quick_matmul)
+  except (tf.errors.OpError, ValueError, NotImplementedError) as e:
+    # A mode a config cannot run in (e.g. an op without an XLA kernel) is a result too.
+    benchutil.emit('train_error', config=args.config, batch=args.batch, mode=args.mode,
+                   error=f'{type(e).__name__}: {_first_line(e)}',
+                   peak_rss_mb=benchutil.peak_rss_mb())
+    sys.exit(1)
+
+
+if __name__ == '__main__':
+  main()
