@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from music_vae_lite import checkpoints
 
-import test_train  # pylint: disable=g-bad-import-order  (tests/ is on sys.path under pytest)
+import helpers  # pylint: disable=g-bad-import-order  (tests/ is on sys.path under pytest)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TIMEOUT = 300
@@ -32,7 +32,7 @@ def free_ports(count):
 
 
 def test_two_workers_finish_with_identical_variables(tmp_path):
-  examples = test_train.write_melody_midis(str(tmp_path / 'midi'), num_files=6)
+  examples = helpers.write_melody_midis(str(tmp_path / 'midi'), num_files=6)
   run_dir = tmp_path / 'run'
   cluster = {'worker': [f'localhost:{port}' for port in free_ports(2)]}
   processes = []
@@ -61,7 +61,7 @@ def test_two_workers_finish_with_identical_variables(tmp_path):
   chief = checkpoints.latest_checkpoint(str(run_dir))
   worker = tf.train.latest_checkpoint(str(run_dir / 'workers' / '1'))
   assert chief.endswith(f'ckpt-{NUM_STEPS}') and worker.endswith(f'ckpt-{NUM_STEPS}')
-  chief_values, worker_values = (test_train.checkpoint_values(p) for p in (chief, worker))
+  chief_values, worker_values = (helpers.checkpoint_values(p) for p in (chief, worker))
   assert set(chief_values) == set(worker_values)
   assert sum(name.startswith('model/') for name in chief_values) > 10
   for name, value in chief_values.items():
@@ -81,7 +81,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 sys.path.insert(0, sys.argv[1])
-import test_train
+import helpers
 from music_vae_lite import converters, distribute, losses, preprocess, train
 
 
@@ -95,9 +95,9 @@ def deterministic_loss(model, batch, step, model_config, seed, **kwargs):
 
 
 losses.compute_loss = deterministic_loss
-config = test_train.tiny_config()
+config = helpers.tiny_config()
 converter = converters.get_converter(config.data)
-labels = preprocess.load_examples(test_train.write_melody_midis(sys.argv[2]), converter).labels
+labels = preprocess.load_examples(helpers.write_melody_midis(sys.argv[2]), converter).labels
 for strategy in (tf.distribute.OneDeviceStrategy('/cpu:0'),
                  tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])):
   state = train.TrainState(config, strategy, converter)

@@ -17,7 +17,7 @@ import tensorflow as tf
 from music_vae_lite import checkpoints
 from music_vae_lite import train
 
-import test_train  # pylint: disable=g-bad-import-order  (tests/ is on sys.path under pytest)
+import helpers  # pylint: disable=g-bad-import-order  (tests/ is on sys.path under pytest)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DATA_MIDI = REPO / 'data' / 'midi'
@@ -30,7 +30,7 @@ def corpus_subset(folder):
   bundled corpus is not there)."""
   files = sorted(DATA_MIDI.rglob('*.mid')) if DATA_MIDI.is_dir() else []
   if not files:
-    return test_train.write_melody_midis(str(folder), num_files=NUM_FILES)
+    return helpers.write_melody_midis(str(folder), num_files=NUM_FILES)
   os.makedirs(folder)
   for index, path in enumerate(files[:NUM_FILES]):
     shutil.copy(path, os.path.join(folder, f'{index:02d}_{path.name}'))
@@ -107,12 +107,12 @@ def test_train_survives_sigkill_and_resumes_to_the_same_end(trained_run):
   assert f'Finished at step {NUM_STEPS}' in trained_run['resumed_log']
   assert checkpoints.latest_checkpoint(str(run_dir)).endswith(f'ckpt-{NUM_STEPS}')
 
-  events = test_train.read_events(run_dir / 'train')
-  for tag in test_train.TRAIN_SCALARS:
+  events = helpers.read_events(run_dir / 'train')
+  for tag in helpers.TRAIN_SCALARS:
     assert tag in events, tag
   assert events['loss'][-1][0] == NUM_STEPS - 5  # the last summary step (summary_every = 5)
   assert {'images/input_and_reconstruction', 'images/sample', 'config'} <= set(events)
-  eval_events = test_train.read_events(run_dir / 'eval')
+  eval_events = helpers.read_events(run_dir / 'eval')
   for tag in train.EVAL_METRICS:
     assert eval_events[tag][-1][0] == NUM_STEPS, tag
 
@@ -157,11 +157,11 @@ def test_sample_interpolate_and_evaluate_programs(trained_run, tmp_path):
 
 
 def test_programs_report_user_errors_in_one_line_without_a_traceback(tmp_path):
-  # The messages themselves are tested in-process (test_train.py, test_trained_model.py); here,
+  # The messages themselves are tested in-process (helpers.py, test_trained_model.py); here,
   # that the programs print them as one line and exit with status 1. Two programs side by side.
-  run_dir = test_train.make_untrained_run_dir(str(tmp_path / 'run'))
-  waltz = test_train.write_melody_midis(str(tmp_path / 'waltz'), num_files=1, numerator=3)
-  melody = test_train.write_melody_midis(str(tmp_path / 'melody'), num_files=1)
+  run_dir = helpers.make_untrained_run_dir(str(tmp_path / 'run'))
+  waltz = helpers.write_melody_midis(str(tmp_path / 'waltz'), num_files=1, numerator=3)
+  melody = helpers.write_melody_midis(str(tmp_path / 'melody'), num_files=1)
   cases = {  # what the message must say -> command
       "Unknown config 'no-such-config'": program(
           'train', '--config=no-such-config', f'--run_dir={tmp_path / "r"}', '--examples=x'),

@@ -10,14 +10,12 @@ import subprocess
 import sys
 import textwrap
 
-import note_seq
 import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.python.checkpoint import checkpoint_management
 
 from music_vae_lite import checkpoints
-from music_vae_lite import config_lib
 from music_vae_lite import converters
 from music_vae_lite import distribute
 from music_vae_lite import input_pipeline
@@ -27,46 +25,8 @@ from music_vae_lite import preprocess
 from music_vae_lite import summaries
 from music_vae_lite import train
 
-TRAIN_SCALARS = ('loss', 'losses/r_loss', 'losses/kl_loss', 'losses/kl_bits', 'losses/kl_beta',
-                 'learning_rate', 'global_norm', 'sampling_probability', 'metrics/accuracy')
-
-
-def write_melody_midis(folder, num_files=8, bars=6, seed=0, numerator=4):
-  """Random monophonic melodies (pitches 55..79, 4/4 unless told) as MIDI files."""
-  os.makedirs(folder, exist_ok=True)
-  rng = np.random.default_rng(seed)
-  bar_seconds = numerator * 0.5  # 120 qpm, quarter-note beats
-  for index in range(num_files):
-    sequence = note_seq.NoteSequence(ticks_per_quarter=220)
-    sequence.tempos.add(qpm=120)
-    sequence.time_signatures.add(numerator=numerator, denominator=4)
-    time = 0.0
-    while time < bars * bar_seconds - 1e-6:
-      duration = 0.125 * int(rng.integers(1, 5))
-      sequence.notes.add(pitch=int(rng.integers(55, 80)), start_time=time,
-                         end_time=time + duration, velocity=80)
-      time += duration
-    sequence.total_time = time
-    note_seq.sequence_proto_to_midi_file(sequence, os.path.join(folder, f'tune_{index:02d}.mid'))
-  return folder
-
-
-def tiny_config(**train_overrides):
-  config = config_lib.load_config('tiny-mel_2bar')
-  config.data.eval_fraction = 0.25
-  for name, value in train_overrides.items():
-    setattr(config.train, name, value)
-  return config
-
-
-def make_untrained_run_dir(run_dir, config_name='tiny-mel_2bar'):
-  """A run directory holding a config and a step-0 checkpoint of an untrained model (instant)."""
-  config = config_lib.load_config(config_name)
-  state = train.TrainState(config, distribute.make_strategy('default'),
-                           converters.get_converter(config.data))
-  checkpoints.make_manager(state.checkpoint, run_dir, keep=1).save(checkpoint_number=0)
-  checkpoints.save_config(run_dir, config)
-  return run_dir
+from helpers import (TRAIN_SCALARS, checkpoint_values, read_events,  # pylint: disable=g-bad-import-order
+                     tiny_config, write_melody_midis)
 
 
 @pytest.fixture(scope='module')
@@ -77,25 +37,6 @@ def midi_dir(tmp_path_factory):
 @pytest.fixture(scope='module')
 def window_set(midi_dir):
   return preprocess.load_examples(midi_dir, converters.get_converter(tiny_config().data))
-
-
-def read_events(directory):
-  """{tag: [(step, value)]} from the TensorBoard event files in a directory."""
-  found = {}
-  for name in sorted(os.listdir(directory)):
-    if not name.startswith('events.out.tfevents'):
-      continue
-    for event in tf.compat.v1.train.summary_iterator(os.path.join(directory, name)):
-      for value in event.summary.value:
-        found.setdefault(value.tag, []).append((event.step, tf.make_ndarray(value.tensor)))
-  return found
-
-
-def checkpoint_values(prefix):
-  reader = tf.train.load_checkpoint(prefix)
-  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-          if name not in ('_CHECKPOINTABLE_OBJECT_GRAPH',
-                          'save_counter/.ATTRIBUTES/VARIABLE_VALUE')}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from music_vae_lite import checkpoints
 from music_vae_lite import trained_model
 
-import test_train  # pylint: disable=g-bad-import-order  (tests/ is on sys.path under pytest)
+import helpers  # pylint: disable=g-bad-import-order  (tests/ is on sys.path under pytest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ def test_zero_temperature_means_argmax_and_is_allowed():
 
 @pytest.fixture(scope='module')
 def run_dir(tmp_path_factory):
-  return test_train.make_untrained_run_dir(str(tmp_path_factory.mktemp('run') / 'run'))
+  return helpers.make_untrained_run_dir(str(tmp_path_factory.mktemp('run') / 'run'))
 
 
 @pytest.fixture(scope='module')
