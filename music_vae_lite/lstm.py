@@ -87,7 +87,7 @@ class LstmLayer(tf.Module):
     """
     if fused and compute_dtype == tf.float32:
       return self._fused_sequence(x, initial_state)
-    return self._stepwise_sequence(self.project_inputs(x, compute_dtype), initial_state, compute_dtype)
+    return self.sequence_from_gates(self.project_inputs(x, compute_dtype), initial_state, compute_dtype)
 
   def _fused_sequence(self, x, initial_state):
     c0, h0 = initial_state
@@ -98,7 +98,9 @@ class LstmLayer(tf.Module):
         use_peephole=False)
     return hs, (cs[-1], hs[-1])
 
-  def _stepwise_sequence(self, input_gates, initial_state, compute_dtype):
+  def sequence_from_gates(self, input_gates, initial_state, compute_dtype=tf.float32):
+    """Runs precomputed input gates [T, B, 4u] (`x @ W_x + bias`, e.g. gathered rows for one-hot
+    inputs); returns (h for every step [T, B, u], final state)."""
     hs, c, h = stepwise_lstm(input_gates, initial_state[0], initial_state[1],
                              tf.cast(self.recurrent_kernel, compute_dtype))
     return hs, (c, h)

@@ -153,7 +153,7 @@ class CategoricalLstmDecoder(tf.Module):
       gates = (tf.gather(self._token_gates(compute_dtype), tf.transpose(previous))
                + self._code_gates(code, compute_dtype)[tf.newaxis])
       first, rest = self.rnn.layers[0], self.rnn.layers[1:]
-      outputs, _ = first._stepwise_sequence(gates, states[0], compute_dtype)  # pylint: disable=protected-access
+      outputs, _ = first.sequence_from_gates(gates, states[0], compute_dtype)
       for layer, state in zip(rest, states[1:]):
         outputs, _ = layer.sequence(outputs, state, fused=False, compute_dtype=compute_dtype)
     return tf.transpose(self.output_projection(outputs), [1, 0, 2])
