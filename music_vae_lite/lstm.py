@@ -19,13 +19,17 @@ import tensorflow as tf
 FORGET_BIAS = 1.0
 
 
-def dense_matmul(x, kernel):
-  """`x @ kernel` for inputs of any leading shape [..., K] and a kernel [K, N].
+def dense_matmul(x, kernel, bias=None):
+  """`x @ kernel (+ bias)` for inputs of any leading shape [..., K], a kernel [K, N] and a bias [N].
 
   Flattened to one 2-D product: `tf.matmul` of a 3-D input would broadcast the kernel to every
-  leading index, and its gradient would then build one kernel-sized tensor per time step.
+  leading index, and its gradient would then build one kernel-sized tensor per time step. The bias
+  goes in with `tf.nn.bias_add`, whose gradient (BiasAddGrad) is 4x faster than the generic
+  broadcast-sum of `+` over [T * B, N].
   """
   flat = tf.matmul(tf.reshape(x, [-1, tf.shape(x)[-1]]), kernel)
+  if bias is not None:
+    flat = tf.nn.bias_add(flat, bias)
   return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [tf.shape(kernel)[-1]]], 0))
 
 
@@ -63,21 +67,19 @@ class LstmLayer(tf.Module):
     zeros = tf.zeros([batch_size, self.units], dtype)
     return zeros, zeros
 
-  def step(self, input_gates, state, compute_dtype=tf.float32):
-    """One step, given the input's contribution to the gates (`x @ W_x + bias`, [B, 4u])."""
-    c, h = state
-    gates = input_gates + tf.matmul(tf.cast(h, compute_dtype),
-                                    tf.cast(self.recurrent_kernel, compute_dtype))
-    gates = tf.cast(gates, tf.float32)
-    i, j, f, o = tf.split(gates, 4, axis=-1)
-    c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(j)
-    h = tf.sigmoid(o) * tf.tanh(c)
-    return c, h
-
-  def project_inputs(self, x, compute_dtype=tf.float32):
+  def project_inputs(self, x, compute_dtype=tf.float32, input_kernel=None):
     """`x @ W_x + bias` for inputs of any leading shape: the hoisted part of every step's gates."""
-    gates = dense_matmul(tf.cast(x, compute_dtype), tf.cast(self.input_kernel, compute_dtype))
-    return tf.cast(gates, compute_dtype) + tf.cast(self.gates_bias(), compute_dtype)
+    input_kernel = self.input_kernel if input_kernel is None else input_kernel
+    return dense_matmul(tf.cast(x, compute_dtype), tf.cast(input_kernel, compute_dtype),
+                        tf.cast(self.gates_bias(), compute_dtype))
+
+  def split_kernel(self, *input_sizes):
+    """The kernel's row blocks: inputs of `input_sizes` (summing to input_size), then W_h.
+
+    One `tf.split` rather than several slices: its gradient is one concat, where every slice's
+    gradient would build a zero tensor of the whole kernel's size.
+    """
+    return tf.split(self.kernel, list(input_sizes or [self.input_size]) + [self.units], axis=0)
 
   def sequence(self, x, initial_state, fused=False, compute_dtype=tf.float32):
     """Runs time-major inputs `x` [T, B, input_size]; returns (h for every step [T, B, u], final state).
@@ -87,7 +89,9 @@ class LstmLayer(tf.Module):
     """
     if fused and compute_dtype == tf.float32:
       return self._fused_sequence(x, initial_state)
-    return self.sequence_from_gates(self.project_inputs(x, compute_dtype), initial_state, compute_dtype)
+    input_kernel, recurrent_kernel = self.split_kernel()
+    return self.sequence_from_gates(self.project_inputs(x, compute_dtype, input_kernel),
+                                    initial_state, compute_dtype, recurrent_kernel)
 
   def _fused_sequence(self, x, initial_state):
     c0, h0 = initial_state
@@ -98,17 +102,33 @@ class LstmLayer(tf.Module):
         use_peephole=False)
     return hs, (cs[-1], hs[-1])
 
-  def sequence_from_gates(self, input_gates, initial_state, compute_dtype=tf.float32):
+  def sequence_from_gates(self, input_gates, initial_state, compute_dtype=tf.float32,
+                          recurrent_kernel=None):
     """Runs precomputed input gates [T, B, 4u] (`x @ W_x + bias`, e.g. gathered rows for one-hot
-    inputs); returns (h for every step [T, B, u], final state)."""
+    inputs); returns (h for every step [T, B, u], final state). `recurrent_kernel`: W_h, when the
+    caller has split the kernel already (see split_kernel)."""
+    recurrent_kernel = self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
     hs, c, h = stepwise_lstm(input_gates, initial_state[0], initial_state[1],
-                             tf.cast(self.recurrent_kernel, compute_dtype))
+                             tf.cast(recurrent_kernel, compute_dtype))
     return hs, (c, h)
 
 
-def _gates(pre_activations):
-  i, j, f, o = tf.split(pre_activations, 4, axis=-1)
-  return tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f), tf.sigmoid(o)
+def cell(pre_activations, c):
+  """The LSTM cell's arithmetic, in float32: (new c, new h, activations) from the gate
+  pre-activations [B, 4u] (any float dtype) and the previous c. `activations` are what the
+  backward pass needs: the gates (i, c~, f, o) and tanh(new c)."""
+  i, j, f, o = tf.split(tf.cast(pre_activations, tf.float32), 4, axis=-1)
+  i, j, f, o = tf.sigmoid(i), tf.tanh(j), tf.sigmoid(f), tf.sigmoid(o)
+  c = f * c + i * j
+  tanh_c = tf.tanh(c)
+  return c, o * tanh_c, (i, j, f, o, tanh_c)
+
+
+def _steps_array(size, like, width=None):
+  """A TensorArray of `size` float32 steps shaped like `like` ([B, u]), or [B, width]."""
+  shape = like.shape if width is None else tf.TensorShape([like.shape[0], width])
+  # Not cleared after a read: eager mode would otherwise free a step's value once read.
+  return tf.TensorArray(tf.float32, size=size, element_shape=shape, clear_after_read=False)
 
 
 @tf.custom_gradient
@@ -119,47 +139,60 @@ def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
   `recurrent_kernel` (float32 or bfloat16); cell arithmetic in float32.
 
   The gradient is written by hand, as TensorFlow's fused kernel does it: the backward loop does only
-  the per-step `dgates @ W_h^T`; the weight gradient is one large matmul over all steps afterwards,
-  instead of T small ones accumulated inside the loop.
+  the per-step `dgates @ W_h^T` and the gate derivatives (with the fused SigmoidGrad and TanhGrad
+  ops, one op each); the weight gradient is one large matmul over all steps afterwards, instead of
+  T small ones accumulated inside the loop.
+
+  Both loops are plain `tf.while_loop`s rather than `tf.scan`, to copy less: a step reads its input
+  as a slice of a contiguous tensor (no copy); the cell states, gates and tanh(c) the backward pass
+  needs stay in TensorArrays, one per quantity (never concatenated, split or stacked); the backward
+  loop carries the state gradients instead of stacking them. Together these make a layer's forward
+  and backward pass about 20 % faster than `tf.scan` with one concatenated activation tensor at
+  `cat-mel_2bar_small`'s shapes.
   """
   dtype = recurrent_kernel.dtype
+  num_steps = tf.shape(input_gates)[0]
 
-  def forward(carry, gates_x):
-    c, h = carry[0], carry[1]
-    pre = tf.cast(gates_x + tf.matmul(tf.cast(h, dtype), recurrent_kernel), tf.float32)
-    i, j, f, o = _gates(pre)
-    c = f * c + i * j
-    h = o * tf.tanh(c)
-    return c, h, tf.concat([i, j, f, o], -1)
+  def forward(t, c, h, hs, cs, activations):
+    c, h, step_activations = cell(input_gates[t] + tf.matmul(tf.cast(h, dtype), recurrent_kernel), c)
+    return (t + 1, c, h, hs.write(t, h), cs.write(t + 1, c),
+            tuple(array.write(t, a) for array, a in zip(activations, step_activations)))
 
-  cs, hs, acts = tf.scan(forward, input_gates, initializer=(c0, h0, tf.tile(tf.zeros_like(c0), [1, 4])))
+  # cs holds T + 1 states: c0 first, so step t reads its previous state at index t.
+  _, c, h, hs, cs, activations = tf.while_loop(
+      lambda t, *_: t < num_steps, forward,
+      (0, c0, h0, _steps_array(num_steps, h0), _steps_array(num_steps + 1, c0).write(0, c0),
+       tuple(_steps_array(num_steps, c0) for _ in range(5))))
+  hs = hs.stack()
 
   def grad(d_hs, d_c_final, d_h_final):
-    c_prev = tf.concat([c0[tf.newaxis], cs[:-1]], 0)
-    h_prev = tf.concat([h0[tf.newaxis], hs[:-1]], 0)
     kernel_t = tf.transpose(recurrent_kernel)
 
-    def backward(carry, step):
-      d_c, d_h = carry[0], carry[1]
-      d_h_out, c, c_before, act = step
-      i, j, f, o = tf.split(act, 4, axis=-1)
-      d_h = d_h + d_h_out
-      tanh_c = tf.tanh(c)
-      d_c = d_c + d_h * o * (1.0 - tanh_c ** 2)
-      d_pre = tf.concat([d_c * j * i * (1.0 - i), d_c * i * (1.0 - j ** 2),
-                         d_c * c_before * f * (1.0 - f), d_h * tanh_c * o * (1.0 - o)], -1)
+    def backward(t, d_c, d_h, d_pres):
+      i, j, f, o, tanh_c = (array.read(t) for array in activations)
+      d_h = d_h + d_hs[t]
+      d_c = d_c + tf.raw_ops.TanhGrad(y=tanh_c, dy=d_h * o)
+      d_pre = tf.concat([tf.raw_ops.SigmoidGrad(y=i, dy=d_c * j),
+                         tf.raw_ops.TanhGrad(y=j, dy=d_c * i),
+                         tf.raw_ops.SigmoidGrad(y=f, dy=d_c * cs.read(t)),
+                         tf.raw_ops.SigmoidGrad(y=o, dy=d_h * tanh_c)], -1)
       d_h_prev = tf.cast(tf.matmul(tf.cast(d_pre, dtype), kernel_t), tf.float32)
-      return d_c * f, d_h_prev, d_pre
+      return t - 1, d_c * f, d_h_prev, d_pres.write(t, d_pre)
 
     # Gradients arriving at the final state start the backward recurrence at the last step.
     d_c_final = tf.zeros_like(c0) if d_c_final is None else d_c_final
     d_h_final = tf.zeros_like(h0) if d_h_final is None else d_h_final
     d_hs = tf.zeros_like(hs) if d_hs is None else d_hs
-    d_cs, d_hs_prev, d_pres = tf.scan(backward, (d_hs, cs, c_prev, acts), reverse=True,
-                                      initializer=(d_c_final, d_h_final, tf.zeros_like(acts[0])))
-    units = tf.shape(h0)[-1]
-    d_kernel = tf.matmul(tf.cast(tf.reshape(h_prev, [-1, units]), dtype),
-                         tf.cast(tf.reshape(d_pres, [-1, 4 * units]), dtype), transpose_a=True)
-    return tf.cast(d_pres, input_gates.dtype), d_cs[0], d_hs_prev[0], d_kernel
+    _, d_c0, d_h0, d_pres = tf.while_loop(
+        lambda t, *_: t >= 0, backward,
+        (num_steps - 1, d_c_final, d_h_final,
+         _steps_array(num_steps, c0, recurrent_kernel.shape[1])))
+    d_pres = d_pres.stack()
+    # The weight gradient sums h_{t-1}^T d_pre_t over steps: h0 for the first, hs[:-1] after.
+    units = recurrent_kernel.shape[0]
+    d_kernel = tf.matmul(tf.cast(h0, dtype), tf.cast(d_pres[0], dtype), transpose_a=True) + tf.matmul(
+        tf.cast(tf.reshape(hs[:-1], [-1, units]), dtype),
+        tf.cast(tf.reshape(d_pres[1:], [-1, 4 * units]), dtype), transpose_a=True)
+    return tf.cast(d_pres, input_gates.dtype), d_c0, d_h0, tf.cast(d_kernel, dtype)
 
-  return (hs, cs[-1], hs[-1]), grad
+  return (hs, c, h), grad

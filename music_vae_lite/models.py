@@ -35,7 +35,7 @@ class Dense(tf.Module):
       self.bias = tf.Variable(tf.zeros([units]), name='bias')
 
   def __call__(self, x):
-    y = lstm.dense_matmul(x, self.kernel) + self.bias
+    y = lstm.dense_matmul(x, self.kernel, self.bias)
     return self.activation(y) if self.activation else y
 
 
@@ -69,14 +69,27 @@ class LstmStack(tf.Module):
       x, _ = layer.sequence(x, state, fused=fused, compute_dtype=compute_dtype)
     return x
 
-  def step(self, first_layer_gates, states, compute_dtype):
-    """One step of every layer, given layer 0's input gates; returns (top h, new states)."""
-    new_states = []
-    gates = first_layer_gates
-    for k, (layer, state) in enumerate(zip(self.layers, states)):
-      if k > 0:
-        gates = layer.project_inputs(new_states[-1][1], compute_dtype)
-      new_states.append(layer.step(gates, state, compute_dtype))
+  def step_weights(self, compute_dtype):
+    """The weights `step` multiplies, cast once, outside the loop that calls `step`: layer 0's W_h
+    (its input gates come precomputed), then each higher layer's whole [x; h] kernel and bias."""
+    weights = [tf.cast(self.layers[0].recurrent_kernel, compute_dtype)]
+    for layer in self.layers[1:]:
+      weights.append((tf.cast(layer.kernel, compute_dtype),
+                      tf.cast(layer.gates_bias(), compute_dtype)))
+    return weights
+
+  def step(self, first_layer_gates, states, weights):
+    """One step of every layer, given layer 0's input gates and `step_weights`; returns (top h,
+    new states). Higher layers multiply [x; h] by their kernel in one matmul, not two: at the small
+    batches of generation a step is bound by reading the weights, once each."""
+    (c, h), recurrent_kernel = states[0], weights[0]
+    c, h, _ = lstm.cell(first_layer_gates + tf.matmul(tf.cast(h, recurrent_kernel.dtype),
+                                                      recurrent_kernel), c)
+    new_states = [(c, h)]
+    for (c, h), (kernel, bias) in zip(states[1:], weights[1:]):
+      x_h = tf.cast(tf.concat([new_states[-1][1], h], -1), kernel.dtype)
+      c, h, _ = lstm.cell(tf.nn.bias_add(tf.matmul(x_h, kernel), bias), c)
+      new_states.append((c, h))
     return new_states[-1][1], new_states
 
 
@@ -123,17 +136,19 @@ class CategoricalLstmDecoder(tf.Module):
       self.rnn = LstmStack(output_depth + code_size, sizes, code_size, seeds[0], name='rnn')
       self.output_projection = Dense(sizes[-1], output_depth, seeds[1], name='output_projection')
 
-  def _token_gates(self, compute_dtype):
-    """Layer 0's input gates for each previous token, plus a zero row (index V) for 'no token'."""
+  def _first_layer(self, code, compute_dtype):
+    """Layer 0's input side, from one split of its [token; code; h] kernel: (the input gates of
+    each previous token plus a zero row, index V, for 'no token'; the code's gates with the bias,
+    constant over a sequence; W_h)."""
     first = self.rnn.layers[0]
-    rows = tf.cast(first.input_kernel[:self.output_depth], compute_dtype)
-    return tf.concat([rows, tf.zeros([1, 4 * first.units], compute_dtype)], axis=0)
-
-  def _code_gates(self, code, compute_dtype):
-    """Layer 0's input gates from the code, with the bias: constant over a sequence."""
-    first = self.rnn.layers[0]
-    code_kernel = tf.cast(first.input_kernel[self.output_depth:], compute_dtype)
-    return tf.matmul(tf.cast(code, compute_dtype), code_kernel) + tf.cast(first.gates_bias(), compute_dtype)
+    token_kernel, code_kernel, recurrent_kernel = first.split_kernel(
+        self.output_depth, first.input_size - self.output_depth)
+    token_gates = tf.concat([tf.cast(token_kernel, compute_dtype),
+                             tf.zeros([1, 4 * first.units], compute_dtype)], axis=0)
+    code_gates = tf.nn.bias_add(tf.matmul(tf.cast(code, compute_dtype),
+                                          tf.cast(code_kernel, compute_dtype)),
+                                tf.cast(first.gates_bias(), compute_dtype))
+    return token_gates, code_gates, recurrent_kernel
 
   def previous_tokens(self, labels):
     """Teacher-forcing inputs: the targets shifted right by one, 'no token' (index V) first."""
@@ -150,10 +165,10 @@ class CategoricalLstmDecoder(tf.Module):
       tiled_code = tf.tile(code[tf.newaxis], [num_steps, 1, 1])
       outputs = self.rnn.run(tf.concat([one_hot, tiled_code], -1), states, True, compute_dtype)
     else:
-      gates = (tf.gather(self._token_gates(compute_dtype), tf.transpose(previous))
-               + self._code_gates(code, compute_dtype)[tf.newaxis])
+      token_gates, code_gates, recurrent_kernel = self._first_layer(code, compute_dtype)
+      gates = tf.gather(token_gates, tf.transpose(previous)) + code_gates[tf.newaxis]
       first, rest = self.rnn.layers[0], self.rnn.layers[1:]
-      outputs, _ = first.sequence_from_gates(gates, states[0], compute_dtype)
+      outputs, _ = first.sequence_from_gates(gates, states[0], compute_dtype, recurrent_kernel)
       for layer, state in zip(rest, states[1:]):
         outputs, _ = layer.sequence(outputs, state, fused=False, compute_dtype=compute_dtype)
     return tf.transpose(self.output_projection(outputs), [1, 0, 2])
@@ -168,15 +183,15 @@ class CategoricalLstmDecoder(tf.Module):
     Returns (logits [N, T, V], tokens fed/sampled [N, T], last input token [N]).
     """
     states = self.rnn.initial_states(code)
-    token_gates = self._token_gates(compute_dtype)
-    code_gates = self._code_gates(code, compute_dtype)
+    token_gates, code_gates, _ = self._first_layer(code, compute_dtype)
+    weights = self.rnn.step_weights(compute_dtype)
     step_seeds = tf.random.experimental.stateless_split(seed, num_steps)
     logits_ta = tf.TensorArray(tf.float32, size=num_steps)
     tokens_ta = tf.TensorArray(tf.int32, size=num_steps)
     token = start_token
     for t in tf.range(num_steps):
       gates = tf.gather(token_gates, token) + code_gates
-      top, states = self.rnn.step(gates, states, compute_dtype)
+      top, states = self.rnn.step(gates, states, weights)
       logits = self.output_projection(top)
       sample_seed, coin_seed = _seeds(step_seeds[t], 2)
       if labels is None:
