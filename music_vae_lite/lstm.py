@@ -33,6 +33,24 @@ def dense_matmul(x, kernel, bias=None):
   return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [tf.shape(kernel)[-1]]], 0))
 
 
+def prepare_kernel(kernel, dtype):
+  """`kernel` [K, N] cast to `dtype` and laid out for `times_kernel`, once, outside a loop.
+
+  bfloat16 kernels are kept transposed ([N, K]): oneDNN's bf16 product with a transposed right
+  operand is as fast or faster at every shape the models use, and about 2x faster at the batches
+  of 2-16 rows of generation. float32 kernels stay as they are: there the transposed form is slower
+  (up to 8x at 16 rows).
+  """
+  kernel = tf.cast(kernel, dtype)
+  return tf.transpose(kernel) if dtype == tf.bfloat16 else kernel
+
+
+def times_kernel(x, prepared_kernel):
+  """`x @ kernel` for a kernel from `prepare_kernel`, in the kernel's dtype."""
+  return tf.matmul(tf.cast(x, prepared_kernel.dtype), prepared_kernel,
+                   transpose_b=prepared_kernel.dtype == tf.bfloat16)
+
+
 def glorot_uniform(shape, seed):
   """TF1's default initializer for the LSTM kernel (glorot uniform over the whole [in+units, 4u])."""
   limit = (6.0 / (shape[0] + shape[1])) ** 0.5
@@ -124,11 +142,11 @@ def cell(pre_activations, c):
   return c, o * tanh_c, (i, j, f, o, tanh_c)
 
 
-def _steps_array(size, like, width=None):
-  """A TensorArray of `size` float32 steps shaped like `like` ([B, u]), or [B, width]."""
+def _steps_array(size, like, width=None, dtype=tf.float32):
+  """A TensorArray of `size` steps shaped like `like` ([B, u]), or [B, width]."""
   shape = like.shape if width is None else tf.TensorShape([like.shape[0], width])
   # Not cleared after a read: eager mode would otherwise free a step's value once read.
-  return tf.TensorArray(tf.float32, size=size, element_shape=shape, clear_after_read=False)
+  return tf.TensorArray(dtype, size=size, element_shape=shape, clear_after_read=False)
 
 
 @tf.custom_gradient
@@ -152,9 +170,10 @@ def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
   """
   dtype = recurrent_kernel.dtype
   num_steps = tf.shape(input_gates)[0]
+  forward_kernel = prepare_kernel(recurrent_kernel, dtype)
 
   def forward(t, c, h, hs, cs, activations):
-    c, h, step_activations = cell(input_gates[t] + tf.matmul(tf.cast(h, dtype), recurrent_kernel), c)
+    c, h, step_activations = cell(input_gates[t] + times_kernel(h, forward_kernel), c)
     return (t + 1, c, h, hs.write(t, h), cs.write(t + 1, c),
             tuple(array.write(t, a) for array, a in zip(activations, step_activations)))
 
@@ -166,7 +185,8 @@ def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
   hs = hs.stack()
 
   def grad(d_hs, d_c_final, d_h_final):
-    kernel_t = tf.transpose(recurrent_kernel)
+    # d_pre @ W_h^T: W_h itself is the transposed layout that bf16 products prefer.
+    kernel_t = recurrent_kernel if dtype == tf.bfloat16 else tf.transpose(recurrent_kernel)
 
     def backward(t, d_c, d_h, d_pres):
       i, j, f, o, tanh_c = (array.read(t) for array in activations)
@@ -176,7 +196,8 @@ def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
                          tf.raw_ops.TanhGrad(y=j, dy=d_c * i),
                          tf.raw_ops.SigmoidGrad(y=f, dy=d_c * cs.read(t)),
                          tf.raw_ops.SigmoidGrad(y=o, dy=d_h * tanh_c)], -1)
-      d_h_prev = tf.cast(tf.matmul(tf.cast(d_pre, dtype), kernel_t), tf.float32)
+      d_pre = tf.cast(d_pre, dtype)  # stored in the matmul dtype: no second cast after the loop
+      d_h_prev = tf.cast(tf.matmul(d_pre, kernel_t, transpose_b=dtype == tf.bfloat16), tf.float32)
       return t - 1, d_c * f, d_h_prev, d_pres.write(t, d_pre)
 
     # Gradients arriving at the final state start the backward recurrence at the last step.
@@ -186,13 +207,13 @@ def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
     _, d_c0, d_h0, d_pres = tf.while_loop(
         lambda t, *_: t >= 0, backward,
         (num_steps - 1, d_c_final, d_h_final,
-         _steps_array(num_steps, c0, recurrent_kernel.shape[1])))
+         _steps_array(num_steps, c0, recurrent_kernel.shape[1], dtype)))
     d_pres = d_pres.stack()
     # The weight gradient sums h_{t-1}^T d_pre_t over steps: h0 for the first, hs[:-1] after.
     units = recurrent_kernel.shape[0]
-    d_kernel = tf.matmul(tf.cast(h0, dtype), tf.cast(d_pres[0], dtype), transpose_a=True) + tf.matmul(
+    d_kernel = tf.matmul(tf.cast(h0, dtype), d_pres[0], transpose_a=True) + tf.matmul(
         tf.cast(tf.reshape(hs[:-1], [-1, units]), dtype),
-        tf.cast(tf.reshape(d_pres[1:], [-1, 4 * units]), dtype), transpose_a=True)
-    return tf.cast(d_pres, input_gates.dtype), d_c0, d_h0, tf.cast(d_kernel, dtype)
+        tf.reshape(d_pres[1:], [-1, 4 * units]), transpose_a=True)
+    return tf.cast(d_pres, input_gates.dtype), d_c0, d_h0, d_kernel
 
   return (hs, c, h), grad
