@@ -15,6 +15,8 @@ speed does not depend on the values) is written with the training program's chec
                 exit, and the child's peak RSS;
 - "warm":       TrainedModel(run_dir).sample(16) and .interpolate(ns1, ns2, 16), the first call
                 (which traces the graphs) and the median of `--repeats` calls after it.
+Each "process" and "warm" measurement runs in float32 and, where the CPU has native bf16, again in
+bfloat16 (`--bf16`, `TrainedModel(compute_dtype='bfloat16')`); `compute_dtype` says which.
 Temperature 0.5 (the programs' default), fixed seeds. Prints one JSON line per measurement.
 """
 import argparse
@@ -108,12 +110,17 @@ def find_inputs(config_name, count=2):
                           f'{config_name} window.')
 
 
-def warm_calls(run_dir, midi_1, midi_2, num_outputs, repeats):
+def compute_dtypes():
+  """float32, and bfloat16 where the CPU runs it natively (elsewhere it is emulated and slow)."""
+  return ('float32', 'bfloat16') if benchutil.has_native_bf16() else ('float32',)
+
+
+def warm_calls(run_dir, midi_1, midi_2, num_outputs, repeats, compute_dtype='float32'):
   """In this process: first and warm times of TrainedModel.sample / .interpolate."""
   from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
   start = time.perf_counter()
-  model = trained_model.TrainedModel(run_dir)
+  model = trained_model.TrainedModel(run_dir, compute_dtype=compute_dtype)
   load_s = time.perf_counter() - start
   sequences = [next(iter(preprocess.read_note_sequences(path)))[1] for path in (midi_1, midi_2)]
   calls = {
@@ -131,7 +138,8 @@ def warm_calls(run_dir, midi_1, midi_2, num_outputs, repeats):
       call()
       times.append(time.perf_counter() - start)
     benchutil.emit('inference_warm', config=model.config.name, call=name, num_outputs=len(outputs),
-                   batch_size=model.batch_size, load_s=round(load_s, 3),
+                   compute_dtype=model.compute_dtype, batch_size=model.batch_size,
+                   load_s=round(load_s, 3),
                    first_call_s=round(first_s, 3),
                    warm_s=round(statistics.median(times), 3), repeats=repeats,
                    peak_rss_mb=benchutil.peak_rss_mb())
@@ -169,19 +177,24 @@ def run_all(config_names, num_outputs, repeats, work_dir, timeout):
             f'--num_outputs={num_outputs}', f'--temperature={TEMPERATURE}', f'--seed={SEED}',
             f'--output_dir={out_dir}'],
     }
-    for name, argv in commands.items():
-      wall, rss, code, output = timed_process(argv, timeout)
-      benchutil.emit('inference_process', config=config_name, program=name,
-                     num_outputs=num_outputs, wall_s=round(wall, 3), peak_rss_mb=rss,
-                     returncode=code, **({'output': output[-3000:]} if code else {}))
-    wall, rss, code, output = timed_process(
-        [benchutil.PYTHON, this, '--warm', f'--run_dir={run_dir}', f'--midi_1={midi_1}',
-         f'--midi_2={midi_2}', f'--num_outputs={num_outputs}', f'--repeats={repeats}'], timeout)
-    records = benchutil.json_lines(output)
-    for record in records:
-      print(json.dumps(record), flush=True)
-    if code or not records:
-      benchutil.emit('inference_error', config=config_name, step='warm', output=output[-3000:])
+    for dtype in compute_dtypes():
+      for name, argv in commands.items():
+        argv = argv + (['--bf16'] if dtype == 'bfloat16' else [])
+        wall, rss, code, output = timed_process(argv, timeout)
+        benchutil.emit('inference_process', config=config_name, program=name,
+                       compute_dtype=dtype, num_outputs=num_outputs, wall_s=round(wall, 3),
+                       peak_rss_mb=rss, returncode=code,
+                       **({'output': output[-3000:]} if code else {}))
+      wall, rss, code, output = timed_process(
+          [benchutil.PYTHON, this, '--warm', f'--run_dir={run_dir}', f'--midi_1={midi_1}',
+           f'--midi_2={midi_2}', f'--num_outputs={num_outputs}', f'--repeats={repeats}',
+           f'--compute_dtype={dtype}'], timeout)
+      records = benchutil.json_lines(output)
+      for record in records:
+        print(json.dumps(record), flush=True)
+      if code or not records:
+        benchutil.emit('inference_error', config=config_name, step=f'warm {dtype}',
+                       output=output[-3000:])
     shutil.rmtree(run_dir, ignore_errors=True)  # the big configs' checkpoints are ~0.5-0.7 GB
 
 
@@ -199,13 +212,15 @@ def main():
   parser.add_argument('--run_dir', help=argparse.SUPPRESS)
   parser.add_argument('--midi_1', help=argparse.SUPPRESS)
   parser.add_argument('--midi_2', help=argparse.SUPPRESS)
+  parser.add_argument('--compute_dtype', default='float32', help=argparse.SUPPRESS)
   args = parser.parse_args()
   configs = (args.configs.split(',') if args.configs
              else list(QUICK_CONFIGS if args.quick else DEFAULT_CONFIGS))
   if args.make_run_dir:
     make_run_dir(configs[0], args.run_dir)
   elif args.warm:
-    warm_calls(args.run_dir, args.midi_1, args.midi_2, args.num_outputs, args.repeats)
+    warm_calls(args.run_dir, args.midi_1, args.midi_2, args.num_outputs, args.repeats,
+               args.compute_dtype)
   elif args.work_dir:
     os.makedirs(args.work_dir, exist_ok=True)
     run_all(configs, args.num_outputs, args.repeats, args.work_dir, args.timeout)

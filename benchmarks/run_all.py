@@ -250,14 +250,16 @@ def markdown(records, default_mode):
                           _fmt(r['wall_s'], 2), _fmt(r['peak_rss_mb'] / 1024, 2)]
                          for r in startups]))
       out.append('')
-    warm_by = {(r['config'], r['call']): r for r in warms}
+    dtype_of = lambda r: r.get('compute_dtype', 'float32')
+    warm_by = {(r['config'], r['call'], dtype_of(r)): r for r in warms}
     rows = []
     for r in processes:
       call = 'sample' if r['program'] == 'mvl_sample' else 'interpolate'
-      warm = warm_by.get((r['config'], call), {})
-      rows.append([r['config'], r['program'], _fmt(r['wall_s'], 2),
-                   _fmt(r['peak_rss_mb'] / 1024, 2), f'TrainedModel.{call}',
-                   _fmt(warm.get('first_call_s'), 2), _fmt(warm.get('warm_s'), 3),
+      warm = warm_by.get((r['config'], call, dtype_of(r)), {})
+      rows.append([r['config'], r['program'] + (' --bf16' if dtype_of(r) == 'bfloat16' else ''),
+                   _fmt(r['wall_s'], 2), _fmt(r['peak_rss_mb'] / 1024, 2),
+                   f'TrainedModel.{call}', _fmt(warm.get('first_call_s'), 2),
+                   _fmt(warm.get('warm_s'), 3),
                    ORIGINAL_INFERENCE.get((r['config'], r['program']), '')])
     out.append(_table(['config', 'program', 'process wall s', 'peak RSS GiB', 'API call',
                        'first call s', 'warm call s', 'original (process)'], rows))

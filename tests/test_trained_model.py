@@ -97,7 +97,7 @@ def test_sample_is_seeded_and_runs_one_compiled_graph(model):
   assert not np.array_equal(model.sample_labels(6, temperature=1.0, seed=4), first)
   model.sample_labels(1, temperature=0.3, seed=5)
   model.decode_to_labels(np.zeros([2, model.z_size]), temperature=0.0)
-  # Fixed batch and tensor arguments: every call above reused one trace of the sampling loop.
+  # Any batch size and tensor arguments: every call above reused one trace of the sampling loop.
   assert model._decode_fn.experimental_get_tracing_count() == 1  # pylint: disable=protected-access
   sequences = model.sample(2, temperature=0.5, seed=1)
   assert len(sequences) == 2 and all(isinstance(s, note_seq.NoteSequence) for s in sequences)
@@ -177,3 +177,30 @@ def test_unwritable_output_dir_is_reported(tmp_path):
   with pytest.raises(checkpoints.RunDirError, match='not writable'):
     checkpoints.ensure_writable_dir(str(blocker / 'out'))
 
+
+
+def test_chunks_are_not_padded_and_do_not_change_the_encoding(model):
+  labels = np.random.default_rng(7).integers(0, 90, [6, model.num_steps])
+  _, mu, sigma = model.encode_labels(labels, seed=0)  # chunks of 4 and 2 rows
+  for row in range(6):
+    _, mu_alone, sigma_alone = model.encode_labels(labels[row:row + 1], seed=0)
+    np.testing.assert_allclose(mu_alone[0], mu[row], atol=1e-5)
+    np.testing.assert_allclose(sigma_alone[0], sigma[row], atol=1e-5)
+  assert model._encode_fn.experimental_get_tracing_count() == 1  # pylint: disable=protected-access
+
+
+def test_bfloat16_generation_stays_close_to_float32(run_dir, model):
+  half = trained_model.TrainedModel(run_dir, batch_size=4, compute_dtype='bfloat16')
+  assert half.compute_dtype == 'bfloat16' and model.compute_dtype == 'float32'
+  labels = np.random.default_rng(8).integers(0, 90, [3, model.num_steps])
+  _, mu, _ = model.encode_labels(labels, seed=0)
+  _, mu_half, _ = half.encode_labels(labels, seed=0)
+  np.testing.assert_allclose(mu_half, mu, atol=0.02)
+  # Greedy decoding: bf16 rounding may flip a near-tie, and a flipped token changes what follows,
+  # so compare the first steps, where nothing has been fed back yet.
+  z = np.random.default_rng(9).standard_normal([4, model.z_size])
+  greedy, greedy_half = model.decode_to_labels(z, 0.0), half.decode_to_labels(z, 0.0)
+  assert greedy_half.shape == greedy.shape
+  assert np.mean(greedy_half[:, :4] == greedy[:, :4]) >= 0.75
+  with pytest.raises(ValueError, match='compute_dtype'):
+    trained_model.TrainedModel(run_dir, compute_dtype='float16')

@@ -1,7 +1,7 @@
 r"""mvl_interpolate: morphs between two MIDI files through the latent space.
 
   mvl_interpolate --run_dir=runs/mel --input_midi_1=a.mid --input_midi_2=b.mid --num_outputs=5 \
-      --output_dir=out [--window=k] [--temperature=0.5] [--seed=1]
+      --output_dir=out [--window=k] [--temperature=0.5] [--seed=1] [--bf16]
 
 Each input is converted like the training data; its window number --window (1 = the first) is
 encoded (posterior mean), the two means are interpolated spherically (slerp) at num_outputs evenly
@@ -21,6 +21,7 @@ from music_vae_lite.cli import common
 # TensorFlow and the library are imported where used, so that --help answers at once.
 
 _RUN_DIR, _CHECKPOINT = common.define_model_flags()
+_BF16 = common.define_bf16_flag()
 _INPUT_1 = flags.DEFINE_string('input_midi_1', None, 'The MIDI file to start from.')
 _INPUT_2 = flags.DEFINE_string('input_midi_2', None, 'The MIDI file to end at.')
 _NUM_OUTPUTS = flags.DEFINE_integer('num_outputs', 5, 'Interpolation steps, both ends included.',
@@ -70,7 +71,7 @@ def main(argv):
   with common.user_errors('mvl_interpolate'):
     temperature = trained_model.check_temperature(_TEMPERATURE.value)
     output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
-    model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value)
+    model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)
     start = input_window(model, _INPUT_1.value, 'input_midi_1', _WINDOW.value)
     end = input_window(model, _INPUT_2.value, 'input_midi_2', _WINDOW.value)
     labels = model.interpolate_labels(start, end, _NUM_OUTPUTS.value, temperature, _SEED.value)

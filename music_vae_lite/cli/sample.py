@@ -1,6 +1,6 @@
 r"""mvl_sample: draws melodies or drum patterns from a trained model's prior.
 
-  mvl_sample --run_dir=runs/mel --num_outputs=5 --temperature=0.5 --output_dir=out [--seed=1]
+  mvl_sample --run_dir=runs/mel --num_outputs=5 --temperature=0.5 --output_dir=out [--seed=1] [--bf16]
 
 Writes <config>_sample_<time>-NNN-of-MMM.mid for each sample and one piano-roll PNG of them all
 (<config>_sample_<time>.png). --checkpoint=run_dir/train/ckpt-N picks a checkpoint instead of the
@@ -17,6 +17,7 @@ from music_vae_lite.cli import common
 # TensorFlow and the library are imported in main(), so that --help answers at once.
 
 _RUN_DIR, _CHECKPOINT = common.define_model_flags()
+_BF16 = common.define_bf16_flag()
 _NUM_OUTPUTS = flags.DEFINE_integer('num_outputs', 5, 'Number of samples.', lower_bound=1)
 _TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Sampling temperature; 0 = argmax.')
 _SEED = flags.DEFINE_integer('seed', None, 'Random seed (the same seed gives the same samples).')
@@ -33,7 +34,7 @@ def main(argv):
   with common.user_errors('mvl_sample'):
     temperature = trained_model.check_temperature(_TEMPERATURE.value)
     output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
-    model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value)
+    model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)
     labels = model.sample_labels(_NUM_OUTPUTS.value, temperature, _SEED.value)
     sequences = model.converter.from_tensors(labels)
     base = f'{model.config.name or "model"}_sample_{time.strftime("%Y-%m-%d_%H%M%S")}'
