@@ -209,9 +209,13 @@ class CategoricalLstmDecoder(tf.Module):
     for u in tf.range(num_codes):
       states = [(c[:, u], h[:, u]) for c, h in initial_states]
       segment_gates = code_gates[:, u]
+      # Layer 0's input gates are made at the end of the step before and carried into the next.
+      # (Summed inside the step with its recurrent product, the chain of adds is rewritten by
+      # grappler into an accumulator whose temporary variable collides between iterations:
+      # AlreadyExistsError in large graphs, e.g. the fused encoder at batch 512.)
+      gates = tf.gather(token_gates, token) + segment_gates
       for step in tf.range(steps_per_code):
         t = u * steps_per_code + step
-        gates = tf.gather(token_gates, token) + segment_gates
         top, states = self.rnn.step(gates, states, weights)
         logits = self.output_projection(top)
         sample_seed, coin_seed = _seeds(step_seeds[t], 2)
@@ -223,6 +227,7 @@ class CategoricalLstmDecoder(tf.Module):
           token = tf.where(use_sample, sampled, labels[:, t])
         logits_ta = logits_ta.write(t, logits)
         tokens_ta = tokens_ta.write(t, token)
+        gates = tf.gather(token_gates, token) + segment_gates
     logits = tf.transpose(logits_ta.stack(), [1, 0, 2])
     return logits, tf.transpose(tokens_ta.stack()), token
 
