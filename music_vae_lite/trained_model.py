@@ -9,14 +9,14 @@ The run directory describes itself (run_dir/config.json, see checkpoints.py), so
 needed. Construction reads the config and restores the weights (no graph is built); each operation
 is one `tf.function` with a batch dimension of any size, traced on first use and reused: the whole
 autoregressive sampling loop runs as one graph per operation. Inputs go in chunks of at most
-`batch_size` rows and are not padded. (The original pads every call to its `max_batch_size`; at
-the small batches of generation each step is bound by reading the weights, so encoding 2 windows
-padded to 8 costs about as much as encoding 8.)
+`batch_size` rows and are not padded. (The original pads every call to its `max_batch_size`.
+Encoding 2 windows with the full hierdec-mel_16bar took 3.2 s padded to 8 rows and 2.2 s unpadded,
+on 2 CPU cores.)
 
 `compute_dtype='bfloat16'` runs the matmuls in bfloat16 (weights cast once per call, cell
-arithmetic in float32): about 2x faster generation on CPUs with native bf16 (AVX512-BF16, AMX) and
-GPUs, with logits within about 1e-2 of float32, so a sample at the same seed can differ in a few
-notes. The default is the dtype the model was trained in.
+arithmetic in float32). On CPUs with native bf16 (AVX512-BF16, AMX) generation is 1.4-1.8x faster
+(benchmarks/README.md). Logits stay within about 1e-2 of float32, so a sample at the same seed can
+differ in a few notes. The default is the dtype the model was trained in.
 
 Temperature: decoding divides the logits by it. 0 is allowed and means greedy (argmax) decoding;
 negative or non-finite temperatures are rejected. Like the original, the API defaults to 1.0 while
