@@ -115,6 +115,27 @@ def test_gradient_norm_over_clip_to_zero_zeroes_the_update(window_set):
     np.testing.assert_array_equal(b, a)
 
 
+@pytest.mark.slow
+def test_fused_kernels_train_a_full_size_batch_with_scheduled_sampling(window_set):
+  """Regression: in this large graph (BlockLSTM encoder, a static batch of 512, scheduled sampling)
+  grappler once rewrote an add chain inside the sampling loop into an accumulator whose temporary
+  variable collided between iterations (AlreadyExistsError, from the second step on)."""
+  from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_config('cat-mel_2bar_small')
+  config.train.fused_lstm = True
+  strategy = distribute.make_strategy('default')
+  converter = converters.get_converter(config.data)
+  state = train.TrainState(config, strategy, converter)
+  labels = np.resize(window_set.labels, [512, converter.window_steps]).astype(np.int32)
+  batch = {'inputs': converter.inputs_from_labels(labels).astype(np.float32), 'labels': labels,
+           'lengths': np.full([512], converter.window_steps, np.int32)}
+  dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat())
+  step_fn, iterator = train.make_train_step(state), iter(dataset)
+  for _ in range(2):
+    metrics = step_fn(iterator, state.next_seed())
+  assert state.step == 2 and np.isfinite(float(metrics['loss']))
+
+
 def test_learning_rate_follows_the_original_schedule():
   config = tiny_config(learning_rate=1e-3, min_learning_rate=1e-5, decay_rate=0.9999)
   optimizer = train.make_optimizer(config.train)
