@@ -186,8 +186,8 @@ def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
   hs = hs.stack()
 
   def grad(d_hs, d_c_final, d_h_final):
-    # d_pre @ W_h^T: W_h itself is the transposed layout that bf16 products prefer.
-    kernel_t = recurrent_kernel if dtype == tf.bfloat16 else tf.transpose(recurrent_kernel)
+    # d_pre @ W_h^T, with W_h^T laid out like any kernel (for bf16 that is W_h itself).
+    backward_kernel = prepare_kernel(tf.transpose(recurrent_kernel), dtype)
 
     def backward(t, d_c, d_h, d_pres):
       i, j, f, o, tanh_c = (array.read(t) for array in activations)
@@ -198,7 +198,7 @@ def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
                          tf.raw_ops.SigmoidGrad(y=f, dy=d_c * cs.read(t)),
                          tf.raw_ops.SigmoidGrad(y=o, dy=d_h * tanh_c)], -1)
       d_pre = tf.cast(d_pre, dtype)  # stored in the matmul dtype: no second cast after the loop
-      d_h_prev = tf.cast(tf.matmul(d_pre, kernel_t, transpose_b=dtype == tf.bfloat16), tf.float32)
+      d_h_prev = tf.cast(times_kernel(d_pre, backward_kernel), tf.float32)
       return t - 1, d_c * f, d_h_prev, d_pres.write(t, d_pre)
 
     # Gradients arriving at the final state start the backward recurrence at the last step.

@@ -110,7 +110,7 @@ class TrainedModel:
     dtype = train.compute_dtype(self.config.train) if compute_dtype is None else tf.as_dtype(
         compute_dtype)
     self.compute_dtype = dtype.name
-    fused = train.use_fused_kernels(self.config.train) and dtype == tf.float32
+    fused = train.use_fused_kernels(self.config.train)  # the model keeps it to float32 itself
     model = self.model
     seed_spec = tf.TensorSpec([2], tf.int32)
 
