@@ -122,11 +122,14 @@ def test_sample_interpolate_and_evaluate_programs(trained_run, tmp_path):
   out = tmp_path / 'out'
   midi_files = sorted(pathlib.Path(examples).glob('*.mid'))
   # One after the other: side by side, three TensorFlow start-ups on two cores are slower.
-  run(program('sample', f'--run_dir={run_dir}', '--num_outputs=3', '--seed=1',
-              f'--output_dir={out / "sample"}'))
-  run(program('interpolate', f'--run_dir={run_dir}', f'--input_midi_1={midi_files[0]}',
-              f'--input_midi_2={midi_files[1]}', '--num_outputs=4', '--seed=1',
-              f'--output_dir={out / "interpolate"}'))
+  sample = run(program('sample', f'--run_dir={run_dir}', '--num_outputs=3', '--seed=1',
+                       f'--output_dir={out / "sample"}'))
+  assert 'float32 matmuls' in sample.stderr
+  interpolate = run(program('interpolate', f'--run_dir={run_dir}',
+                            f'--input_midi_1={midi_files[0]}', f'--input_midi_2={midi_files[1]}',
+                            '--num_outputs=4', '--seed=1', '--bf16',
+                            f'--output_dir={out / "interpolate"}'))
+  assert 'bfloat16 matmuls' in interpolate.stderr
   run(program('evaluate', f'--run_dir={run_dir}', f'--examples={examples}',
               f'--output_json={out / "eval.json"}'))
 

@@ -41,7 +41,8 @@ def load_trained_model(run_dir, checkpoint, bf16=False):
     raise ValueError('Give exactly one of --run_dir and --checkpoint.')
   model = trained_model.TrainedModel(run_dir or checkpoint,
                                      compute_dtype='bfloat16' if bf16 else None)
-  logging.info('Loaded %s (step %d).', model.checkpoint_path, model.step)
+  logging.info('Loaded %s (step %d, %s matmuls).', model.checkpoint_path, model.step,
+               model.compute_dtype)
   return model
 
 
