@@ -6,11 +6,11 @@ setuptools.setup(
     version='0.1.0',
     description='MusicVAE re-implemented in TensorFlow 2 + TensorFlow Probability.',
     python_requires='>=3.11,<3.12',
-    # The repository keeps its configs at the top level (`configs/`); installed, they live inside the
-    # package as `music_vae_lite.configs`, so named configs work without a checkout.
+    # The repository keeps its configs at the top level (`configs/`); `music_vae_lite/configs` is a
+    # symbolic link to that folder, so they are the package `music_vae_lite.configs` however the
+    # project is installed (wheel, editable) or run (`python -m music_vae_lite.cli.train` from the
+    # repository root). A wheel holds real copies of the files.
     packages=['music_vae_lite', 'music_vae_lite.cli', 'music_vae_lite.configs'],
-    package_dir={'music_vae_lite.configs': 'configs'},
-    package_data={'music_vae_lite.configs': ['*.py']},
     install_requires=[
         'tensorflow==2.21.*',
         'tensorflow-probability==0.25.*',
