@@ -32,6 +32,7 @@ setuptools.setup(
             'mvl_interpolate=music_vae_lite.cli.interpolate:run',
             'mvl_evaluate=music_vae_lite.cli.evaluate:run',
             'mvl_preprocess=music_vae_lite.cli.preprocess:run',
+            'mvl_import=music_vae_lite.cli.import_checkpoint:run',
         ],
     },
 )

@@ -16,8 +16,10 @@ def get_base_config():
   config.model = ml_collections.ConfigDict()
   config.model.decoder = 'flat'  # 'flat' or 'hierarchical' (conductor emits one embedding per bar)
   config.model.z_size = 32
-  config.model.enc_rnn_size = [256]
-  config.model.dec_rnn_size = [512]
+  # Layer sizes are tuples: config_flags can override tuples (--config.model.enc_rnn_size='(64,)'),
+  # not lists.
+  config.model.enc_rnn_size = (256,)
+  config.model.dec_rnn_size = (512,)
   config.model.free_bits = 0.0
   config.model.free_bits_per_dim = False  # the original clips the total KL; True clips each dimension
   config.model.max_beta = 1.0
@@ -55,8 +57,8 @@ def get_tiny_config(name, encoding, slice_bars, decoder):
   config.data.slice_bars = slice_bars
   config.model.decoder = decoder
   config.model.z_size = 8
-  config.model.enc_rnn_size = [32]
-  config.model.dec_rnn_size = [32, 32]
+  config.model.enc_rnn_size = (32,)
+  config.model.dec_rnn_size = (32, 32)
   config.model.max_beta = 0.2
   config.train.batch_size = 8
   config.train.num_steps = 20

@@ -8,8 +8,8 @@ def get_config():
   config.data.encoding = 'drums'
   config.data.slice_bars = 2
   config.model.z_size = 256
-  config.model.enc_rnn_size = [512]
-  config.model.dec_rnn_size = [256, 256]
+  config.model.enc_rnn_size = (512,)
+  config.model.dec_rnn_size = (256, 256)
   config.model.free_bits = 48.0
   config.model.max_beta = 0.2
   config.model.sampling_schedule = 'inverse_sigmoid'

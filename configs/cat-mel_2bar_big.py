@@ -8,8 +8,8 @@ def get_config():
   config.data.slice_bars = 2
   config.data.transpose = 5
   config.model.z_size = 512
-  config.model.enc_rnn_size = [2048]
-  config.model.dec_rnn_size = [2048, 2048, 2048]
+  config.model.enc_rnn_size = (2048,)
+  config.model.dec_rnn_size = (2048, 2048, 2048)
   config.model.max_beta = 0.5
   config.model.beta_rate = 0.99999
   config.model.sampling_schedule = 'inverse_sigmoid'

@@ -8,8 +8,8 @@ def get_config():
   config.data.slice_bars = 16
   config.model.decoder = 'hierarchical'
   config.model.z_size = 512
-  config.model.enc_rnn_size = [2048, 2048]
-  config.model.dec_rnn_size = [1024, 1024]
+  config.model.enc_rnn_size = (2048, 2048)
+  config.model.dec_rnn_size = (1024, 1024)
   config.model.free_bits = 256.0
   config.model.max_beta = 0.2
   return config

@@ -23,6 +23,7 @@ negative or non-finite temperatures are rejected. Like the original, the API def
 the programs default to 0.5.
 """
 import math
+import os
 
 from absl import logging
 import ml_collections
@@ -128,6 +129,34 @@ class TrainedModel:
       return model.decoder.sample(z, temperature, seed=seed, compute_dtype=dtype)
 
     self._encode_fn, self._decode_fn = encode_fn, decode_fn
+
+  @classmethod
+  def from_magenta(cls, checkpoint, config=None, batch_size=32, compute_dtype=None):
+    """A TrainedModel from a checkpoint of the original Magenta MusicVAE (for notebooks).
+
+    Args:
+      checkpoint: a released `.tar` bundle, a checkpoint prefix (DIR/model.ckpt) or a directory.
+      config: the original config's name (e.g. 'hierdec-mel_16bar'), a ConfigDict (for
+        non-standard sizes), or None to infer it from the variable names and shapes.
+    Raises:
+      magenta_checkpoint.UnsupportedFamilyError: a model family we do not implement yet.
+      magenta_checkpoint.MagentaCheckpointError: unreadable checkpoint or a config that does not fit.
+    The weights pass through a temporary run directory (deleted before this returns), so
+    `run_dir` is None; `mvl_import` writes a lasting one.
+    """
+    import tempfile  # pylint: disable=g-import-not-at-top
+    from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
+    from music_vae_lite import magenta_checkpoint  # pylint: disable=g-import-not-at-top
+    if isinstance(config, str):
+      config = config_lib.load_config(config)
+    with tempfile.TemporaryDirectory() as scratch:
+      run_dir, report = magenta_checkpoint.import_checkpoint(
+          checkpoint, os.path.join(scratch, 'run'), config, scratch_dir=scratch)
+      model = cls(run_dir, batch_size, compute_dtype)
+    logging.info('%s', magenta_checkpoint.format_report(report))
+    model.run_dir, model.checkpoint_path = None, os.fspath(checkpoint)
+    model.step = report['global_step']
+    return model
 
   @property
   def z_size(self):

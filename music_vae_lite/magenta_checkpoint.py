@@ -1,0 +1,399 @@
+"""Reading the original Magenta MusicVAE's TF1 checkpoints into our models.
+
+    prefix = find_checkpoint('cat-mel_2bar_big.tar', scratch_dir)   # .tar, prefix or directory
+    config, note = infer_config(read_shapes(prefix))                 # or a named config
+    model, report = load_model(prefix, config)
+    import_checkpoint('cat-mel_2bar_big.tar', 'runs/mel_big')        # an ordinary run directory
+
+The original's checkpoints name every variable by its TF1 scope (`encoder/mu/kernel`, ...); our
+models keep the same layout, and `MusicVAE.original_variable_names()` says which of our variables
+each name is. A checkpoint holds the model variables plus `global_step`; self-trained ones also hold
+Adam's slots (`<var>/Adam`, `<var>/Adam_1`) and `beta1_power` / `beta2_power`, which are skipped
+and reported (fine-tuning starts a fresh optimizer). The released checkpoints were written in the
+`LSTMBlockCell` layout even when trained with cuDNN; a `cudnn_compatible_lstm_cell` scope (the same
+layout under another name) is renamed, opaque cuDNN parameter blobs are refused.
+
+Families this library does not implement yet (trio, GrooVAE, NADE, hierarchical encoders, control
+inputs, residual cells) are recognised by their variable names and refused with
+UnsupportedFamilyError ("not supported yet: <family>") before anything is built or written.
+
+Memory: `load_model` copies one checkpoint tensor at a time into the model's variables, so an import
+holds the model plus the largest single tensor (plus what the save of the new checkpoint needs);
+benchmarks/import_speed.py measures a full-size hierdec-mel_16bar.
+
+This module does not import the training loop (train.py).
+"""
+import os
+import re
+import tarfile
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from music_vae_lite import checkpoints
+from music_vae_lite import config_lib
+from music_vae_lite import converters
+from music_vae_lite import models
+
+# The original configs this library implements, by the name of the config that trained the
+# checkpoint (Magenta's `--config`): candidates when inferring a config from shapes.
+ORIGINAL_CONFIGS = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'cat-drums_2bar_small',
+                    'hierdec-mel_16bar')
+# The released checkpoints (https://storage.googleapis.com/magentadata/models/music_vae/
+# checkpoints/<name>.tar) and the config each loads with here, or the family we lack.
+RELEASED_CHECKPOINTS = {
+    'cat-mel_2bar_big': 'cat-mel_2bar_big',
+    'hierdec-mel_16bar': 'hierdec-mel_16bar',
+    'cat-drums_2bar_small.lokl': 'cat-drums_2bar_small',
+    'cat-drums_2bar_small.hikl': 'cat-drums_2bar_small',
+    'hierdec-trio_16bar': None,
+    'nade-drums_2bar_full': None,
+    'groovae_4bar': None,
+    'groovae_2bar_humanize': None,
+    'groovae_2bar_tap_fixed_velocity': None,
+    'groovae_2bar_add_closed_hh': None,
+    'groovae_2bar_hits_control': None,
+}
+GLOBAL_STEP = 'global_step'
+_OPTIMIZER_RE = re.compile(r'(/Adam(_\d+)?$)|(^beta[12]_power(_\d+)?$)')
+_CUDNN_SCOPE = '/cudnn_compatible_lstm_cell/'
+# (variable-name pattern, family) for what we cannot build yet; checked in this order.
+_UNSUPPORTED = (
+    (re.compile(r'opaque_kernel|cudnn_lstm/'), 'cuDNN opaque LSTM parameters (re-export the '
+     'checkpoint in the LSTMBlockCell layout)'),
+    (re.compile(r'^core_decoder/core_decoder_\d+/'), 'hierdec-trio (multi-track '
+     'SplitMultiOutLstmDecoder, e.g. hierdec-trio_16bar)'),
+    (re.compile(r'^decoder/nade/'), 'NADE drums (MultiLabelRnnNadeDecoder, e.g. '
+     'nade-drums_2bar_full)'),
+    (re.compile(r'^encoder/hierarchical_level_\d+/'), 'hierarchical encoder (multi-track / '
+     'multi-instrument configs)'),
+    (re.compile(r'^control_preprocessing/'), 'control inputs (chord- or hit-conditioned configs)'),
+    (re.compile(r'input_projection_wrapper/'), 'residual LSTM cells'),
+)
+_ENC = 'encoder/cell_{k}/bidirectional_rnn/fw/multi_rnn_cell/cell_0/lstm_cell/{v}'
+_FLAT_DEC = 'decoder/multi_rnn_cell/cell_{k}/lstm_cell/{v}'
+_CORE_DEC = 'core_decoder/decoder/multi_rnn_cell/cell_{k}/lstm_cell/{v}'
+_CONDUCTOR = 'decoder/hierarchical_level_0/cell_{k}/lstm_cell/{v}'
+
+
+class MagentaCheckpointError(ValueError):
+  """An original checkpoint cannot be found, read or mapped (the message says which and why)."""
+
+
+class UnsupportedFamilyError(MagentaCheckpointError):
+  """The checkpoint belongs to a model family this library does not implement yet."""
+
+
+# -------------------------------------------------------------------------------------------------
+# Finding and reading the checkpoint.
+
+
+def _extract_tar(path, scratch_dir):
+  """Extracts the checkpoint files of a .tar bundle into scratch_dir; returns the first prefix.
+
+  Only regular files are written, under their base names (no paths from the archive are trusted)."""
+  prefix = None
+  try:
+    with tarfile.open(path) as bundle:
+      for member in bundle:
+        name = os.path.basename(member.name)
+        if not member.isfile() or not ('.index' in name or '.data-' in name):
+          continue
+        source = bundle.extractfile(member)
+        with open(os.path.join(scratch_dir, name), 'wb') as target:
+          while chunk := source.read(1 << 24):
+            target.write(chunk)
+        if name.endswith('.index') and prefix is None:
+          prefix = os.path.join(scratch_dir, name[:-len('.index')])
+  except (tarfile.TarError, EOFError, OSError) as e:
+    reason = str(e).strip().splitlines()[-1].strip(' -.()') or type(e).__name__
+    raise MagentaCheckpointError(f'{path}: not a readable .tar bundle (not a tar archive, or '
+                                 f'truncated: {reason}).') from e
+  if prefix is None:
+    raise MagentaCheckpointError(f'{path}: the .tar bundle holds no checkpoint (no *.index file).')
+  return prefix
+
+
+def find_checkpoint(path, scratch_dir=None):
+  """The checkpoint prefix of a released `.tar` bundle (extracted into `scratch_dir`), a directory
+  (its `checkpoint` state file's newest, else its only `*.index`), or a prefix (a `.index` or
+  `.data-*` file name is accepted too)."""
+  path = os.fspath(path)
+  if os.path.isfile(path) and (path.endswith('.tar') or tarfile.is_tarfile(path)):
+    if scratch_dir is None:
+      raise ValueError('A .tar bundle needs a scratch directory to be extracted into.')
+    return _extract_tar(path, scratch_dir)
+  if os.path.isdir(path):
+    prefix = tf.train.latest_checkpoint(path)
+    if prefix:
+      return prefix
+    indexes = sorted(name for name in os.listdir(path) if name.endswith('.index'))
+    if len(indexes) != 1:
+      found = f'{len(indexes)} checkpoints ({", ".join(indexes)})' if indexes else 'no checkpoint'
+      raise MagentaCheckpointError(f'{path}: the directory holds {found}; pass a checkpoint prefix '
+                                   'such as DIR/model.ckpt.')
+    return os.path.join(path, indexes[0][:-len('.index')])
+  prefix = re.sub(r'(\.index|\.data-\d+-of-\d+)$', '', path)
+  if os.path.isfile(prefix + '.index'):
+    return prefix
+  raise MagentaCheckpointError(f'No checkpoint at {path!r} (expected a .tar bundle, a directory, '
+                               f'or a prefix P with P.index beside it).')
+
+
+def _read_error(prefix, error):
+  message = str(getattr(error, 'message', error)).strip().splitlines()[0]
+  return MagentaCheckpointError(f'{prefix}: the checkpoint cannot be read (corrupt or truncated?): '
+                                f'{message}')
+
+
+def _reader(prefix):
+  try:
+    return tf.train.load_checkpoint(prefix)
+  except (tf.errors.OpError, ValueError) as e:
+    raise _read_error(prefix, e) from e
+
+
+def read_shapes(prefix):
+  """{variable name: shape list} of a checkpoint; a one-line error if its index is unreadable."""
+  return {name: list(shape) for name, shape in _reader(prefix).get_variable_to_shape_map().items()}
+
+
+def _canonical(name):
+  return name.replace(_CUDNN_SCOPE, '/lstm_cell/')
+
+
+def split_variables(shapes):
+  """(model {canonical name: (stored name, shape)}, skipped {name: shape}, renamed [names]).
+
+  Skipped: `global_step`, Adam's slots and beta powers. Raises UnsupportedFamilyError for a
+  family we do not implement (checked before anything else)."""
+  for pattern, family in _UNSUPPORTED:
+    hits = sorted(name for name in shapes if pattern.search(name))
+    if hits:
+      raise UnsupportedFamilyError(f'not supported yet: {family} (the checkpoint has e.g. '
+                                   f'{hits[0]})')
+  model, skipped, renamed = {}, {}, []
+  for name, shape in shapes.items():
+    if name == GLOBAL_STEP or _OPTIMIZER_RE.search(name):
+      skipped[name] = shape
+      continue
+    canonical = _canonical(name)
+    if canonical != name:
+      renamed.append(name)
+    model[canonical] = (name, shape)
+  return model, skipped, renamed
+
+
+# -------------------------------------------------------------------------------------------------
+# Configs: the shapes a config implies, and the config the shapes imply.
+
+
+def build_model(config):
+  """Our model for `config` (weights initialised from config.train.seed)."""
+  converter = converters.get_converter(config.data)
+  return models.MusicVAE(config.model, converter.input_depth, converter.output_depth,
+                         converter.window_steps, seed=config.train.seed)
+
+
+def expected_shapes(config):
+  """{original name: shape} of the model `config` builds, without allocating its weights: the
+  model is built in a throwaway graph, where variables are never initialised."""
+  with tf.Graph().as_default():
+    return {name: variable.shape.as_list()
+            for name, variable in build_model(config).original_variable_names().items()}
+
+
+def _sizes(shapes, pattern):
+  """Layer widths [units_0, units_1, ...] from the biases [4 * units] of a stack of LSTM cells."""
+  sizes = []
+  while (name := pattern.format(k=len(sizes), v='bias')) in shapes:
+    sizes.append(shapes[name][0] // 4)
+  return sizes
+
+
+def _family(shapes):
+  """(decoder, encoding, z_size, enc sizes, dec sizes) read off the variable shapes."""
+  def need(name):
+    if name not in shapes:
+      raise MagentaCheckpointError(f'not a MusicVAE checkpoint we can read: no variable {name}')
+    return shapes[name]
+
+  z_size = need('encoder/mu/kernel')[1]
+  enc_sizes = _sizes(shapes, _ENC)
+  input_depth = need(_ENC.format(k=0, v='kernel'))[0] - enc_sizes[0]
+  if _CONDUCTOR.format(k=0, v='bias') in shapes:
+    decoder, dec_sizes = 'hierarchical', _sizes(shapes, _CORE_DEC)
+    output_depth = need('core_decoder/decoder/output_projection/bias')[0]
+    conductor = _sizes(shapes, _CONDUCTOR)
+    if conductor != dec_sizes:
+      raise UnsupportedFamilyError(f'not supported yet: a conductor of sizes {conductor} with a '
+                                   f'bar decoder of sizes {dec_sizes} (ours share dec_rnn_size)')
+  else:
+    decoder, dec_sizes = 'flat', _sizes(shapes, _FLAT_DEC)
+    output_depth = need('decoder/output_projection/bias')[0]
+  encodings = {(cls.input_depth, cls.output_depth): cls.encoding
+               for cls in (converters.MelodyConverter, converters.DrumsConverter)}
+  if (input_depth, output_depth) not in encodings:
+    family = ('GrooVAE (27-wide hits, velocities and offsets)' if output_depth == 27
+              else f'inputs {input_depth} wide and outputs {output_depth} wide')
+    raise UnsupportedFamilyError(f'not supported yet: {family}; this library reads melody '
+                                 '(90 / 90) and drum (10 / 512) models')
+  return decoder, encodings[input_depth, output_depth], z_size, enc_sizes, dec_sizes
+
+
+def _mismatches(config, model_shapes):
+  """Lines naming the variables whose shapes differ between `config` and the checkpoint."""
+  expected = expected_shapes(config)
+  stored = {name: shape for name, (_, shape) in model_shapes.items()}
+  lines = [f'{name}: checkpoint {stored[name]}, config {expected[name]}'
+           for name in sorted(set(stored) & set(expected)) if stored[name] != expected[name]]
+  lines += [f'only in the checkpoint: {name} {stored[name]}'
+            for name in sorted(set(stored) - set(expected))]
+  lines += [f'only in the config: {name} {expected[name]}'
+            for name in sorted(set(expected) - set(stored))]
+  return lines
+
+
+def _overrides(config, z_size, enc_sizes, dec_sizes):
+  """{flag: value} of the model sizes that differ from `config`'s (applied to it)."""
+  changed = {}
+  for key, value in (('z_size', z_size), ('enc_rnn_size', enc_sizes),
+                     ('dec_rnn_size', dec_sizes)):
+    if list(np.atleast_1d(config.model[key])) != list(np.atleast_1d(value)):
+      changed[f'--config.model.{key}'] = value
+      config.model[key] = tuple(value) if isinstance(value, list) else value
+  return changed
+
+
+def _format_overrides(overrides):
+  """Flags as a shell takes them: --config.model.enc_rnn_size='(64,)' for the tuples."""
+  return ' '.join(f"{flag}='{tuple(value)}'".replace(' ', '') if isinstance(value, list)
+                  else f'{flag}={value}' for flag, value in overrides.items())
+
+
+def infer_config(shapes):
+  """(config, note): the original config whose family (decoder, encoding) the variable shapes
+  show, with its sizes overridden where the checkpoint's differ; `note` says what was chosen.
+
+  The number of bars is not stored in a checkpoint: it comes from the chosen config (2 bars for
+  the flat models, 16 for the hierarchical ones, as in every released checkpoint)."""
+  model_shapes, _, _ = split_variables(shapes)
+  decoder, encoding, z_size, enc_sizes, dec_sizes = _family(
+      {name: shape for name, (_, shape) in model_shapes.items()})
+  candidates = []
+  for name in ORIGINAL_CONFIGS:
+    config = config_lib.load_config(name)
+    if (config.model.decoder, config.data.encoding) == (decoder, encoding):
+      candidates.append(config)
+  exact = [c for c in candidates if not _mismatches(c, model_shapes)]
+  if exact:
+    return exact[0], f'the variable shapes match config {exact[0].name}'
+  config = candidates[0]
+  overrides = _overrides(config, z_size, enc_sizes, dec_sizes)
+  if _mismatches(config, model_shapes):
+    raise MagentaCheckpointError('the checkpoint fits no config of this library: '
+                                 + '; '.join(_mismatches(config, model_shapes)[:5]))
+  return config, (f'the variable shapes match config {config.name} with '
+                  f'{_format_overrides(overrides)}')
+
+
+def check_config(config, shapes):
+  """Raises MagentaCheckpointError naming the variables that do not fit `config`, and the
+  config (with overrides, if needed) whose shapes would."""
+  model_shapes, _, _ = split_variables(shapes)
+  lines = _mismatches(config, model_shapes)
+  if not lines:
+    return
+  try:
+    _, note = infer_config(shapes)
+    hint = f'Use --config={note.split("config ", 1)[1]}' if 'config ' in note else ''
+  except MagentaCheckpointError as e:
+    hint = f'No config of this library fits: {e}'
+  shown = lines[:6] + ([f'... and {len(lines) - 6} more'] if len(lines) > 6 else [])
+  raise MagentaCheckpointError(
+      f'config {config.name or "(unnamed)"} does not fit the checkpoint; {len(lines)} '
+      f'variable(s) differ: ' + '; '.join(shown) + (f'. {hint}.' if hint else '.'))
+
+
+# -------------------------------------------------------------------------------------------------
+# Loading.
+
+
+def load_model(prefix, config=None):
+  """(model, config, report) with the checkpoint's weights; `config` None = inferred.
+
+  `report`: dict with 'config_note', 'global_step', 'restored' (count), 'skipped'
+  {name: shape} (optimizer state), 'renamed' [names]. Every model variable of the checkpoint must
+  map to one of ours with the same shape and none of ours may be left out (checked before any
+  weight is read)."""
+  reader = _reader(prefix)
+  shapes = {name: list(shape) for name, shape in reader.get_variable_to_shape_map().items()}
+  model_shapes, skipped, renamed = split_variables(shapes)
+  if config is None:
+    config, note = infer_config(shapes)
+  else:
+    check_config(config, shapes)
+    note = f'config {config.name or "(given)"} as given'
+  model = build_model(config)
+  names = model.original_variable_names()
+  try:
+    for name, variable in names.items():
+      variable.assign(reader.get_tensor(model_shapes[name][0]))  # one tensor in memory at a time
+    step = int(reader.get_tensor(GLOBAL_STEP)) if GLOBAL_STEP in shapes else 0
+  except (tf.errors.OpError, ValueError, IndexError) as e:  # IndexError: a truncated .data file
+    raise _read_error(prefix, e) from e
+  report = {'config_note': note, 'global_step': step, 'restored': len(names),
+            'parameters': model.num_parameters(),
+            'skipped': {name: shape for name, shape in sorted(skipped.items())
+                        if name != GLOBAL_STEP},
+            'renamed': sorted(renamed)}
+  return model, config, report
+
+
+def format_report(report):
+  lines = [f'Config: {report["config_note"]}.',
+           f'Restored {report["restored"]} variables ({report["parameters"]:,} parameters) at the '
+           f'original global_step {report["global_step"]}.']
+  if report['renamed']:
+    lines.append(f'Renamed {len(report["renamed"])} cuDNN-compatible cell scope(s) to lstm_cell.')
+  if report['skipped']:
+    lines.append(f'Skipped {len(report["skipped"])} optimizer variable(s) (Adam slots, beta powers;'
+                 ' fine-tuning starts a fresh optimizer), e.g. ' +
+                 ', '.join(list(report['skipped'])[:3]) + '.')
+  return '\n'.join(lines)
+
+
+def import_checkpoint(source, run_dir, config=None, scratch_dir=None):
+  """Writes an original checkpoint (`.tar`, prefix or directory) as a run directory of ours:
+  run_dir/config.json and run_dir/train/ckpt-<original global_step>. Returns (run_dir, report).
+
+  `run_dir` must not already hold a run: nothing existing is overwritten. Everything is read and
+  checked before anything is written; config.json is written last, so a failed save leaves no
+  run that looks complete."""
+  run_dir = os.fspath(run_dir)
+  if os.path.exists(os.path.join(run_dir, checkpoints.CONFIG_FILE)) or (
+      os.path.isdir(checkpoints.train_dir(run_dir)) and os.listdir(checkpoints.train_dir(run_dir))):
+    raise checkpoints.RunDirError(f'{run_dir} already holds a run; import into a new --run_dir.')
+  import tempfile  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:
+    prefix = find_checkpoint(source, scratch)
+    model, config, report = load_model(prefix, config)
+  checkpoints.ensure_writable_dir(run_dir, 'run directory')
+  manager = checkpoints.make_manager(tf.train.Checkpoint(model=model), run_dir, keep=1)
+  report['checkpoint'] = manager.save(checkpoint_number=report['global_step'])
+  checkpoints.save_config(run_dir, config)
+  logging.info('Imported %s into %s.', source, run_dir)
+  return run_dir, report
+
+
+def write_original_checkpoint(prefix, arrays, global_step=0):
+  """Writes {name: array} plus `global_step` in the original's format (a TF1 Saver V2 checkpoint,
+  plain names, no object graph): synthetic checkpoints for tests and benchmarks/import_speed.py."""
+  names = sorted(arrays) + [GLOBAL_STEP]
+  tensors = [tf.convert_to_tensor(arrays[name]) for name in names[:-1]]
+  tensors.append(tf.constant(global_step, tf.int64))
+  os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[''] * len(names),
+                    tensors=tensors)
+  return prefix

@@ -1,0 +1,266 @@
+"""Original Magenta checkpoints: our models reproduce the original's numbers from its own
+checkpoints (../shared/magenta_fixtures), and importing handles bundles, optimizer state, wrong
+configs, unsupported families and damaged files."""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import json  # pylint: disable=g-import-not-at-top,wrong-import-position
+import pathlib
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import note_seq
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from music_vae_lite import checkpoints
+from music_vae_lite import config_lib
+from music_vae_lite import magenta_checkpoint
+from music_vae_lite import trained_model
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+FIXTURES = REPO.parent / 'shared' / 'magenta_fixtures'
+SUPPORTED = ('cat-mel_2bar_small', 'cat-drums_2bar_small', 'hierdec-mel_16bar')
+UNSUPPORTED = {'hierdec-trio_16bar': 'hierdec-trio', 'groovae_2bar_humanize': 'GrooVAE',
+               'nade-drums_2bar_reduced': 'NADE'}
+TOLERANCE = dict(rtol=1e-5, atol=1e-5)  # the fixtures' README: measured differences <= 6e-6
+
+pytestmark = pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason=f'Magenta fixtures not found at {FIXTURES} (shared/ beside the '
+    'repository)')
+
+
+def fixture(name):
+  return FIXTURES / name
+
+
+def golden(name):
+  return np.load(fixture(name) / 'golden.npz', allow_pickle=False)
+
+
+def hparams(name):
+  with open(fixture(name) / 'hparams.json') as f:
+    return json.load(f)
+
+
+def tfrecord_sequences(path):
+  return [note_seq.NoteSequence.FromString(record.numpy())
+          for record in tf.data.TFRecordDataset(str(path))]
+
+
+def notes(sequence):
+  return sorted((n.pitch, round(n.start_time, 6), round(n.end_time, 6), n.velocity, n.is_drum)
+                for n in sequence.notes)
+
+
+def fixture_arrays(name):
+  reader = tf.train.load_checkpoint(str(fixture(name) / 'model.ckpt'))
+  return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map() if n != 'global_step'}
+
+
+@pytest.fixture(scope='module', params=SUPPORTED)
+def loaded(request):
+  name = request.param
+  model, config, report = magenta_checkpoint.load_model(str(fixture(name) / 'model.ckpt'))
+  return name, model, config, report
+
+
+def free_running(model, z):
+  """(logits [N, T, V], tokens [N, T]) of a greedy decode from z, bar by bar for hierarchical."""
+  decoder = model.decoder
+  if hasattr(decoder, 'bar_embeddings'):
+    codes, steps = decoder.bar_embeddings(z), decoder.steps_per_bar
+  else:
+    codes, steps = z[:, tf.newaxis], decoder.num_steps
+  start = tf.fill([tf.shape(z)[0]], model.output_depth)
+  logits, tokens, _ = decoder.core.autoregressive(codes, steps, start, temperature=0.0,
+                                                  seed=tf.constant([0, 0]))
+  return logits.numpy(), tokens.numpy()
+
+
+def test_config_is_inferred_from_the_variables(loaded):
+  name, model, config, report = loaded
+  info = hparams(name)
+  assert config.name == info['magenta_config']
+  assert config.model.z_size == info['hparams']['z_size']
+  assert list(config.model.enc_rnn_size) == info['hparams']['enc_rnn_size']
+  assert list(config.model.dec_rnn_size) == info['hparams']['dec_rnn_size']
+  assert model.num_steps == info['hparams']['max_seq_len']
+  # Every checkpoint variable but global_step maps, and every variable of ours is filled.
+  assert report['restored'] == len(info['checkpoint_variables']) - 1
+  assert len(model.original_variable_names()) == report['restored']
+  assert model.num_parameters() == info['num_model_parameters']
+  assert report['global_step'] == info['training']['num_steps']
+  assert report['skipped'] == {}
+
+
+def test_encoder_matches_the_original(loaded):
+  name, model, _, _ = loaded
+  g = golden(name)
+  posterior = model.posterior(g['inputs'], g['lengths'])
+  np.testing.assert_allclose(posterior.mean().numpy(), g['mu'], **TOLERANCE)
+  np.testing.assert_allclose(posterior.stddev().numpy(), g['sigma'], **TOLERANCE)
+
+
+def test_teacher_forced_logits_and_loss_match_the_original(loaded):
+  name, model, _, _ = loaded
+  g = golden(name)
+  labels = g['x_target'].argmax(-1).astype(np.int32)
+  assert (g['x_length'] == labels.shape[1]).all()  # every golden window is full length
+  logits = model.decoder.reconstruct(tf.constant(g['mu']), labels, 0.0,
+                                     seed=tf.constant([0, 0])).numpy()
+  np.testing.assert_allclose(logits, g['rnn_output'], **TOLERANCE)
+  r_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits).numpy().sum(axis=1)
+  np.testing.assert_allclose(r_loss, g['r_loss'], rtol=1e-5, atol=1e-3)
+
+
+def test_free_running_decode_matches_the_original(loaded):
+  name, model, config, _ = loaded
+  g = golden(name)
+  logits, tokens = free_running(model, tf.constant(g['mu']))
+  np.testing.assert_allclose(logits, g['decode_rnn_output'], **TOLERANCE)
+  np.testing.assert_array_equal(tokens, g['decode_samples'].argmax(-1))
+  # The decoded NoteSequences equal the original's.
+  converter = magenta_checkpoint.converters.get_converter(config.data)
+  ours = converter.from_tensors(tokens)
+  theirs = tfrecord_sequences(fixture(name) / 'decoded.tfrecord')
+  assert [notes(s) for s in ours] == [notes(s) for s in theirs]
+
+
+def test_trained_model_from_magenta_encodes_and_decodes_like_the_original():
+  name = 'cat-mel_2bar_small'
+  g = golden(name)
+  model = trained_model.TrainedModel.from_magenta(str(fixture(name)))
+  assert model.config.name == name and model.run_dir is None
+  _, mu, sigma = model.encode(tfrecord_sequences(fixture(name) / 'inputs.tfrecord'), seed=0)
+  np.testing.assert_allclose(mu, g['mu'], **TOLERANCE)
+  np.testing.assert_allclose(sigma, g['sigma'], **TOLERANCE)
+  np.testing.assert_array_equal(model.decode_to_labels(g['mu'], temperature=0),
+                                g['decode_samples'].argmax(-1))
+
+
+@pytest.mark.parametrize('name', sorted(UNSUPPORTED))
+def test_unsupported_families_are_named_not_crashed_on(name, tmp_path):
+  run_dir = tmp_path / 'run'
+  with pytest.raises(magenta_checkpoint.UnsupportedFamilyError,
+                     match=f'^not supported yet: {UNSUPPORTED[name]}') as error:
+    magenta_checkpoint.import_checkpoint(str(fixture(name)), str(run_dir))
+  assert '\n' not in str(error.value)
+  assert not run_dir.exists()  # nothing written
+
+
+def test_wrong_config_names_the_variables_and_the_config_that_fits(tmp_path):
+  config = config_lib.load_config('cat-mel_2bar_small')
+  with pytest.raises(magenta_checkpoint.MagentaCheckpointError) as error:
+    magenta_checkpoint.import_checkpoint(str(fixture('cat-drums_2bar_small')),
+                                         str(tmp_path / 'run'), config)
+  message = str(error.value)
+  assert 'decoder/output_projection/bias: checkpoint [512], config [90]' in message
+  assert ("Use --config=cat-drums_2bar_small with --config.model.z_size=32 "
+          "--config.model.enc_rnn_size='(64,)' --config.model.dec_rnn_size='(48,48)'") in message
+  assert '\n' not in message and not (tmp_path / 'run').exists()
+
+
+def test_non_default_sizes_import_with_overrides(tmp_path):
+  config = config_lib.load_config('hierdec-mel_16bar')
+  config.model.z_size = 32
+  config.model.enc_rnn_size = (64, 64)
+  config.model.dec_rnn_size = (48, 48)
+  run_dir, report = magenta_checkpoint.import_checkpoint(
+      str(fixture('hierdec-mel_16bar') / 'model.ckpt'), str(tmp_path / 'run'), config)
+  assert report['checkpoint'].endswith('ckpt-704') and report['restored'] == 26
+  assert checkpoints.load_config(run_dir).model.to_dict() == json.loads(config.model.to_json())
+
+
+def test_optimizer_state_is_skipped_and_cudnn_scopes_renamed(tmp_path):
+  arrays = fixture_arrays('cat-drums_2bar_small')
+  stored = dict(arrays)
+  for name, value in arrays.items():
+    stored[f'{name}/Adam'] = np.full_like(value, 7.0)
+    stored[f'{name}/Adam_1'] = np.full_like(value, 7.0)
+  stored['beta1_power'], stored['beta2_power'] = np.float32(0.9), np.float32(0.999)
+  stored = {name.replace('/lstm_cell/', '/cudnn_compatible_lstm_cell/'): value
+            for name, value in stored.items()}
+  prefix = magenta_checkpoint.write_original_checkpoint(str(tmp_path / 'ckpt' / 'model.ckpt'),
+                                                        stored, global_step=5)
+  model, _, report = magenta_checkpoint.load_model(prefix)
+  assert len(report['skipped']) == 2 * len(arrays) + 2 and 'beta1_power' in report['skipped']
+  assert len(report['renamed']) == 8 and report['global_step'] == 5
+  assert 'Skipped 34 optimizer variable(s)' in magenta_checkpoint.format_report(report)
+  for name, variable in model.original_variable_names().items():
+    np.testing.assert_array_equal(variable.numpy(), arrays[name])
+
+
+def test_tar_bundle_prefix_and_directory_give_the_same_model(tmp_path):
+  source = fixture('cat-drums_2bar_small')
+  bundle = tmp_path / 'cat-drums_2bar_small.tar'
+  with tarfile.open(bundle, 'w') as tar:  # released bundles keep a folder inside
+    for name in ('model.ckpt.index', 'model.ckpt.data-00000-of-00001'):
+      tar.add(source / name, arcname=f'cat-drums_2bar_small/{name}')
+  arrays = fixture_arrays('cat-drums_2bar_small')
+  for index, path in enumerate((bundle, source, source / 'model.ckpt', source / 'model.ckpt.index')):
+    run_dir, _ = magenta_checkpoint.import_checkpoint(str(path), str(tmp_path / f'run{index}'))
+    model = magenta_checkpoint.build_model(checkpoints.load_config(run_dir))
+    checkpoints.restore(tf.train.Checkpoint(model=model), checkpoints.latest_checkpoint(run_dir))
+    for name, variable in model.original_variable_names().items():
+      np.testing.assert_array_equal(variable.numpy(), arrays[name])
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+  run_dir = tmp_path / 'run'
+  magenta_checkpoint.import_checkpoint(str(fixture('cat-drums_2bar_small')), str(run_dir))
+  before = {p.name: p.read_bytes() for p in (run_dir / 'train').iterdir()}
+  with pytest.raises(checkpoints.RunDirError, match='already holds a run'):
+    magenta_checkpoint.import_checkpoint(str(fixture('hierdec-mel_16bar')), str(run_dir))
+  assert {p.name: p.read_bytes() for p in (run_dir / 'train').iterdir()} == before
+
+
+@pytest.mark.parametrize('damage', ['index', 'data', 'tar'])
+def test_damaged_checkpoints_give_a_one_line_error(tmp_path, damage):
+  source = fixture('cat-drums_2bar_small')
+  folder = tmp_path / 'ckpt'
+  shutil.copytree(source, folder, ignore=lambda d, names: [n for n in names if 'model.ckpt' not in n])
+  if damage == 'tar':
+    path = tmp_path / 'bundle.tar'
+    path.write_bytes((source / 'model.ckpt.index').read_bytes()[:100])  # not a tar archive
+  else:
+    victim = folder / ('model.ckpt.index' if damage == 'index' else
+                       'model.ckpt.data-00000-of-00001')
+    victim.write_bytes(victim.read_bytes()[:victim.stat().st_size // 2])
+    path = folder / 'model.ckpt'
+  with pytest.raises(magenta_checkpoint.MagentaCheckpointError) as error:
+    magenta_checkpoint.import_checkpoint(str(path), str(tmp_path / 'run'))
+  message = str(error.value)
+  assert '\n' not in message and str(path) in message
+  assert not (tmp_path / 'run').exists()
+
+
+def program(name, *flags):
+  return subprocess.run([sys.executable, '-m', f'music_vae_lite.cli.{name}', *flags],
+                        capture_output=True, text=True, timeout=180, cwd=REPO)
+
+
+def test_mvl_import_then_mvl_sample(tmp_path):
+  run_dir = tmp_path / 'run'
+  result = program('import_checkpoint', f'--magenta_checkpoint={fixture("hierdec-mel_16bar")}',
+                   f'--run_dir={run_dir}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'the variable shapes match config hierdec-mel_16bar with --config.model.z_size=32' in (
+      result.stdout)
+  result = program('sample', f'--run_dir={run_dir}', '--num_outputs=2',
+                   f'--output_dir={tmp_path / "out"}', '--seed=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert len(list((tmp_path / 'out').glob('*.mid'))) == 2
+
+
+def test_mvl_import_reports_an_unsupported_family_in_one_line(tmp_path):
+  result = program('import_checkpoint', f'--magenta_checkpoint={fixture("hierdec-trio_16bar")}',
+                   f'--run_dir={tmp_path / "run"}')
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('mvl_import: error: not supported yet: hierdec-trio'), result.stderr
+  assert 'Traceback' not in result.stderr
