@@ -16,6 +16,7 @@ import math
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from music_vae_lite import converters
 from music_vae_lite import schedules
 
 tfd = tfp.distributions
@@ -30,7 +31,7 @@ def kl_cost(posterior, model_config):
   free_nats = model_config.free_bits * LN2
   if not model_config.free_bits_per_dim:
     return kl, tf.maximum(kl - free_nats, 0.0)
-  per_dim = tfd.kl_divergence(tfd.Normal(posterior.mean(), posterior.stddev()), tfd.Normal(0.0, 1.0))
+  per_dim = per_dimension_kl(posterior)
   return kl, tf.reduce_sum(tf.maximum(per_dim - free_nats / model_config.z_size, 0.0), axis=-1)
 
 
@@ -40,6 +41,20 @@ def reconstruction_loss(logits, labels, lengths):
   xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
   correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
   return tf.reduce_sum(xent * mask, axis=1), correct * mask, mask
+
+
+def note_on_mask(labels, output_depth):
+  """1.0 where the target starts a note: melody labels >= 2 (0 is no event, 1 note off); drums any
+  label > 0 (at least one hit). Accuracy on these steps alone shows whether the model predicts
+  notes, which "always no event" (right on most steps of a melody) cannot."""
+  melody = output_depth == converters.MelodyConverter.output_depth
+  first = converters.MELODY_NOTE_OFF + 1 if melody else 1
+  return tf.cast(labels >= first, tf.float32)
+
+
+def per_dimension_kl(posterior):
+  """KL(q(z_d|x) || N(0, 1)) per dimension [B, Z], nats (sums to the total KL)."""
+  return tfd.kl_divergence(tfd.Normal(posterior.mean(), posterior.stddev()), tfd.Normal(0.0, 1.0))
 
 
 def compute_loss(model, batch, step, model_config, seed, sampling_probability=None, fused=False,
@@ -69,6 +84,7 @@ def compute_loss(model, batch, step, model_config, seed, sampling_probability=No
                                      compute_dtype=compute_dtype)
   r_loss, correct, mask = reconstruction_loss(logits, labels, lengths)
   kl, kl_clipped = kl_cost(posterior, model_config)
+  note_on = note_on_mask(labels, model.output_depth) * mask
   beta = schedules.beta(step, model_config)
   loss = tf.reduce_mean(r_loss) + beta * tf.reduce_mean(kl_clipped)
   metrics = {
@@ -81,5 +97,8 @@ def compute_loss(model, batch, step, model_config, seed, sampling_probability=No
       'losses/kl_beta': tf.convert_to_tensor(beta, tf.float32),
       'sampling_probability': tf.convert_to_tensor(sampling_probability, tf.float32),
       'metrics/accuracy': tf.reduce_sum(correct) / tf.reduce_sum(mask),
+      # 0 for a batch without any note on (evaluation weights batches by their note-on steps).
+      'metrics/note_on_accuracy': tf.math.divide_no_nan(tf.reduce_sum(correct * note_on),
+                                                        tf.reduce_sum(note_on)),
   }
   return loss, metrics

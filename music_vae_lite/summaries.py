@@ -4,7 +4,9 @@ Train summaries go to run_dir/train, evaluation summaries to run_dir/eval, as in
 Scalar names follow the original (reference section 2.3): `loss`, `losses/r_loss`, `losses/kl_loss`,
 `losses/kl_bits`, `losses/kl_beta`, `learning_rate`, `global_norm`, `sampling_probability`. Unlike
 the original we also write `metrics/accuracy` (teacher-forced, or with the scheduled-sampling
-probability of the step) during training. Only the chief of a multi-worker run writes summaries.
+probability of the step) during training, and evaluation adds note-on accuracies, the number of
+active latent units and a histogram of the KL per z dimension (train.EVAL_METRICS, EVAL_HISTOGRAMS),
+which show underfitting and posterior collapse. Only the chief of a multi-worker run writes summaries.
 """
 import json
 import os
@@ -40,6 +42,13 @@ def write_scalars(writer, step, scalars):
   with writer.as_default(step=int(step)):
     for name, value in scalars.items():
       tf.summary.scalar(name, float(np.asarray(value)))
+
+
+def write_histograms(writer, step, histograms):
+  """Writes {name: 1-D array} at `step` as histograms of its values (e.g. KL per z dimension)."""
+  with writer.as_default(step=int(step)):
+    for name, values in histograms.items():
+      tf.summary.histogram(name, np.asarray(values, np.float64))
 
 
 def write_images(writer, step, images):

@@ -53,8 +53,15 @@ from music_vae_lite import summaries
 
 # Scalars written to run_dir/eval and returned by `evaluate`.
 EVAL_METRICS = ('loss', 'losses/r_loss', 'losses/r_loss_per_step', 'losses/kl_loss',
-                'losses/kl_bits', 'losses/kl_beta', 'metrics/teacher_forced_accuracy',
-                'metrics/sampled_accuracy', 'losses/sampled_r_loss')
+                'losses/kl_bits', 'losses/kl_nats', 'losses/kl_beta',
+                'metrics/teacher_forced_accuracy', 'metrics/sampled_accuracy',
+                'metrics/teacher_forced_note_on_accuracy', 'metrics/sampled_note_on_accuracy',
+                'losses/sampled_r_loss', 'latent/active_units')
+# Per-dimension values written to run_dir/eval as histograms (over the z dimensions).
+EVAL_HISTOGRAMS = ('latent/kl_bits_per_dimension',)
+# A dimension is active when its posterior mean varies over the windows by more than this
+# (Burda et al. 2016); an inactive one carries no information about x: it has collapsed.
+ACTIVE_UNIT_VARIANCE = 0.01
 IMAGE_WINDOWS = 4  # windows per piano-roll summary image
 IMAGE_SAMPLE_TEMPERATURE = 0.5  # like the CLI default
 
@@ -183,7 +190,10 @@ class Evaluator:
   Teacher-forced: every decoder step gets the true previous token (sampling probability 0).
   Sampled: every step gets the model's own sample (probability 1, temperature 1), as in the
   original's eval of scheduled-sampling configs. Both use z drawn from q(z|x), like training. The
-  step only matters for `loss` (through beta).
+  step only matters for `loss` (through beta). Note-on accuracies count only the steps whose
+  target starts a note (`losses.note_on_mask`). Latent: `latent/active_units` counts the dimensions
+  whose posterior mean has variance > ACTIVE_UNIT_VARIANCE over the windows, and
+  `latent/kl_bits_per_dimension` [Z] is each dimension's mean KL in bits (a histogram summary).
   """
 
   def __init__(self, model, config, converter):
@@ -197,17 +207,21 @@ class Evaluator:
                                       sampling_probability=0.0, fused=fused, compute_dtype=dtype)
       _, sampled = losses.compute_loss(model, batch, step, config.model, seed,
                                        sampling_probability=1.0, fused=fused, compute_dtype=dtype)
+      posterior = model.posterior(batch['inputs'], batch['lengths'], fused, dtype)
       return {
           'loss': forced['loss'],
           'losses/r_loss': forced['losses/r_loss'],
           'losses/r_loss_per_step': forced['losses/r_loss_per_step'],
           'losses/kl_loss': forced['losses/kl_loss'],
           'losses/kl_bits': forced['losses/kl_bits'],
+          'losses/kl_nats': forced['losses/kl_nats'],
           'losses/kl_beta': forced['losses/kl_beta'],
           'metrics/teacher_forced_accuracy': forced['metrics/accuracy'],
           'metrics/sampled_accuracy': sampled['metrics/accuracy'],
+          'metrics/teacher_forced_note_on_accuracy': forced['metrics/note_on_accuracy'],
+          'metrics/sampled_note_on_accuracy': sampled['metrics/note_on_accuracy'],
           'losses/sampled_r_loss': sampled['losses/r_loss'],
-      }
+      }, posterior.mean(), losses.per_dimension_kl(posterior)
 
     self._eval_batch = eval_batch
 
@@ -221,19 +235,32 @@ class Evaluator:
                                        repeat=True, drop_remainder=True).take(num_batches)
 
   def __call__(self, dataset, step, seed=0):
-    """Window-weighted means of EVAL_METRICS over the batches of `dataset`, plus 'num_windows'."""
-    totals, count = {}, 0
+    """EVAL_METRICS and EVAL_HISTOGRAMS over the batches of `dataset`, plus 'num_windows'.
+
+    Means are weighted by windows, the note-on accuracies by note-on steps."""
+    totals, weights, count = {}, {}, 0
+    means, kl_per_dimension = [], 0.0
     step = tf.constant(step, tf.int64)
     for index, batch in enumerate(dataset):
       batch_seed = tf.constant([seed, index], tf.int32)
-      metrics = self._eval_batch(batch, step, batch_seed)
+      metrics, mu, kl = self._eval_batch(batch, step, batch_seed)
       size = int(batch['labels'].shape[0])
+      note_ons = float(tf.reduce_sum(losses.note_on_mask(batch['labels'],
+                                                         self.converter.output_depth)))
       for name, value in metrics.items():
-        totals[name] = totals.get(name, 0.0) + float(value) * size
+        weight = note_ons if 'note_on' in name else size
+        totals[name] = totals.get(name, 0.0) + float(value) * weight
+        weights[name] = weights.get(name, 0.0) + weight
+      means.append(mu.numpy().astype(np.float64))
+      kl_per_dimension = kl_per_dimension + tf.reduce_sum(kl, axis=0).numpy().astype(np.float64)
       count += size
     if not count:
       raise ValueError('Nothing to evaluate: the dataset gave no batch.')
-    results = {name: total / count for name, total in totals.items()}
+    results = {name: total / weights[name] if weights[name] else float('nan')
+               for name, total in totals.items()}
+    results['latent/active_units'] = int(np.sum(np.var(np.concatenate(means), axis=0) >
+                                                ACTIVE_UNIT_VARIANCE))
+    results['latent/kl_bits_per_dimension'] = kl_per_dimension / count / math.log(2.0)
     results['num_windows'] = count
     return results
 
@@ -389,9 +416,10 @@ def _log_progress(step, num_steps, loss, rate, batch_size):
 
 def _log_eval(step, metrics):
   logging.info('eval at step %d: teacher-forced accuracy %.4f, sampled accuracy %.4f, '
-               'r_loss %.3f, kl_bits %.3f', step, metrics['metrics/teacher_forced_accuracy'],
-               metrics['metrics/sampled_accuracy'], metrics['losses/r_loss'],
-               metrics['losses/kl_bits'])
+               'note-on accuracy %.4f, r_loss %.3f, kl_bits %.3f, active units %d', step,
+               metrics['metrics/teacher_forced_accuracy'], metrics['metrics/sampled_accuracy'],
+               metrics['metrics/teacher_forced_note_on_accuracy'], metrics['losses/r_loss'],
+               metrics['losses/kl_bits'], metrics['latent/active_units'])
 
 
 def train_and_evaluate(config, run_dir, examples, *, strategy=None):
@@ -501,7 +529,11 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None):
           summaries.write_images(writers.train, step, image_maker())
         if evaluator and (step % train_config.eval_every == 0 or step == num_steps):
           result.eval_metrics = evaluator(eval_dataset, step, train_config.seed)
-          summaries.write_scalars(writers.eval, step, result.eval_metrics)
+          summaries.write_scalars(writers.eval, step, {
+              name: value for name, value in result.eval_metrics.items()
+              if name not in EVAL_HISTOGRAMS})
+          summaries.write_histograms(writers.eval, step, {
+              name: result.eval_metrics[name] for name in EVAL_HISTOGRAMS})
           _log_eval(step, result.eval_metrics)
         if step % train_config.checkpoint_every == 0:
           save(step)

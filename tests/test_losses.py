@@ -123,3 +123,29 @@ def test_eager_and_tf_function_give_the_same_loss():
   eager, _ = losses.compute_loss(model, batch, 10, config, seed)
   graph, _ = tf.function(lambda b, s: losses.compute_loss(model, b, 10, config, s))(batch, seed)
   assert float(eager) == pytest.approx(float(graph), rel=1e-5)
+
+
+def test_note_on_mask_and_accuracy_count_only_steps_that_start_a_note():
+  melody = tf.constant([[0, 1, 2, 60, 0, 89]])
+  np.testing.assert_array_equal(losses.note_on_mask(melody, 90).numpy(), [[0, 0, 1, 1, 0, 1]])
+  drums = tf.constant([[0, 1, 511, 0]])
+  np.testing.assert_array_equal(losses.note_on_mask(drums, 512).numpy(), [[0, 1, 1, 0]])
+
+  class Fixed(tf.Module):  # a "model" whose decoder always predicts label 0 (no event)
+    output_depth = 90
+    z_size = 3
+
+    def posterior(self, inputs, lengths, fused, dtype):
+      return _posterior([[0.0, 0.0, 0.0]] * 2, [[1.0, 1.0, 1.0]] * 2)
+
+    class decoder:  # pylint: disable=invalid-name
+      @staticmethod
+      def reconstruct(z, labels, sampling_probability, **kwargs):
+        return tf.one_hot(tf.zeros_like(labels), 90) * 10.0
+
+  labels = np.array([[0, 0, 30, 1], [0, 40, 0, 0]], np.int32)
+  batch = {'inputs': tf.zeros([2, 4, 90]), 'labels': labels, 'lengths': np.array([4, 4], np.int32)}
+  _, metrics = losses.compute_loss(Fixed(), batch, 0, _model_config(z_size=3), tf.constant([0, 0]),
+                                   sampling_probability=0.0)
+  assert float(metrics['metrics/accuracy']) == pytest.approx(5 / 8)
+  assert float(metrics['metrics/note_on_accuracy']) == 0.0  # no note start predicted

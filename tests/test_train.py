@@ -175,8 +175,11 @@ def test_train_and_evaluate_writes_summaries_checkpoints_and_resumes(tmp_path, w
   png = tf.io.decode_png(image[2]).numpy()
   assert png.shape[:2] == (int(image[1]), int(image[0]))
   eval_events = read_events(os.path.join(run_dir, 'eval'))
-  for tag in train.EVAL_METRICS:
+  for tag in train.EVAL_METRICS + train.EVAL_HISTOGRAMS:
     assert [step for step, _ in eval_events[tag]] == [3, 6], tag
+  # A histogram summary is a [buckets, 3] tensor of (left edge, right edge, count) over z's dims.
+  histogram = eval_events['latent/kl_bits_per_dimension'][-1][1]
+  assert histogram.shape[1] == 3 and histogram[:, 2].sum() == config.model.z_size
   accuracy = result.eval_metrics['metrics/sampled_accuracy']
   assert 0.0 <= accuracy <= 1.0
 
@@ -308,8 +311,14 @@ def test_evaluate_reports_both_accuracies_over_every_window(window_set):
   metrics = train.evaluate(model, config, labels, step=0, batch_size=2, converter=converter)
   assert metrics['num_windows'] == 5  # two full batches and a partial one
   assert set(train.EVAL_METRICS) <= set(metrics)
-  for name in ('metrics/teacher_forced_accuracy', 'metrics/sampled_accuracy'):
+  for name in ('metrics/teacher_forced_accuracy', 'metrics/sampled_accuracy',
+               'metrics/teacher_forced_note_on_accuracy', 'metrics/sampled_note_on_accuracy'):
     assert 0.0 <= metrics[name] <= 1.0
+  # The per-dimension KL adds up to the total; untrained, every mean is ~0: no active unit.
+  per_dimension = metrics['latent/kl_bits_per_dimension']
+  assert per_dimension.shape == (config.model.z_size,)
+  assert per_dimension.sum() == pytest.approx(metrics['losses/kl_bits'], rel=1e-4)
+  assert metrics['latent/active_units'] == 0
   # Untrained, every window's cross-entropy is about T * ln(90).
   assert metrics['losses/r_loss'] == pytest.approx(32 * np.log(90), rel=0.05)
 
