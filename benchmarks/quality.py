@@ -1,0 +1,294 @@
+r"""Quality benchmark: trains a config for a fixed number of steps on data/, then measures the model
+on the held-out files beside trivial baselines on the same windows (issue #9).
+
+  python benchmarks/quality.py --config=cpu-mel_2bar --steps=600 [--config.train.batch_size=64 ...]
+
+Prints one JSON line per figure on stdout ({"figure": ..., "value": ..., "config": ..., "steps": ...});
+logs go to stderr. The run directory (default /tmp/quality/<config>-<steps>) is resumed if it
+already holds the steps, so figures can be recomputed without training again.
+
+The held-out windows are always those of the files `split_by_source` holds out, extracted with at
+most --eval_max_windows windows per file whatever the config trains on, so configs that change
+the data (e.g. more windows per file) are scored on the same windows. Figures:
+- teacher_forced_accuracy, sampled_accuracy (free running, temperature 1), their note-on-only
+  versions, r_loss (nats per window), kl_bits, active_units: train.evaluate, one pass, z ~ q(z|x).
+- baseline_no_event_accuracy, baseline_bigram_accuracy (and note-on accuracy): on the same windows;
+  the bigram's counts come from the training windows (untransposed).
+- neg_elbo_nats_per_step (r_loss + KL in nats, over steps) beside baseline_trigram_nats_per_step: a
+  Witten-Bell smoothed trigram that also conditions on the position in the bar.
+- argmax reconstruction from the posterior mean (temperature 0): exact-match rate, step and note-on
+  accuracy.
+- sample statistics at --temperature (the programs' default 0.5) beside the held-out windows':
+  notes per window, share of melodic intervals over an octave, share of windows spanning more
+  than two octaves, share of windows without a note.
+- interpolation of --pairs held-out pairs at temperature 0: share of ends within 4 of 32 steps
+  (Hamming) of their inputs, and share of pairs whose distance to the start never falls and to the
+  end never rises along the path.
+"""
+import collections
+import json
+import math
+import os
+import sys
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+NO_EVENT, NOTE_OFF, FIRST_NOTE = 0, 1, 2  # melody labels (converters.py)
+STEPS_PER_BAR = 16
+HAMMING_TOLERANCE = 4  # of 32 steps: an interpolation end "reproduces" its input
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config name or file; override values '
+                                          'with --config.x.y=z.', lock_config=True)
+_STEPS = flags.DEFINE_integer('steps', None, 'Training steps.', lower_bound=0)
+_EXAMPLES = flags.DEFINE_string('examples', os.path.join(REPO, 'data', 'midi'), 'Training data.')
+_RUN_DIR = flags.DEFINE_string('run_dir', None, 'Run directory (default /tmp/quality/NAME-STEPS).')
+_EVAL_MAX_WINDOWS = flags.DEFINE_integer('eval_max_windows', 5, 'Held-out windows per file.')
+_NUM_SAMPLES = flags.DEFINE_integer('num_samples', 512, 'Samples for the sample statistics.')
+_TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Sampling temperature for the statistics.')
+_PAIRS = flags.DEFINE_integer('pairs', 20, 'Interpolation pairs.')
+_INTERPOLATION_STEPS = flags.DEFINE_integer('interpolation_steps', 9, 'Outputs per pair, ends too.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed for z, samples and the pair choice.')
+flags.mark_flags_as_required(['config', 'steps'])
+
+
+# ----------------------------------------------------------------------------------------------
+# Baselines and statistics on label windows (numpy only; tested in tests/test_quality_metrics.py).
+
+def no_event_accuracy(labels):
+  """Accuracy of always predicting "no event" (label 0)."""
+  return float(np.mean(np.asarray(labels) == NO_EVENT))
+
+
+def note_on_share(labels):
+  return float(np.mean(np.asarray(labels) >= FIRST_NOTE))
+
+
+class Bigram:
+  """Predicts the most frequent next label after the previous one (a start symbol at step 0)."""
+
+  def __init__(self, train_labels, depth=90):
+    self.start = depth
+    counts = np.zeros([depth + 1, depth], np.int64)
+    train_labels = np.asarray(train_labels)
+    previous = self._previous(train_labels)
+    np.add.at(counts, (previous.ravel(), train_labels.ravel()), 1)
+    # A previous label never seen in training: predict the overall most frequent label.
+    fallback = np.argmax(counts.sum(0))
+    self.prediction = np.where(counts.sum(1) > 0, np.argmax(counts, axis=1), fallback)
+
+  def _previous(self, labels):
+    return np.concatenate([np.full([len(labels), 1], self.start), labels[:, :-1]], axis=1)
+
+  def predict(self, labels):
+    """Teacher-forced predictions [N, T] for windows [N, T]."""
+    return self.prediction[self._previous(np.asarray(labels))]
+
+
+class TrigramWithBarPosition:
+  """p(x_t | x_{t-2}, x_{t-1}, t mod 16), Witten-Bell interpolated down to (t mod 16, x_{t-1}),
+  then x_{t-1}, then an add-one unigram. Steps before the window's start see a start symbol."""
+
+  def __init__(self, train_labels, depth=90):
+    self.depth = depth
+    self.unigram = np.bincount(np.asarray(train_labels).ravel(), minlength=depth) + 1.0
+    self.unigram /= self.unigram.sum()
+    self.counts = [collections.defaultdict(collections.Counter) for _ in range(3)]
+    for window in np.asarray(train_labels):
+      for context, label in self._contexts(window):
+        for order, key in enumerate(context):
+          self.counts[order][key][label] += 1
+
+  def _contexts(self, window):
+    start = self.depth
+    for t, label in enumerate(window):
+      p1 = int(window[t - 1]) if t >= 1 else start
+      p2 = int(window[t - 2]) if t >= 2 else start
+      position = t % STEPS_PER_BAR
+      # Lowest order first: (x_{t-1}), (position, x_{t-1}), (position, x_{t-2}, x_{t-1}).
+      yield ((p1,), (position, p1), (position, p2, p1)), int(label)
+
+  def probability(self, context, label):
+    p = self.unigram[label]
+    for order, key in enumerate(context):
+      counter = self.counts[order].get(key)
+      if not counter:
+        continue
+      total, types = sum(counter.values()), len(counter)
+      p = (counter[label] + types * p) / (total + types)
+    return p
+
+  def nats_per_step(self, labels):
+    """Mean -log p over every step of the windows [N, T]."""
+    total, steps = 0.0, 0
+    for window in np.asarray(labels):
+      for context, label in self._contexts(window):
+        total -= math.log(self.probability(context, label))
+        steps += 1
+    return total / steps
+
+
+def window_statistics(labels):
+  """Sample statistics of melody windows [N, T]: notes per window, share of intervals between
+  consecutive notes larger than an octave, share of windows spanning more than two octaves, share
+  of windows with no note."""
+  notes, leaps, intervals, wide, empty = [], 0, 0, 0, 0
+  for window in np.asarray(labels):
+    pitches = window[window >= FIRST_NOTE].astype(np.int64)
+    notes.append(len(pitches))
+    if not len(pitches):
+      empty += 1
+      continue
+    steps = np.abs(np.diff(pitches))
+    leaps += int(np.sum(steps > 12))
+    intervals += len(steps)
+    wide += int(pitches.max() - pitches.min() > 24)
+  count = len(notes)
+  return {'notes_per_window': float(np.mean(notes)),
+          'leap_over_octave_share': leaps / intervals if intervals else 0.0,
+          'range_over_two_octaves_share': wide / count,
+          'empty_window_share': empty / count}
+
+
+def hamming(a, b):
+  return int(np.sum(np.asarray(a) != np.asarray(b)))
+
+
+def interpolation_figures(paths, starts, ends, tolerance=HAMMING_TOLERANCE):
+  """(share of ends within `tolerance` of their inputs, share of pairs with both ends reproduced,
+  share of pairs whose Hamming distance to the start never falls and to the end never rises).
+  paths [P, K, T], starts and ends [P, T]."""
+  ends_ok, both_ok, monotonic = 0, 0, 0
+  for path, start, end in zip(paths, starts, ends):
+    first, last = hamming(path[0], start) <= tolerance, hamming(path[-1], end) <= tolerance
+    ends_ok += int(first) + int(last)
+    both_ok += int(first and last)
+    to_start = np.array([hamming(p, start) for p in path])
+    to_end = np.array([hamming(p, end) for p in path])
+    monotonic += int(np.all(np.diff(to_start) >= 0) and np.all(np.diff(to_end) <= 0))
+  pairs = len(paths)
+  return ends_ok / (2 * pairs), both_ok / pairs, monotonic / pairs
+
+
+# ----------------------------------------------------------------------------------------------
+
+def _emit(figure, value, **extra):
+  line = {'figure': figure, 'value': value}
+  line.update(extra)
+  print(json.dumps(line), flush=True)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import input_pipeline  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import train  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+
+  config = _CONFIG.value
+  steps = _STEPS.value
+  with config.unlocked():
+    config.train.num_steps = steps
+  run_dir = _RUN_DIR.value or os.path.join('/tmp/quality', f'{config.name}-{steps}')
+  context = {'config': config.name, 'steps': steps}
+  emit = lambda figure, value, **extra: _emit(figure, value, **context, **extra)
+
+  converter = converters.get_converter(config.data)
+  window_set = preprocess.load_examples(_EXAMPLES.value, converter)
+  reference_data = ml_collections.ConfigDict(config.data.to_dict())
+  reference_data.max_windows_per_sequence = _EVAL_MAX_WINDOWS.value
+  if reference_data.max_windows_per_sequence == config.data.max_windows_per_sequence:
+    reference_set = window_set
+  else:
+    reference_set = preprocess.load_examples(_EXAMPLES.value,
+                                             converters.get_converter(reference_data))
+  train_set, _ = input_pipeline.split_by_source(window_set, config.data.eval_fraction)
+  _, eval_set = input_pipeline.split_by_source(reference_set, config.data.eval_fraction)
+  eval_labels = eval_set.labels
+  emit('train_windows', len(train_set))
+  emit('eval_windows', len(eval_set), files=eval_set.report['split']['eval_files'])
+
+  previous = checkpoints.latest_checkpoint(run_dir) if os.path.isdir(run_dir) else None
+  start_step = checkpoints.checkpoint_step(previous) if previous else 0
+  start, start_cpu = time.time(), time.process_time()
+  result = train.train_and_evaluate(config, run_dir, window_set)
+  wall, cpu = time.time() - start, time.process_time() - start_cpu
+  if result.step > start_step:  # examples/s of the steps trained now (not when only resumed)
+    examples = (result.step - start_step) * config.train.batch_size
+    # On a shared machine wall time says little: the CPU seconds bound an idle machine's time.
+    emit('train_wall_s', round(wall, 1), cpu_s=round(cpu, 1),
+         note='includes start-up, compilation and evaluations')
+    emit('train_examples_per_s', round(examples / wall, 1),
+         per_cpu_s=round(examples / cpu, 1), load1=round(os.getloadavg()[0], 2))
+
+  model = trained_model.TrainedModel(run_dir, batch_size=256)
+  metrics = train.evaluate(model.model, config, eval_labels, step=result.step, batch_size=256,
+                           converter=converter, seed=_SEED.value)
+  for name in ('metrics/teacher_forced_accuracy', 'metrics/sampled_accuracy',
+               'metrics/teacher_forced_note_on_accuracy', 'metrics/sampled_note_on_accuracy',
+               'losses/r_loss', 'losses/r_loss_per_step', 'losses/kl_bits',
+               'latent/active_units'):
+    emit(name.split('/')[-1], round(float(metrics[name]), 4))
+  window_steps = eval_labels.shape[1]
+  emit('neg_elbo_nats_per_step',
+       round((metrics['losses/r_loss'] + metrics['losses/kl_nats']) / window_steps, 4))
+
+  if converter.encoding == 'melody':
+    emit('baseline_no_event_accuracy', round(no_event_accuracy(eval_labels), 4))
+    bigram = Bigram(train_set.labels, converter.output_depth).predict(eval_labels)
+    correct = bigram == eval_labels
+    emit('baseline_bigram_accuracy', round(float(np.mean(correct)), 4))
+    emit('baseline_bigram_note_on_accuracy',
+         round(float(np.mean(correct[eval_labels >= FIRST_NOTE])), 4))
+    trigram = TrigramWithBarPosition(train_set.labels, converter.output_depth)
+    emit('baseline_trigram_nats_per_step', round(trigram.nats_per_step(eval_labels), 4))
+
+  _, mu, _ = model.encode_labels(eval_labels, seed=_SEED.value)
+  reconstructed = model.decode_to_labels(mu, temperature=0.0, seed=_SEED.value)
+  emit('argmax_reconstruction_exact_match',
+       round(float(np.mean(np.all(reconstructed == eval_labels, axis=1))), 4))
+  emit('argmax_reconstruction_accuracy', round(float(np.mean(reconstructed == eval_labels)), 4))
+  if converter.encoding == 'melody':
+    on = eval_labels >= FIRST_NOTE
+    emit('argmax_reconstruction_note_on_accuracy',
+         round(float(np.mean(reconstructed[on] == eval_labels[on])), 4))
+
+    samples = model.sample_labels(_NUM_SAMPLES.value, temperature=_TEMPERATURE.value,
+                                  seed=_SEED.value)
+    data_stats, sample_stats = window_statistics(eval_labels), window_statistics(samples)
+    for name, data_value in data_stats.items():
+      value = sample_stats[name]
+      emit(f'sample_{name}', round(value, 4), data=round(data_value, 4),
+           ratio=round(value / data_value, 3) if data_value else None,
+           temperature=_TEMPERATURE.value)
+
+  rng = np.random.default_rng(_SEED.value)
+  pairs = rng.choice(len(eval_labels), size=[_PAIRS.value, 2], replace=False)
+  paths = [model.interpolate_labels(eval_labels[a], eval_labels[b], _INTERPOLATION_STEPS.value,
+                                    temperature=0.0, seed=_SEED.value) for a, b in pairs]
+  ends, both, monotonic = interpolation_figures(paths, eval_labels[pairs[:, 0]],
+                                                eval_labels[pairs[:, 1]])
+  emit('interpolation_ends_reproduced_share', round(ends, 4), tolerance=HAMMING_TOLERANCE)
+  emit('interpolation_pairs_both_ends_reproduced_share', round(both, 4), pairs=_PAIRS.value)
+  emit('interpolation_monotonic_share', round(monotonic, 4), pairs=_PAIRS.value)
+  logging.info('Done: %s', run_dir)
+
+
+if __name__ == '__main__':
+  app.run(main, argv=config_lib.resolve_config_argv(sys.argv))
