@@ -46,6 +46,7 @@ def get_base_config():
   config.train.jit_compile = False  # XLA: slower than the default graph on the CPUs we measured
   config.train.fused_lstm = False  # TensorFlow's BlockLSTM kernel instead of our step-wise LSTM
   config.train.mixed_precision = False  # bfloat16 matmuls with float32 master weights
+  config.train.freeze = 'none'  # 'encoder' or 'encoder_and_conductor': fixed while fine-tuning
   return config
 
 

@@ -50,6 +50,7 @@ from music_vae_lite import pianoroll
 from music_vae_lite import preprocess
 from music_vae_lite import schedules
 from music_vae_lite import summaries
+from music_vae_lite import warm_start
 
 # Scalars written to run_dir/eval and returned by `evaluate`.
 EVAL_METRICS = ('loss', 'losses/r_loss', 'losses/r_loss_per_step', 'losses/kl_loss',
@@ -143,7 +144,7 @@ def make_train_step(state):
   model, optimizer = state.model, state.optimizer
   train_config = config.train
   num_replicas = strategy.num_replicas_in_sync
-  variables = model.trainable_variables
+  variables = warm_start.trainable_variables(model, train_config)  # minus frozen ones
   fused, dtype = use_fused_kernels(train_config), compute_dtype(train_config)
 
   def loss_and_gradients(batch, step, seed):
@@ -422,7 +423,7 @@ def _log_eval(step, metrics):
                metrics['losses/kl_bits'], metrics['latent/active_units'])
 
 
-def train_and_evaluate(config, run_dir, examples, *, strategy=None):
+def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=None):
   """Trains `config` on `examples` up to config.train.num_steps, resuming from run_dir.
 
   Args:
@@ -431,6 +432,9 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None):
     examples: a preprocessed cache folder, a MIDI folder or file, a NoteSequence TFRecord, or a
       `preprocess.WindowSet`. Files are split into train and eval by `config.data.eval_fraction`.
     strategy: a tf.distribute.Strategy; the default is one device (distribute.make_strategy).
+    init_from: a run directory or checkpoint (ours or an original Magenta one) whose weights a
+      new run starts from, with a fresh optimizer and step 0 (warm_start.py); ignored when
+      run_dir already has a checkpoint.
   Returns:
     TrainResult.
   Raises:
@@ -459,6 +463,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None):
   manager = checkpoints.make_manager(state.checkpoint, run_dir, train_config.keep_checkpoints,
                                      is_chief, worker_id)
   last_checkpoint = _resume(state, manager, run_dir, config)
+  warm_start.initialise_run(state.model, init_from, last_checkpoint)
   _sync_across_workers(strategy, state.step)
   if is_chief:
     checkpoints.save_config(run_dir, config)

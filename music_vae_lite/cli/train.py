@@ -5,6 +5,10 @@ r"""mvl_train: trains a MusicVAE, resuming from the run directory's newest check
 
 --examples: a MIDI folder or file, a NoteSequence TFRecord, or a cache made by mvl_preprocess.
 To resume, pass the same --run_dir (--config may then be left out: the run's config.json is used).
+Fine-tuning: --init_from=RUN_DIR_OR_CHECKPOINT (ours, e.g. made by mvl_import, or an original Magenta
+checkpoint) starts a new run from those weights with a fresh optimizer at step 0 and prints which
+variables were restored, newly initialised or skipped; --config.train.freeze=encoder (or
+encoder_and_conductor) keeps those parts fixed; a lower --config.train.learning_rate=1e-4 is usual.
 SIGINT / SIGTERM stop after the current step with a checkpoint.
 Summaries: tensorboard --logdir=RUN_DIR.
 """
@@ -35,6 +39,10 @@ _NUM_STEPS = flags.DEFINE_integer('num_steps', None, 'Train up to this global st
 _STRATEGY = flags.DEFINE_enum('strategy', 'default', STRATEGIES,
                               'default: one device; mirrored: all local GPUs; multi_worker: '
                               'MultiWorkerMirroredStrategy, cluster from TF_CONFIG.')
+_INIT_FROM = flags.DEFINE_string(
+    'init_from', None, 'Start a new run from these weights: a run directory or checkpoint, or an '
+    'original Magenta checkpoint (.tar, prefix or directory). Fresh optimizer, step 0. Ignored '
+    'when --run_dir already has a checkpoint.')
 flags.mark_flags_as_required(['run_dir', 'examples'])
 
 
@@ -57,7 +65,8 @@ def main(argv):
     if _NUM_STEPS.value is not None:
       with config.unlocked():
         config.train.num_steps = _NUM_STEPS.value
-    train.train_and_evaluate(config, _RUN_DIR.value, _EXAMPLES.value, strategy=strategy)
+    train.train_and_evaluate(config, _RUN_DIR.value, _EXAMPLES.value, strategy=strategy,
+                             init_from=_INIT_FROM.value)
 
 
 def run():
