@@ -462,7 +462,8 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   state = TrainState(config, strategy, converter)
   manager = checkpoints.make_manager(state.checkpoint, run_dir, train_config.keep_checkpoints,
                                      is_chief, worker_id)
-  last_checkpoint = _resume(state, manager, run_dir, config)
+  last_checkpoint = (warm_start.resume_model_only(state, manager.latest_checkpoint)
+                     or _resume(state, manager, run_dir, config))
   warm_start.initialise_run(state.model, init_from, last_checkpoint)
   _sync_across_workers(strategy, state.step)
   if is_chief:

@@ -13,6 +13,10 @@ variable names (`MusicVAE.original_variable_names`), so any source with the same
 variable whose shape differs is skipped and keeps its fresh initial value, which the report lists.
 (The original has no such option: its issue #2091 asks for one.)
 
+Continuing an imported run directory itself (`mvl_train --run_dir=IMPORTED`) goes through
+`resume_model_only`: its checkpoint holds model weights only, so Adam starts fresh and the step
+continues from the original's global_step.
+
 `config.train.freeze` keeps parts of the model fixed: 'encoder' (the bidirectional LSTM, mu and
 sigma: z keeps its meaning, so interpolations and latent vectors computed before stay valid),
 'encoder_and_conductor' (hierarchical models: also the conductor, so only the bar decoder learns
@@ -143,3 +147,22 @@ def initialise_run(model, init_from, last_checkpoint):
   report = restore_initial_weights(model, init_from)
   (logging.warning if report['skipped'] else logging.info)('%s', format_report(report))
   return report
+
+
+def _is_model_only(prefix):
+  roots = {name.split('/')[0] for name, _ in tf.train.list_variables(prefix)}
+  return 'model' in roots and not roots & {'optimizer', 'step'}
+
+
+def resume_model_only(state, prefix):
+  """Resumes from a checkpoint that holds only model weights (e.g. written by `mvl_import`): the
+  weights are restored, the step continues from the checkpoint's number (the original's
+  global_step for an import) and Adam starts fresh. Returns `prefix` if it did, else None (a
+  complete training checkpoint, or none: the caller's ordinary resume handles it)."""
+  if not prefix or not _is_model_only(prefix):
+    return None
+  checkpoints.restore(tf.train.Checkpoint(model=state.model), prefix)
+  state.optimizer.iterations.assign(checkpoints.checkpoint_step(prefix))
+  logging.info('Resumed the model weights of %s, which holds no optimizer state (an imported '
+               'checkpoint?): Adam starts fresh at step %d.', prefix, state.step)
+  return prefix

@@ -142,3 +142,15 @@ def test_mvl_train_init_from_an_imported_fixture(tmp_path):
   for name, variable in model.original_variable_names().items():
     same = np.array_equal(variable.numpy(), arrays[name])
     assert same == name.startswith('encoder/'), name
+
+
+@needs_fixtures
+def test_training_continues_an_imported_run_with_a_fresh_optimizer(tmp_path):
+  run_dir, _ = magenta_checkpoint.import_checkpoint(str(FIXTURES / 'cat-mel_2bar_small'),
+                                                    str(tmp_path / 'run'))
+  config = short_run(checkpoints.load_config(run_dir), num_steps=1312, batch_size=4)
+  result = train.train_and_evaluate(config, run_dir, midi_subset(tmp_path / 'midi', count=8))
+  assert result.step == 1312 and result.checkpoint.endswith('ckpt-1312')  # 1311 + 1
+  values = helpers.checkpoint_values(result.checkpoint)
+  assert int(values['step/.ATTRIBUTES/VARIABLE_VALUE']) == 1312
+  assert any(name.startswith('optimizer/') for name in values)  # a complete training checkpoint
