@@ -17,6 +17,8 @@ setuptools.setup(
         'tf-keras==2.21.*',  # TFP 0.25 imports it; it also gives us a distribution-aware Adam.
         'tensorboard==2.21.*',  # tf.summary's writers and the viewer for training curves
         'note-seq==0.0.5',
+        'pretty-midi>=0.2.10,<0.3',  # note-seq's MIDI layer; we write files with it directly
+        'pillow>=10.1',  # piano-roll pictures with pitch and drum labels
         'numpy>=1.26,<2.5',
         'absl-py>=2.1,<3',
         'ml-collections>=1.0,<2',

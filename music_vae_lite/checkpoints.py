@@ -24,6 +24,9 @@ import tempfile
 import ml_collections
 import tensorflow as tf
 
+from music_vae_lite import config_lib
+from music_vae_lite import files
+
 CONFIG_FILE = 'config.json'
 TRAIN_DIR = 'train'
 EVAL_DIR = 'eval'
@@ -38,38 +41,11 @@ class CheckpointMismatchError(ValueError):
   """A checkpoint's variables do not fit the model built from the config."""
 
 
-class RunDirError(ValueError):
-  """A run directory, checkpoint path or output directory cannot be used."""
-
-
-def atomic_write(path, data):
-  """Writes bytes or text to `path` via a temporary file in the same directory and a rename, so
-  readers see the old file or the complete new one, never a partial one."""
-  path = os.fspath(path)
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  mode = 'w' if isinstance(data, str) else 'wb'
-  fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp', dir=directory)
-  try:
-    with os.fdopen(fd, mode) as f:
-      f.write(data)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
-
-def ensure_writable_dir(path, what='output directory'):
-  """Creates `path` if needed and checks a file can be written there; RunDirError otherwise."""
-  path = os.fspath(path)
-  try:
-    os.makedirs(path, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path, prefix='.write_test'):
-      pass
-  except OSError as e:
-    raise RunDirError(f'The {what} {path!r} is not writable: {e.strerror or e}.') from e
-  return path
+# Written here for the programs' TensorFlow-free checks; the same names as ever for callers.
+RunDirError = files.RunDirError
+atomic_write = files.atomic_write
+ensure_writable_dir = files.ensure_writable_dir
+check_creatable_dir = files.check_creatable_dir
 
 
 # -------------------------------------------------------------------------------------------------
@@ -93,20 +69,9 @@ def load_config(run_dir):
     raise RunDirError(f'{path} is not a valid config file: {e}.') from e
 
 
-def flatten_config(value, prefix=''):
-  """{'model.z_size': 8, ...}: every leaf of a (nested) ConfigDict or dict, lists for tuples."""
-  if isinstance(value, (dict, ml_collections.ConfigDict)):
-    items = value.items() if isinstance(value, dict) else value.to_dict().items()
-    flat = {}
-    for key, item in items:
-      flat.update(flatten_config(item, f'{prefix}{key}.'))
-    return flat
-  return {prefix[:-1]: list(value) if isinstance(value, tuple) else value}
-
-
 def config_differences(old, new, sections=None):
   """Lines 'key: old -> new' for every leaf that differs (optionally only under `sections`)."""
-  old, new = flatten_config(old), flatten_config(new)
+  old, new = config_lib.flatten_config(old), config_lib.flatten_config(new)
   keys = sorted(set(old) | set(new))
   if sections:
     keys = [k for k in keys if k.split('.')[0] in sections]

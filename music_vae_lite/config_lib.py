@@ -3,6 +3,8 @@ import importlib.resources
 import importlib.util
 import os
 
+import ml_collections
+
 _NOT_CONFIGS = ('__init__.py', 'base.py')
 
 
@@ -44,3 +46,14 @@ def resolve_config_argv(argv, flag='config'):
       arg = prefix + config_path(arg[len(prefix):])
     resolved.append(arg)
   return resolved
+
+
+def flatten_config(value, prefix=''):
+  """{'model.z_size': 8, ...}: every leaf of a (nested) ConfigDict or dict, lists for tuples."""
+  if isinstance(value, (dict, ml_collections.ConfigDict)):
+    items = value.items() if isinstance(value, dict) else value.to_dict().items()
+    flat = {}
+    for key, item in items:
+      flat.update(flatten_config(item, f'{prefix}{key}.'))
+    return flat
+  return {prefix[:-1]: list(value) if isinstance(value, tuple) else value}

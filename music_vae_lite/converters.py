@@ -57,14 +57,15 @@ dropped). Each is a count of the things named.
 """
 import collections
 import copy
-import os
-import tempfile
 import zlib
 from typing import NamedTuple
 
 import note_seq
-import numpy as np
 from note_seq import sequences_lib
+import numpy as np
+import pretty_midi
+
+from music_vae_lite import files
 
 STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16
@@ -110,16 +111,16 @@ class ConversionResult(NamedTuple):
 
 
 def write_midi(note_sequence, path):
-  """Writes a NoteSequence as a MIDI file atomically (temp file in the same folder, then rename)."""
-  folder = os.path.dirname(os.path.abspath(path))
-  fd, temp_path = tempfile.mkstemp(suffix='.mid.tmp', dir=folder)
-  os.close(fd)
-  try:
-    note_seq.sequence_proto_to_midi_file(note_sequence, temp_path)
-    os.replace(temp_path, path)
-  finally:
-    if os.path.exists(temp_path):
-      os.remove(temp_path)
+  """Writes a NoteSequence as a MIDI file atomically (a complete file or none).
+
+  The file lasts the sequence's total_time (for a decoded window: the whole window), even when its
+  last notes end earlier, so generated drum loops and melodies line up when played back to back: a
+  text event marks the end.
+  """
+  midi = note_seq.midi_io.note_sequence_to_pretty_midi(note_sequence)
+  if note_sequence.total_time > midi.get_end_time():
+    midi.text_events.append(pretty_midi.Text('end of window', note_sequence.total_time))
+  return files.atomic_write(path, midi.write)
 
 
 def _pieces(note_sequence):
@@ -140,6 +141,7 @@ class _BaseConverter:
   output_depth = None
   _track_name = None  # 'melody' or 'drum track', for explain()
   _note_fields = None  # NoteSequence.Note fields of decoded notes besides times, pitch, velocity
+  _first_onset_label = None  # labels >= this strike a note (melody) or a drum
 
   def __init__(self, slice_bars, max_windows_per_sequence, gap_bars, seed):
     if int(slice_bars) != slice_bars or slice_bars < 1:
@@ -157,6 +159,11 @@ class _BaseConverter:
   @property
   def window_steps(self):
     return self.slice_bars * STEPS_PER_BAR
+
+  def starts_with_note(self, labels):
+    """Whether a label window strikes a note (or a drum) at its first step, i.e. does not open
+    with a rest or a pickup's silence."""
+    return int(np.asarray(labels).reshape(-1)[0]) >= self._first_onset_label
 
   def to_tensors(self, note_sequence):
     """Extracts the label windows of one NoteSequence; see the module docstring."""
@@ -283,6 +290,7 @@ class MelodyConverter(_BaseConverter):
   output_depth = 90
   _track_name = 'melody'
   _note_fields = {'instrument': 0, 'program': 0}
+  _first_onset_label = 2  # 0 no event, 1 note off
 
   def __init__(self, slice_bars=2, max_windows_per_sequence=5, min_pitch=21, max_pitch=108,
                gap_bars=1, seed=0):
@@ -359,6 +367,7 @@ class DrumsConverter(_BaseConverter):
   output_depth = 512
   _track_name = 'drum track'
   _note_fields = {'instrument': DRUMS_INSTRUMENT, 'is_drum': True}
+  _first_onset_label = 1  # 0 = no drum hit
 
   def __init__(self, slice_bars=2, max_windows_per_sequence=5, gap_bars=1, seed=0):
     super().__init__(slice_bars, max_windows_per_sequence, gap_bars, seed)

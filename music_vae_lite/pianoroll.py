@@ -1,20 +1,25 @@
-"""Piano-roll pictures of label windows, drawn with numpy and encoded as PNG by TensorFlow.
+"""Piano-roll pictures of label windows, drawn with numpy, labelled and encoded as PNG with Pillow.
 
 Time runs left to right (one column block per 16th-note step), pitch bottom to top. Melody notes are
 bars from onset to release with a darker onset column, so repeated notes stay apart; drum hits are
 one-step blocks on nine rows (kick at the bottom). Thin lines mark beats, darker lines bars. A
 picture is a grid of panels: each row of the grid is a list of windows drawn side by side (for
-example an input beside its reconstruction), each column in its own colour.
+example an input beside its reconstruction), each column in its own colour. A gutter on the left
+names the pitches (every C, e.g. C4 = MIDI 60) or the drums, and one along the top numbers the bars.
 
 Works on labels (see the tensor conventions in the contract), not on NoteSequences, so the picture
 is exactly the model's grid.
 """
+import io
 import os
 
 import numpy as np
-import tensorflow as tf
+from PIL import Image
+from PIL import ImageDraw
+from PIL import ImageFont
+import pretty_midi
 
-from music_vae_lite import checkpoints
+from music_vae_lite import files
 
 STEPS_PER_BEAT = 4
 STEPS_PER_BAR = 16
@@ -32,6 +37,11 @@ _BAR_LINE = (140, 140, 140)
 _OCTAVE_LINE = (205, 205, 205)
 _MARGIN = (60, 60, 60)
 _BLACK_KEYS = {1, 3, 6, 8, 10}
+_LABEL_TEXT = (235, 235, 235)  # on the dark margin
+_FONT_PX = 10
+# The nine classes of converters.DRUM_PITCH_CLASSES, in order (bottom row first).
+DRUM_NAMES = ('kick', 'snare', 'closed hi-hat', 'open hi-hat', 'low tom', 'mid tom', 'high tom',
+              'crash', 'ride')
 
 
 def melody_notes(labels):
@@ -120,7 +130,8 @@ def _draw_panel(window, layout, colour, px_per_step, px_per_row):
   return panel
 
 
-def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=COLUMN_COLOURS):
+def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=COLUMN_COLOURS,
+           labels=True):
   """Draws a grid of label windows; returns an RGB image, uint8 [H, W, 3].
 
   Args:
@@ -129,6 +140,7 @@ def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=
     encoding: 'melody' or 'drums'.
     px_per_step, px_per_row: pixel size of a step and a pitch (or drum) row; chosen from the window
       length when None.
+    labels: add the gutters with pitch (or drum) names and bar numbers.
   """
   grid = [[np.asarray(w).reshape(-1) for w in row] for row in grid]
   if not grid or not all(grid):
@@ -136,29 +148,69 @@ def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=
   layout = _Layout(encoding, [w for row in grid for w in row])
   max_steps = max(len(w) for row in grid for w in row)
   px_per_step = px_per_step or max(1, min(8, 768 // max(max_steps, 1)))
-  px_per_row = px_per_row or (3 if encoding == 'melody' else 8)
+  px_per_row = px_per_row or (3 if encoding == 'melody' else 11)
   columns = max(len(row) for row in grid)
   panel_height = layout.num_rows * px_per_row
   panel_width = max_steps * px_per_step
-  height = len(grid) * panel_height + (len(grid) + 1) * margin
-  width = columns * panel_width + (columns + 1) * margin
+  left, top = (_left_gutter(layout), _FONT_PX + 4) if labels else (0, 0)
+  height = top + len(grid) * panel_height + (len(grid) + 1) * margin
+  width = left + columns * panel_width + (columns + 1) * margin
   image = np.empty([height, width, 3], np.uint8)
   image[:] = _MARGIN
-  for r, row in enumerate(grid):
-    top = margin + r * (panel_height + margin)
+  panel_tops = [top + margin + r * (panel_height + margin) for r in range(len(grid))]
+  panel_lefts = [left + margin + c * (panel_width + margin) for c in range(columns)]
+  for row, panel_top in zip(grid, panel_tops):
     for c, window in enumerate(row):
-      left = margin + c * (panel_width + margin)
       panel = _draw_panel(window, layout, colours[c % len(colours)], px_per_step, px_per_row)
-      image[top:top + panel.shape[0], left:left + panel.shape[1]] = panel
+      image[panel_top:panel_top + panel.shape[0], panel_lefts[c]:panel_lefts[c] + panel.shape[1]] = (
+          panel)
+  if labels:
+    image = _draw_labels(image, layout, panel_tops, panel_lefts, max_steps, px_per_step,
+                         px_per_row)
   return image
+
+
+def _font():
+  return ImageFont.load_default(size=_FONT_PX)
+
+
+def _row_labels(layout):
+  """(row value, text) for the left gutter: every C of a melody (C4 = MIDI 60), every drum."""
+  if layout.encoding == 'drums':
+    return list(enumerate(DRUM_NAMES))
+  return [(pitch, pretty_midi.note_number_to_name(pitch))
+          for pitch in range(layout.low, layout.high + 1) if pitch % 12 == 0]
+
+
+def _left_gutter(layout):
+  font = _font()
+  widths = [font.getlength(text) for _, text in _row_labels(layout)] or [0]
+  return int(max(widths)) + 6
+
+
+def _draw_labels(image, layout, panel_tops, panel_lefts, num_steps, px_per_step, px_per_row):
+  picture = Image.fromarray(image)
+  draw = ImageDraw.Draw(picture)
+  font = _font()
+  for panel_top in panel_tops:
+    for value, text in _row_labels(layout):
+      centre = panel_top + (layout.high - value) * px_per_row + px_per_row / 2
+      draw.text((panel_lefts[0] - 6, centre), text, fill=_LABEL_TEXT, font=font, anchor='rm')
+  for panel_left in panel_lefts:
+    for bar, step in enumerate(range(0, num_steps, STEPS_PER_BAR)):
+      draw.text((panel_left + step * px_per_step + 2, panel_tops[0] - 3), str(bar + 1),
+                fill=_LABEL_TEXT, font=font, anchor='lb')
+  return np.asarray(picture)
 
 
 def encode_png(image):
   """PNG bytes of an RGB uint8 image [H, W, 3]."""
-  return tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy()
+  buffer = io.BytesIO()
+  Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format='PNG')
+  return buffer.getvalue()
 
 
 def write_png(path, image):
   """Writes the image as a PNG atomically (a complete file or none)."""
-  checkpoints.atomic_write(path, encode_png(image))
+  files.atomic_write(path, encode_png(image))
   return os.fspath(path)

@@ -31,7 +31,6 @@ import sys
 import threading
 import time
 from typing import Iterator, NamedTuple
-import uuid
 import warnings
 
 from absl import logging
@@ -43,16 +42,16 @@ with warnings.catch_warnings():
   import note_seq
 
 from music_vae_lite import converters
+from music_vae_lite import files
+from music_vae_lite import limits
 
 MIDI_SUFFIXES = ('.mid', '.midi')
 CACHE_FILE = 'windows.npz'
 REPORT_FILE = 'report.json'
 CACHE_FORMAT_VERSION = 1
-DEFAULT_MAX_FILE_MB = 20.0
-# At their own tempo, sequences longer than this many 4/4 bars are rejected before conversion: a
-# corrupt tempo map or tick count can otherwise turn a small file into millions of steps.
-DEFAULT_MAX_BARS = 10_000
-DEFAULT_FILE_TIMEOUT_S = 120.0
+DEFAULT_MAX_FILE_MB = limits.DEFAULT_MAX_FILE_MB
+DEFAULT_MAX_BARS = limits.DEFAULT_MAX_BARS
+DEFAULT_FILE_TIMEOUT_S = limits.DEFAULT_FILE_TIMEOUT_S
 PROGRESS_EVERY_S = 5.0
 _MB = 1024 * 1024
 
@@ -143,9 +142,9 @@ def _input_kind(input_path):
 def _midi_files(folder):
   """Sorted relative paths of the MIDI files, '/'-separated so names match on every machine."""
   found = []
-  for root, dirs, files in os.walk(folder):
+  for root, dirs, names in os.walk(folder):
     dirs.sort()
-    for name in files:
+    for name in names:
       if _is_midi_name(name):
         relative = os.path.relpath(os.path.join(root, name), folder)
         found.append(relative.replace(os.sep, '/'))
@@ -517,20 +516,6 @@ def format_report(report):
   return '\n'.join(lines)
 
 
-def _atomic_write(path, write_fn, mode):
-  """Writes via a temp file in the same folder + os.replace: `path` is never half-written."""
-  # Not tempfile.mkstemp: its files are private (0600); this one gets the usual umask permissions.
-  temp_path = f'{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}'
-  try:
-    with open(temp_path, mode.replace('w', 'x')) as f:
-      write_fn(f)
-    os.replace(temp_path, path)
-  except BaseException:
-    if os.path.exists(temp_path):
-      os.remove(temp_path)
-    raise
-
-
 def write_cache(window_set, output_dir):
   """Writes `output_dir/windows.npz` (numeric and unicode arrays only) and `output_dir/report.json`.
 
@@ -553,8 +538,8 @@ def write_cache(window_set, output_dir):
       'report_json': np.array(report_json, dtype=np.str_),
   }
   cache_path = os.path.join(output_dir, CACHE_FILE)
-  _atomic_write(cache_path, lambda f: np.savez_compressed(f, **arrays), 'wb')
-  _atomic_write(os.path.join(output_dir, REPORT_FILE), lambda f: f.write(report_json + '\n'), 'w')
+  files.atomic_write(cache_path, lambda f: np.savez_compressed(f, **arrays))
+  files.atomic_write(os.path.join(output_dir, REPORT_FILE), report_json + '\n')
   return cache_path
 
 

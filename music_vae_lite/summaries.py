@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from music_vae_lite import checkpoints
+from music_vae_lite import config_lib
 
 
 class Writers:
@@ -61,7 +62,7 @@ def write_images(writer, step, images):
 def config_markdown(config):
   """The config as a two-column markdown table (TensorBoard renders text summaries as markdown)."""
   rows = ['| key | value |', '|---|---|']
-  for key, value in sorted(checkpoints.flatten_config(config).items()):
+  for key, value in sorted(config_lib.flatten_config(config).items()):
     rows.append(f'| `{key}` | `{json.dumps(value)}` |')
   return '\n'.join(rows)
 

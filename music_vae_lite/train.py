@@ -235,10 +235,11 @@ class Evaluator:
     return input_pipeline.make_dataset(labels, self.converter, batch_size, seed=0, shuffle=False,
                                        repeat=True, drop_remainder=True).take(num_batches)
 
-  def __call__(self, dataset, step, seed=0):
+  def __call__(self, dataset, step, seed=0, progress=None):
     """EVAL_METRICS and EVAL_HISTOGRAMS over the batches of `dataset`, plus 'num_windows'.
 
-    Means are weighted by windows, the note-on accuracies by note-on steps."""
+    Means are weighted by windows, the note-on accuracies by note-on steps. `progress`, if given,
+    is called with the number of windows done after every batch."""
     totals, weights, count = {}, {}, 0
     means, kl_per_dimension = [], 0.0
     step = tf.constant(step, tf.int64)
@@ -255,6 +256,8 @@ class Evaluator:
       means.append(mu.numpy().astype(np.float64))
       kl_per_dimension = kl_per_dimension + tf.reduce_sum(kl, axis=0).numpy().astype(np.float64)
       count += size
+      if progress:
+        progress(count)
     if not count:
       raise ValueError('Nothing to evaluate: the dataset gave no batch.')
     results = {name: total / weights[name] if weights[name] else float('nan')
@@ -266,12 +269,15 @@ class Evaluator:
     return results
 
 
-def evaluate(model, config, labels, *, step, batch_size=None, seed=0, converter=None):
-  """EVAL_METRICS over every window of `labels` [N, T] (one pass), with 'num_windows'."""
+def evaluate(model, config, labels, *, step, batch_size=None, seed=0, converter=None,
+             progress=None):
+  """EVAL_METRICS over every window of `labels` [N, T] (one pass), with 'num_windows'.
+
+  `progress(windows_done)` is called after every batch."""
   converter = converter or converters.get_converter(config.data)
   evaluator = Evaluator(model, config, converter)
   batch_size = batch_size or config.train.batch_size
-  return evaluator(evaluator.dataset(labels, batch_size), step, seed)
+  return evaluator(evaluator.dataset(labels, batch_size), step, seed, progress)
 
 
 class ImageMaker:
@@ -409,6 +415,9 @@ def _resume(state, manager, run_dir, config):
   return last_checkpoint
 
 
+PROGRESS_SECONDS = 5.0  # the longest time between two progress lines
+
+
 def _log_progress(step, num_steps, loss, rate, batch_size):
   eta = _format_duration((num_steps - step) / rate) if rate else '?'
   logging.info('step %d/%d: loss %.4f, %.2f steps/s, %.1f examples/s, ETA %s', step, num_steps,
@@ -448,7 +457,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   num_steps = int(train_config.num_steps)
   converter = converters.get_converter(config.data)
   distribute.per_replica_batch_size(strategy, train_config.batch_size)  # fail early if uneven
-  checkpoints.ensure_writable_dir(run_dir, 'run directory')
+  checkpoints.check_creatable_dir(run_dir, 'run directory')  # created once the examples load
 
   window_set = _load_window_set(examples, converter)
   train_set, eval_set = input_pipeline.split_by_source(window_set, config.data.eval_fraction)
@@ -458,6 +467,11 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
                split['train_files'], len(eval_set), split['eval_files'])
   if not len(train_set):
     raise ValueError(f'No training windows in {examples}: every file was held out for evaluation.')
+  if train_config.batch_size > len(train_set):
+    logging.warning('The batch (%d windows) is larger than the training set (%d windows): every '
+                    'batch repeats windows. Add data or lower --config.train.batch_size.',
+                    train_config.batch_size, len(train_set))
+  checkpoints.ensure_writable_dir(run_dir, 'run directory')
 
   state = TrainState(config, strategy, converter)
   manager = checkpoints.make_manager(state.checkpoint, run_dir, train_config.keep_checkpoints,
@@ -508,6 +522,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
                config.name or 'model', start_step, num_steps, strategy.num_replicas_in_sync,
                train_config.batch_size)
   clock_start, clock_step = None, step
+  last_logged = time.time()
   last_metrics = None
   try:
     with _StopSignals() as stop:
@@ -525,12 +540,16 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
           scalars['learning_rate'] = float(schedules.learning_rate(step, train_config))
           summaries.write_scalars(writers.train, step, scalars)
         step += 1
+        now = time.time()
         if clock_start is None:  # time from the end of the first step: it includes compilation
-          clock_start, clock_step = time.time(), step
-        if step % train_config.log_every == 0 or step == num_steps:
-          elapsed = time.time() - clock_start
+          clock_start, clock_step = now, step
+        # Every log_every steps, and at least every few seconds, so short runs show progress too.
+        if (step % train_config.log_every == 0 or step == num_steps
+            or now - last_logged >= PROGRESS_SECONDS):
+          elapsed = now - clock_start
           rate = (step - clock_step) / elapsed if elapsed > 0 and step > clock_step else 0.0
           _log_progress(step, num_steps, loss, rate, train_config.batch_size)
+          last_logged = now
         if is_chief and image_maker and (step % train_config.image_every == 0):
           summaries.write_images(writers.train, step, image_maker())
         if evaluator and (step % train_config.eval_every == 0 or step == num_steps):

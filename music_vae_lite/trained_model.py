@@ -174,23 +174,32 @@ class TrainedModel:
   # ------------------------------------------------------------------------------------------
   # NoteSequences <-> windows.
 
-  def extract_window(self, note_sequence, window=0, name='input'):
-    """(labels [T], number of windows) of one NoteSequence: window number `window` (0-based).
+  def extract_window(self, note_sequence, window=None, name='input'):
+    """(labels [T], window index, number of windows) of one NoteSequence.
 
+    Args:
+      note_sequence: an unquantized NoteSequence.
+      window: which window (0-based); None picks the first that starts with a note (a melody
+        note-on or a drum hit at its first step), so a piece's pickup or leading rest is skipped;
+        failing that, the first window.
+      name: how to name the input in errors.
     Raises NoWindowError with the converter's explanation when there is no window, or when
     `window` is beyond the number found."""
     result = self._input_converter.to_tensors(note_sequence)
     count = len(result.labels)
     if not count:
       raise NoWindowError(f'{name}: {result.explain()}')
+    if window is None:
+      window = next((i for i, labels in enumerate(result.labels)
+                     if self.converter.starts_with_note(labels)), 0)
     if not 0 <= window < count:
       raise NoWindowError(f'{name} has {count} window(s); window {window + 1} does not exist.')
-    return np.asarray(result.labels[window]), count
+    return np.asarray(result.labels[window]), window, count
 
   def _windows(self, note_sequences):
     windows = []
     for index, sequence in enumerate(note_sequences):
-      labels, count = self.extract_window(sequence, 0, name=f'NoteSequence {index}')
+      labels, _, count = self.extract_window(sequence, 0, name=f'NoteSequence {index}')
       if count > 1:
         logging.warning('NoteSequence %d gives %d windows; encoding the first.', index, count)
       windows.append(labels)
@@ -262,8 +271,13 @@ class TrainedModel:
     z = slerp(mu[0], mu[1], np.linspace(0.0, 1.0, num_steps)).astype(np.float32)
     return self.decode_to_labels(z, temperature, seed)
 
-  def interpolate(self, start_sequence, end_sequence, num_steps, temperature=1.0, seed=None):
-    """NoteSequences morphing from one sequence to the other (the first window of each)."""
-    windows = self._windows([start_sequence, end_sequence])
+  def interpolate(self, start_sequence, end_sequence, num_steps, temperature=1.0, seed=None,
+                  start_window=None, end_window=None):
+    """NoteSequences morphing from one sequence to the other.
+
+    `start_window` / `end_window` pick the window (0-based) of each sequence; by default the first
+    that starts with a note (see extract_window)."""
+    start, _, _ = self.extract_window(start_sequence, start_window, name='start sequence')
+    end, _, _ = self.extract_window(end_sequence, end_window, name='end sequence')
     return self.converter.from_tensors(
-        self.interpolate_labels(windows[0], windows[1], num_steps, temperature, seed))
+        self.interpolate_labels(start, end, num_steps, temperature, seed))

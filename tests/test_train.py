@@ -63,7 +63,7 @@ def test_render_draws_notes_in_column_colours_and_png_round_trips(tmp_path):
   window = np.zeros(32, np.int32)
   window[0] = 60 - 19
   grid = [[window, window], [window, np.zeros(32, np.int32)]]
-  image = pianoroll.render(grid, 'melody', px_per_step=4, px_per_row=3, margin=2)
+  image = pianoroll.render(grid, 'melody', px_per_step=4, px_per_row=3, margin=2, labels=False)
   num_rows = 25  # two octaves around the only pitch (widened to >= 24 semitones)
   assert image.shape == (2 * num_rows * 3 + 3 * 2, 2 * 32 * 4 + 3 * 2, 3)
   colours = {tuple(c) for c in image.reshape(-1, 3)}
@@ -72,6 +72,27 @@ def test_render_draws_notes_in_column_colours_and_png_round_trips(tmp_path):
   decoded = tf.io.decode_png(tf.io.read_file(path)).numpy()
   np.testing.assert_array_equal(decoded, image)
   assert not [p for p in os.listdir(tmp_path) if p.endswith('.tmp')]
+
+
+def test_render_labels_pitches_drums_and_bars_in_gutters():
+  window = np.zeros(32, np.int32)
+  window[0] = 60 - 19
+  plain = pianoroll.render([[window]], 'melody', labels=False)
+  labelled = pianoroll.render([[window]], 'melody')
+  left = labelled.shape[1] - plain.shape[1]
+  top = labelled.shape[0] - plain.shape[0]
+  assert left > 10 and top > 5  # room for 'C4' and the bar numbers
+  margin = 4  # the bar numbers may touch the margin above the panels, never the panels
+  np.testing.assert_array_equal(labelled[top + margin:, left:], plain[margin:])
+  text = pianoroll._LABEL_TEXT  # pylint: disable=protected-access
+  gutter = labelled[top:, :left].reshape(-1, 3)
+  assert (np.abs(gutter.astype(int) - text).sum(axis=1) < 60).any()  # some text was drawn
+  assert (np.abs(labelled[:top].reshape(-1, 3).astype(int) - text).sum(axis=1) < 60).any()
+  assert [name for _, name in pianoroll._row_labels(  # pylint: disable=protected-access
+      pianoroll._Layout('melody', [window]))] == ['C3', 'C4', 'C5']  # pylint: disable=protected-access
+  drums = pianoroll.render([[np.ones(16, np.int32)]], 'drums')
+  assert drums.shape[1] > pianoroll.render([[np.ones(16, np.int32)]], 'drums',
+                                           labels=False).shape[1] + 40  # 'closed hi-hat'
 
 
 def test_render_rejects_empty_grid():
@@ -298,8 +319,14 @@ def test_missing_or_windowless_examples_give_clear_errors(tmp_path):
 def test_unwritable_run_dir_is_reported(tmp_path, window_set):
   blocker = tmp_path / 'file'
   blocker.write_text('not a directory')
-  with pytest.raises(checkpoints.RunDirError, match='not writable'):
+  with pytest.raises(checkpoints.RunDirError, match='run directory .* cannot be created: .* is a file'):
     train.train_and_evaluate(tiny_config(), str(blocker / 'run'), window_set)
+  assert not (tmp_path / 'run').exists()
+  # Examples that give no window leave no (empty) run directory behind.
+  waltzes = write_melody_midis(str(tmp_path / 'waltzes'), num_files=2, numerator=3)
+  with pytest.raises(preprocess.NoWindowsError):
+    train.train_and_evaluate(tiny_config(), str(tmp_path / 'new_run'), waltzes)
+  assert not (tmp_path / 'new_run').exists()
 
 
 def test_evaluate_reports_both_accuracies_over_every_window(window_set):

@@ -141,10 +141,39 @@ def test_inputs_without_a_window_say_why(model):
     model.encode([_melody([60, 62] * 12, numerator=3)])
   with pytest.raises(trained_model.NoWindowError, match='NoteSequence 1'):
     model.encode([_melody([60, 62, 64, 65] * 4), note_seq.NoteSequence()])
-  labels, count = model.extract_window(_melody(list(range(60, 72)) * 8), window=1)
-  assert count > 1 and labels.shape == (32,)
+  labels, index, count = model.extract_window(_melody(list(range(60, 72)) * 8), window=1)
+  assert count > 1 and index == 1 and labels.shape == (32,)
   with pytest.raises(trained_model.NoWindowError, match='window 99 does not exist'):
     model.extract_window(_melody([60, 62, 64, 65] * 4), window=98)
+
+
+def test_interpolation_skips_a_leading_rest_unless_told(model):
+  # A pickup: the tune starts on the last beat of its first bar, so window 1 opens with silence.
+  tune = _melody(list(range(60, 72)) * 8)
+  for note in tune.notes:
+    note.start_time += 1.5  # three beats at 120 qpm
+    note.end_time += 1.5
+  tune.total_time += 1.5
+  labels, index, count = model.extract_window(tune)
+  assert count > 1 and index > 0 and model.converter.starts_with_note(labels)
+  first, index, _ = model.extract_window(tune, window=0)
+  assert index == 0 and not model.converter.starts_with_note(first)
+  encoded = []
+  original = model.interpolate_labels
+
+  def spy(start, end, *args, **kwargs):
+    encoded.append((start, end))
+    return original(start, end, *args, **kwargs)
+
+  model.interpolate_labels = spy
+  try:
+    model.interpolate(tune, tune, num_steps=2, temperature=0.0)
+    model.interpolate(tune, tune, num_steps=2, temperature=0.0, start_window=0, end_window=0)
+  finally:
+    del model.interpolate_labels
+  np.testing.assert_array_equal(encoded[0][0], labels)
+  np.testing.assert_array_equal(encoded[1][0], first)
+  np.testing.assert_array_equal(encoded[1][1], first)
 
 
 def test_checkpoint_from_another_config_is_named(tmp_path, run_dir):

@@ -1,18 +1,21 @@
-"""What the programs share: quiet start-up, the --run_dir / --checkpoint flags, one-line user errors.
+"""What the programs share: start-up (help, quiet logs), the --run_dir / --checkpoint flags, checks
+of flags and paths before TensorFlow is imported, one-line user errors.
 
-Programs import TensorFlow and the library inside main(), so that --help answers at once.
+Programs import TensorFlow and the library inside main(), after their own checks, so that --help
+and a usage mistake answer at once instead of after TensorFlow's start-up (seconds).
 """
 import contextlib
 import os
 import sys
-import warnings
+import textwrap
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-# pydub, imported by note_seq, warns about a missing ffmpeg that is never used.
-warnings.filterwarnings('ignore', message="Couldn't find ffmpeg", category=RuntimeWarning)
+from absl import app
+from absl import flags
+from absl import logging
 
-from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import logging  # pylint: disable=g-import-not-at-top,wrong-import-position
+from music_vae_lite import config_lib
+from music_vae_lite import files
+from music_vae_lite.cli import quiet
 
 # Bad flags, files and checkpoints raise these; the programs report them in one line.
 USER_ERRORS = (ValueError, OSError, FloatingPointError)
@@ -34,16 +37,51 @@ def define_bf16_flag():
       'Outputs at the same seed can differ from float32 in a few notes.')
 
 
+def check_model_flags(run_dir, checkpoint):
+  """Checks --run_dir / --checkpoint without TensorFlow: exactly one, naming something that exists
+  (a run directory with its config.json, or a checkpoint prefix with its .index file)."""
+  if (run_dir is None) == (checkpoint is None):
+    raise ValueError('Give exactly one of --run_dir and --checkpoint.')
+  if run_dir is not None:
+    if not os.path.isdir(run_dir):
+      raise ValueError(f'--run_dir: no run directory at {run_dir!r}.')
+    if not os.path.isfile(os.path.join(run_dir, 'config.json')):
+      raise ValueError(f'--run_dir: {run_dir!r} is not a music_vae_lite run directory (no '
+                       'config.json).')
+  else:
+    prefix = checkpoint[:-len('.index')] if checkpoint.endswith('.index') else checkpoint
+    if not os.path.isfile(prefix + '.index') and not os.path.isdir(prefix):
+      raise ValueError(f'--checkpoint: no checkpoint at {checkpoint!r} (expected a prefix such as '
+                       'run_dir/train/ckpt-2000, with its .index file).')
+
+
+def check_examples(path):
+  """--examples must exist (a MIDI folder or file, a TFRecord or a cache folder)."""
+  if not os.path.exists(path):
+    raise ValueError(f'--examples: {path!r} does not exist (expected a MIDI folder or file, a '
+                     'NoteSequence TFRecord or an mvl_preprocess cache folder).')
+
+
+def check_output_dir(path, flag='output_dir'):
+  """A folder that exists and is writable or can be created; nothing is created yet."""
+  return files.check_creatable_dir(path, f'--{flag} folder')
+
+
 def load_trained_model(run_dir, checkpoint, bf16=False):
   """The TrainedModel named by exactly one of --run_dir and --checkpoint."""
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
-  if (run_dir is None) == (checkpoint is None):
-    raise ValueError('Give exactly one of --run_dir and --checkpoint.')
+  check_model_flags(run_dir, checkpoint)
   model = trained_model.TrainedModel(run_dir or checkpoint,
                                      compute_dtype='bfloat16' if bf16 else None)
   logging.info('Loaded %s (step %d, %s matmuls).', model.checkpoint_path, model.step,
                model.compute_dtype)
   return model
+
+
+def safe_name(text):
+  """`text` made safe as part of a file name: no path separators, no leading dots."""
+  cleaned = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in str(text)).lstrip('.')
+  return cleaned or 'model'
 
 
 @contextlib.contextmanager
@@ -54,3 +92,61 @@ def user_errors(program):
   except USER_ERRORS as e:
     logging.debug('Error details:', exc_info=True)
     sys.exit(f'{program}: error: {e}')
+
+
+# -------------------------------------------------------------------------------------------------
+# Start-up.
+
+_HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '-helpshort')
+
+
+def _help_text(module, argv, with_config):
+  """The program's docstring, its flags and, for --config=NAME, every overridable config value."""
+  key_flags = (flags.FLAGS.get_flags_for_module(module.__name__)
+               + flags.FLAGS.get_flags_for_module(__name__))
+  if with_config:
+    key_flags.append(flags.FLAGS['config'])
+  lines = [(module.__doc__ or '').strip(), '', 'Flags:']
+  for flag in sorted(set(key_flags), key=lambda f: f.name):
+    note = ' (default: {})'.format(flag.default) if flag.default is not None else ''
+    lines.append(textwrap.fill(f'--{flag.name}: {flag.help}{note}', width=100,
+                               initial_indent='  ', subsequent_indent='      '))
+  if with_config:
+    lines.append('')
+    config_path = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')), None)
+    if config_path is None:
+      lines.append('Each config value can be overridden as --config.<key>=<value>; add '
+                   '--config=NAME to --help to list them. Configs: '
+                   + ', '.join(config_lib.available_configs()) + '.')
+    else:
+      config = config_lib.load_config(config_path)
+      lines.append(f'Config values of {config.name or config_path}, each overridable as '
+                   '--config.<key>=<value>:')
+      lines.extend(f'  --config.{key}={value}'
+                   for key, value in sorted(config_lib.flatten_config(config).items()))
+  lines.append('')
+  lines.append('TensorFlow start-up logs are hidden; set TF_CPP_MIN_LOG_LEVEL=0 to see them.')
+  return '\n'.join(lines)
+
+
+def run_program(main, module, with_config=False):
+  """Runs an absl program: --help (exit 0), config names, quiet start-up, then `main`.
+
+  Args:
+    main: the absl main(argv).
+    module: the program's module (its docstring and flags make the help).
+    with_config: the program takes --config=NAME (a named config or a file) and overrides.
+  """
+  program = os.path.basename(sys.argv[0]) if sys.argv[0].startswith('mvl_') else (
+      'mvl_' + module.__name__.rsplit('.', 1)[-1])
+  argv = list(sys.argv)
+  try:
+    if with_config:
+      argv = config_lib.resolve_config_argv(argv)
+    if any(arg in _HELP_ARGS for arg in argv[1:]):
+      print(_help_text(module, argv, with_config))
+      sys.exit(0)
+  except ValueError as e:
+    sys.exit(f'{program}: error: {e}')
+  quiet.quiet_start_up()
+  app.run(main, argv=argv)

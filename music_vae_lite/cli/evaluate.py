@@ -10,13 +10,16 @@ in bits, and the rest of train.EVAL_METRICS.
 """
 import json
 import os
+import sys
+import time
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from music_vae_lite.cli import common
 
-# TensorFlow and the library are imported in main(), so that --help answers at once.
+# TensorFlow and the library are imported in main(), after the flags are checked.
 
 _RUN_DIR, _CHECKPOINT = common.define_model_flags()
 _EXAMPLES = flags.DEFINE_string(
@@ -30,12 +33,15 @@ _BATCH_SIZE = flags.DEFINE_integer('batch_size', None, 'Evaluation batch (defaul
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed for z ~ q(z|x) and the free-running samples.')
 flags.mark_flags_as_required(['examples', 'output_json'])
 
-_USER_ERRORS = (ValueError, OSError)
+_PROGRESS_SECONDS = 5.0
 
 # JSON key -> train.EVAL_METRICS name.
 _KEYS = {
     'teacher_forced_accuracy': 'metrics/teacher_forced_accuracy',
     'sampled_accuracy': 'metrics/sampled_accuracy',
+    'teacher_forced_note_on_accuracy': 'metrics/teacher_forced_note_on_accuracy',
+    'sampled_note_on_accuracy': 'metrics/sampled_note_on_accuracy',
+    'active_units': 'latent/active_units',
     'r_loss': 'losses/r_loss',
     'r_loss_per_step': 'losses/r_loss_per_step',
     'sampled_r_loss': 'losses/sampled_r_loss',
@@ -49,14 +55,19 @@ _KEYS = {
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  with common.user_errors('mvl_evaluate'):
+    common.check_model_flags(_RUN_DIR.value, _CHECKPOINT.value)
+    common.check_examples(_EXAMPLES.value)
+    output_json = os.path.abspath(_OUTPUT_JSON.value)
+    if os.path.isdir(output_json):
+      raise ValueError(f'--output_json: {output_json!r} is a folder; give a file name.')
+    common.check_output_dir(os.path.dirname(output_json), 'output_json')
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import input_pipeline  # pylint: disable=g-import-not-at-top
   from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite import train  # pylint: disable=g-import-not-at-top
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_evaluate'):
-    output_json = os.path.abspath(_OUTPUT_JSON.value)
-    checkpoints.ensure_writable_dir(os.path.dirname(output_json), 'output directory')
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value)
     window_set = preprocess.load_examples(_EXAMPLES.value, model.converter)
     if _SPLIT.value != 'all':
@@ -66,9 +77,18 @@ def main(argv):
       if not len(window_set):
         raise ValueError(f'The {_SPLIT.value} split of {_EXAMPLES.value} has no windows '
                          f'(eval_fraction={model.config.data.eval_fraction}).')
+    total = len(window_set)
+    logging.info('Evaluating %d windows of %s.', total, _EXAMPLES.value)
+    last_report = [time.time()]
+
+    def progress(done):  # a line every few seconds: a big evaluation takes minutes
+      if time.time() - last_report[0] >= _PROGRESS_SECONDS or done >= total:
+        logging.info('Evaluated %d of %d windows (%.0f%%).', done, total, 100.0 * done / total)
+        last_report[0] = time.time()
+
     metrics = train.evaluate(model.model, model.config, window_set.labels, step=model.step,
                              batch_size=_BATCH_SIZE.value, seed=_SEED.value,
-                             converter=model.converter)
+                             converter=model.converter, progress=progress)
     report = {'checkpoint': model.checkpoint_path, 'step': model.step,
               'examples': _EXAMPLES.value, 'split': _SPLIT.value,
               'num_windows': metrics['num_windows'],
@@ -79,7 +99,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  common.run_program(main, sys.modules[__name__])
 
 
 if __name__ == '__main__':

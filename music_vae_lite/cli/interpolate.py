@@ -1,24 +1,28 @@
 r"""mvl_interpolate: morphs between two MIDI files through the latent space.
 
   mvl_interpolate --run_dir=runs/mel --input_midi_1=a.mid --input_midi_2=b.mid --num_outputs=5 \
-      --output_dir=out [--window=k] [--temperature=0.5] [--seed=1] [--bf16]
+      --output_dir=out [--window_1=k] [--window_2=k] [--temperature=0.5] [--seed=1] [--bf16]
 
-Each input is converted like the training data; its window number --window (1 = the first) is
-encoded (posterior mean), the two means are interpolated spherically (slerp) at num_outputs evenly
-spaced points, both ends included, and each point is decoded. Writes each step as
+Each input is converted like the training data and one of its windows is encoded (posterior mean):
+by default the first window that starts with a note, so a pickup or a leading rest is skipped, or
+the one chosen with --window_1 / --window_2 (1 = the first); the program says which it used. The
+two means are interpolated spherically (slerp) at num_outputs evenly spaced points, both ends
+included, and each point is decoded. Writes each step as
 <config>_interpolate_<time>-NNN-of-MMM.mid, the whole morph as one MIDI file (steps one after
 another, <...>-morph.mid) and a piano roll of the steps (<...>.png). An input that gives no window
 is reported with the reason (e.g. "3/4 time"); one that gives several is reported too.
 """
 import os
+import sys
 import time
 
 from absl import app
 from absl import flags
 
+from music_vae_lite import files
 from music_vae_lite.cli import common
 
-# TensorFlow and the library are imported where used, so that --help answers at once.
+# TensorFlow and the library are imported where used, after the flags are checked.
 
 _RUN_DIR, _CHECKPOINT = common.define_model_flags()
 _BF16 = common.define_bf16_flag()
@@ -26,9 +30,12 @@ _INPUT_1 = flags.DEFINE_string('input_midi_1', None, 'The MIDI file to start fro
 _INPUT_2 = flags.DEFINE_string('input_midi_2', None, 'The MIDI file to end at.')
 _NUM_OUTPUTS = flags.DEFINE_integer('num_outputs', 5, 'Interpolation steps, both ends included.',
                                     lower_bound=2)
-_WINDOW = flags.DEFINE_integer('window', 1, 'Which window of an input to use when it gives '
-                               'several (1 = the first).', lower_bound=1)
-_TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Decoding temperature; 0 = argmax.')
+_WINDOW_1 = flags.DEFINE_integer('window_1', None, 'Which window of --input_midi_1 to encode '
+                                 '(1 = the first; default: the first that starts with a note).',
+                                 lower_bound=1)
+_WINDOW_2 = flags.DEFINE_integer('window_2', None, 'The same for --input_midi_2.', lower_bound=1)
+_TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Decoding temperature; 0 = argmax.',
+                                  lower_bound=0.0)
 _SEED = flags.DEFINE_integer('seed', None, 'Random seed (the same seed gives the same output).')
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', '/tmp/music_vae_lite/generated',
                                   'Where to write the MIDI files and the PNG.')
@@ -37,8 +44,6 @@ flags.mark_flags_as_required(['input_midi_1', 'input_midi_2'])
 def read_midi(path, flag):
   """The NoteSequence of one MIDI file; ValueError naming the flag, the file and the reason."""
   from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
-  if not os.path.isfile(path):
-    raise ValueError(f'--{flag}: {path!r} is not a file.')
   entries = list(preprocess.read_note_sequences(path))
   if len(entries) != 1 or entries[0][1] is None:
     reason = entries[0][2] if entries else 'nothing could be read'
@@ -51,18 +56,26 @@ def input_window(model, path, flag, window):
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
   sequence = read_midi(path, flag)
   try:
-    labels, count = model.extract_window(sequence, window - 1, name=f'--{flag} {path}')
+    labels, index, count = model.extract_window(
+        sequence, None if window is None else window - 1, name=f'--{flag} {path}')
   except trained_model.NoWindowError as e:
     raise ValueError(str(e)) from e
-  if count > 1:
-    print(f'--{flag} {os.path.basename(path)} gives {count} windows; using window {window} '
-          f'(choose another with --window=k).')
+  how = 'chosen' if window is not None else (
+      'the first that starts with a note' if model.converter.starts_with_note(labels)
+      else 'none starts with a note')
+  print(f'--{flag} {os.path.basename(path)}: window {index + 1} of {count} ({how}; choose '
+        f'another with --{flag.replace("input_midi", "window")}=k).')
   return labels
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  with common.user_errors('mvl_interpolate'):
+    common.check_model_flags(_RUN_DIR.value, _CHECKPOINT.value)
+    files.check_midi_file(_INPUT_1.value, 'input_midi_1')
+    files.check_midi_file(_INPUT_2.value, 'input_midi_2')
+    common.check_output_dir(_OUTPUT_DIR.value)
   from note_seq import sequences_lib  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
@@ -70,14 +83,15 @@ def main(argv):
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_interpolate'):
     temperature = trained_model.check_temperature(_TEMPERATURE.value)
-    output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)
-    start = input_window(model, _INPUT_1.value, 'input_midi_1', _WINDOW.value)
-    end = input_window(model, _INPUT_2.value, 'input_midi_2', _WINDOW.value)
+    start = input_window(model, _INPUT_1.value, 'input_midi_1', _WINDOW_1.value)
+    end = input_window(model, _INPUT_2.value, 'input_midi_2', _WINDOW_2.value)
     labels = model.interpolate_labels(start, end, _NUM_OUTPUTS.value, temperature, _SEED.value)
     sequences = model.converter.from_tensors(labels)
+    output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
     stamp = time.strftime('%Y-%m-%d_%H%M%S')
-    base = os.path.join(output_dir, f'{model.config.name or "model"}_interpolate_{stamp}')
+    name = common.safe_name(model.config.name or 'model')
+    base = os.path.join(output_dir, f'{name}_interpolate_{stamp}')
     total = len(sequences)
     for index, sequence in enumerate(sequences):
       converters.write_midi(sequence, f'{base}-{index + 1:03d}-of-{total:03d}.mid')
@@ -91,7 +105,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  common.run_program(main, sys.modules[__name__])
 
 
 if __name__ == '__main__':

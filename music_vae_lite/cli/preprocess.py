@@ -11,16 +11,14 @@ import json
 import os
 import sys
 
-# First: quiets start-up, also in spawned worker processes (which re-import this module first).
-from music_vae_lite.cli import common  # pylint: disable=unused-import,g-bad-import-order
-
-from absl import app  # pylint: disable=g-bad-import-order
+from absl import app
 from absl import flags
 from absl import logging
 
-from music_vae_lite import converters
-from music_vae_lite import preprocess
-from music_vae_lite.configs import base
+from music_vae_lite import limits
+from music_vae_lite.cli import common
+
+# The library (note_seq, TensorFlow) is imported in main(), after the flags are checked.
 
 _INPUT = flags.DEFINE_string(
     'input', None, 'A folder of MIDI files (searched recursively), a MIDI file, or a TFRecord of '
@@ -34,13 +32,13 @@ _MAX_WINDOWS = flags.DEFINE_integer(
     'subset beyond that).', lower_bound=1)
 _NUM_WORKERS = flags.DEFINE_integer('num_workers', 2, 'Worker processes; 1 = in this process.',
                                     lower_bound=1)
-_MAX_FILE_MB = flags.DEFINE_float('max_file_mb', preprocess.DEFAULT_MAX_FILE_MB,
+_MAX_FILE_MB = flags.DEFINE_float('max_file_mb', limits.DEFAULT_MAX_FILE_MB,
                                   'Larger MIDI files are skipped (reported as too large).',
                                   lower_bound=0.0)
-_MAX_BARS = flags.DEFINE_integer('max_bars', preprocess.DEFAULT_MAX_BARS,
+_MAX_BARS = flags.DEFINE_integer('max_bars', limits.DEFAULT_MAX_BARS,
                                  'Longer sequences are skipped (reported as too long).',
                                  lower_bound=1)
-_FILE_TIMEOUT = flags.DEFINE_float('file_timeout_s', preprocess.DEFAULT_FILE_TIMEOUT_S,
+_FILE_TIMEOUT = flags.DEFINE_float('file_timeout_s', limits.DEFAULT_FILE_TIMEOUT_S,
                                    'A file taking longer to read and convert fails; 0 = no limit.',
                                    lower_bound=0.0)
 _PRINT_JSON = flags.DEFINE_bool('print_json', False, 'Also print the full report as JSON.')
@@ -58,8 +56,13 @@ def main(argv):
   if not os.path.exists(_INPUT.value):
     return _usage_error(f'--input={_INPUT.value} does not exist (expected a folder of MIDI '
                         'files, a MIDI file or a TFRecord of NoteSequences).')
-  if os.path.isfile(_OUTPUT.value):
-    return _usage_error(f'--output={_OUTPUT.value} is a file; it must be a folder.')
+  try:
+    common.check_output_dir(_OUTPUT.value, 'output')
+  except ValueError as e:
+    return _usage_error(str(e))
+  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.configs import base  # pylint: disable=g-import-not-at-top
   data_config = base.get_base_config().data
   data_config.encoding = _ENCODING.value
   data_config.slice_bars = _SLICE_BARS.value
@@ -83,7 +86,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  common.run_program(main, sys.modules[__name__])
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@ Writes <config>_sample_<time>-NNN-of-MMM.mid for each sample and one piano-roll 
 newest. Temperature 0 decodes greedily (argmax); the default 0.5 is the original's.
 """
 import os
+import sys
 import time
 
 from absl import app
@@ -14,12 +15,13 @@ from absl import flags
 
 from music_vae_lite.cli import common
 
-# TensorFlow and the library are imported in main(), so that --help answers at once.
+# TensorFlow and the library are imported in main(), after the flags are checked.
 
 _RUN_DIR, _CHECKPOINT = common.define_model_flags()
 _BF16 = common.define_bf16_flag()
 _NUM_OUTPUTS = flags.DEFINE_integer('num_outputs', 5, 'Number of samples.', lower_bound=1)
-_TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Sampling temperature; 0 = argmax.')
+_TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Sampling temperature; 0 = argmax.',
+                                  lower_bound=0.0)
 _SEED = flags.DEFINE_integer('seed', None, 'Random seed (the same seed gives the same samples).')
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', '/tmp/music_vae_lite/generated',
                                   'Where to write the MIDI files and the PNG.')
@@ -27,17 +29,21 @@ _OUTPUT_DIR = flags.DEFINE_string('output_dir', '/tmp/music_vae_lite/generated',
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  with common.user_errors('mvl_sample'):
+    common.check_model_flags(_RUN_DIR.value, _CHECKPOINT.value)
+    common.check_output_dir(_OUTPUT_DIR.value)
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_sample'):
     temperature = trained_model.check_temperature(_TEMPERATURE.value)
-    output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)
     labels = model.sample_labels(_NUM_OUTPUTS.value, temperature, _SEED.value)
     sequences = model.converter.from_tensors(labels)
-    base = f'{model.config.name or "model"}_sample_{time.strftime("%Y-%m-%d_%H%M%S")}'
+    output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
+    stamp = time.strftime('%Y-%m-%d_%H%M%S')
+    base = f'{common.safe_name(model.config.name or "model")}_sample_{stamp}'
     total = len(sequences)
     for index, sequence in enumerate(sequences):
       converters.write_midi(sequence, os.path.join(output_dir,
@@ -49,7 +55,7 @@ def main(argv):
 
 
 def run():
-  app.run(main)
+  common.run_program(main, sys.modules[__name__])
 
 
 if __name__ == '__main__':

@@ -20,11 +20,10 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from music_vae_lite import config_lib
 from music_vae_lite.cli import common
 
-# TensorFlow and the library are imported in main(), so that --help and a mistyped config name
-# answer at once instead of after TensorFlow's start-up.
+# TensorFlow and the library are imported in main(), after the flags are checked, so that --help
+# and a mistake answer at once instead of after TensorFlow's start-up.
 STRATEGIES = ('default', 'mirrored', 'multi_worker')  # = distribute.STRATEGIES
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -49,6 +48,12 @@ flags.mark_flags_as_required(['run_dir', 'examples'])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  with common.user_errors('mvl_train'):
+    common.check_examples(_EXAMPLES.value)
+    common.check_output_dir(_RUN_DIR.value, 'run_dir')
+    if _CONFIG.value is None and not os.path.isfile(os.path.join(_RUN_DIR.value, 'config.json')):
+      raise ValueError(f'--config is required: {_RUN_DIR.value} holds no run to resume '
+                       '(no config.json).')
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import distribute  # pylint: disable=g-import-not-at-top
   from music_vae_lite import train  # pylint: disable=g-import-not-at-top
@@ -57,9 +62,6 @@ def main(argv):
     strategy = distribute.make_strategy(_STRATEGY.value)
     config = _CONFIG.value
     if config is None:
-      if not os.path.isfile(os.path.join(_RUN_DIR.value, checkpoints.CONFIG_FILE)):
-        raise ValueError(f'--config is required: {_RUN_DIR.value} holds no run to resume '
-                         f'(no {checkpoints.CONFIG_FILE}).')
       config = checkpoints.load_config(_RUN_DIR.value)  # resuming: the run's own config
       logging.info('No --config: using %s.', os.path.join(_RUN_DIR.value, checkpoints.CONFIG_FILE))
     if _NUM_STEPS.value is not None:
@@ -70,11 +72,7 @@ def main(argv):
 
 
 def run():
-  try:
-    argv = config_lib.resolve_config_argv(sys.argv)
-  except ValueError as e:
-    sys.exit(f'mvl_train: error: {e}')
-  app.run(main, argv=argv)
+  common.run_program(main, sys.modules[__name__], with_config=True)
 
 
 if __name__ == '__main__':
