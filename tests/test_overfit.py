@@ -29,7 +29,7 @@ def _real_windows(converter, count):
     # 4 bars: still a conductor with one embedding per bar, at a quarter of the cost of 16. The
     # hierarchical model plateaus near 95% (the first step of each bar) until the conductor learns
     # distinct embeddings per bar (seen here at about 1,300 steps).
-    ('tiny-hierdec-mel_16bar', 4, 8, 3e-3, 2500),
+    pytest.param('tiny-hierdec-mel_16bar', 4, 8, 3e-3, 2500, marks=pytest.mark.slow),
     pytest.param('tiny-hierdec-mel_16bar', 16, 4, 3e-3, 5000, marks=pytest.mark.slow),
 ])
 def test_tiny_model_overfits_real_windows(name, slice_bars, num_windows, learning_rate, max_steps):
