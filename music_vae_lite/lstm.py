@@ -66,7 +66,9 @@ class LstmLayer(tf.Module):
     self.input_size = input_size
     self.units = units
     with self.name_scope:
-      self.kernel = tf.Variable(glorot_uniform([input_size + units, 4 * units], seed), name='kernel')
+      shape = [input_size + units, 4 * units]
+      # A callable initial value, so that an importer can skip computing it (magenta_checkpoint).
+      self.kernel = tf.Variable(lambda: glorot_uniform(shape, seed), shape=shape, name='kernel')
       self.bias = tf.Variable(tf.zeros([4 * units]), name='bias')
 
   @property

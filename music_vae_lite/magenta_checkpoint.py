@@ -189,11 +189,54 @@ def split_variables(shapes):
 # Configs: the shapes a config implies, and the config the shapes imply.
 
 
-def build_model(config):
-  """Our model for `config` (weights initialised from config.train.seed)."""
+def _build(config):
   converter = converters.get_converter(config.data)
   return models.MusicVAE(config.model, converter.input_depth, converter.output_depth,
                          converter.window_steps, seed=config.train.seed)
+
+
+def _creation_order(config):
+  """The original name of every variable `config`'s model creates, in creation order (None for
+  a variable without one), from a build in a throwaway graph (nothing is allocated)."""
+  created = []
+
+  def record(next_creator, **kwargs):
+    created.append(next_creator(**kwargs))
+    return created[-1]
+
+  with tf.Graph().as_default(), tf.variable_creator_scope(record):
+    names = {id(v): name for name, v in _build(config).original_variable_names().items()}
+  return [names.get(id(v)) for v in created]
+
+
+def build_model(config, initial_values=None):
+  """Our model for `config`, its weights initialised from config.train.seed, or taken from
+  `initial_values(original name)` as each variable is created.
+
+  Creating the variables from the checkpoint's tensors means nothing else is allocated: no random
+  initial values (for 176 M parameters, seconds and, in TensorFlow's temporaries, about another
+  copy of the weights) and no second buffer to copy into."""
+  if initial_values is None:
+    return _build(config)
+  order = iter(_creation_order(config))
+  given = {}
+
+  def from_checkpoint(next_creator, **kwargs):
+    name = next(order)
+    if name is not None:
+      kwargs['initial_value'] = lambda: initial_values(name)
+    variable = next_creator(**kwargs)
+    given[id(variable)] = name
+    return variable
+
+  with tf.variable_creator_scope(from_checkpoint):
+    model = _build(config)
+  # The graph build and this one run the same code, so the orders agree; checked all the same.
+  for name, variable in model.original_variable_names().items():
+    if given.get(id(variable)) != name:
+      raise RuntimeError(f'Variable creation order changed: {name} got the value of '
+                         f'{given.get(id(variable))}.')
+  return model
 
 
 def expected_shapes(config):
@@ -201,7 +244,7 @@ def expected_shapes(config):
   model is built in a throwaway graph, where variables are never initialised."""
   with tf.Graph().as_default():
     return {name: variable.shape.as_list()
-            for name, variable in build_model(config).original_variable_names().items()}
+            for name, variable in _build(config).original_variable_names().items()}
 
 
 def _sizes(shapes, pattern):
@@ -335,15 +378,14 @@ def load_model(prefix, config=None):
   else:
     check_config(config, shapes)
     note = f'config {config.name or "(given)"} as given'
-  model = build_model(config)
-  names = model.original_variable_names()
   try:
-    for name, variable in names.items():
-      variable.assign(reader.get_tensor(model_shapes[name][0]))  # one tensor in memory at a time
+    # Each variable is created from its tensor: one tensor at a time beyond the model's weights.
+    model = build_model(config, lambda name: reader.get_tensor(model_shapes[name][0]))
     step = int(reader.get_tensor(GLOBAL_STEP)) if GLOBAL_STEP in shapes else 0
   except (tf.errors.OpError, ValueError, IndexError) as e:  # IndexError: a truncated .data file
     raise _read_error(prefix, e) from e
-  report = {'config_note': note, 'global_step': step, 'restored': len(names),
+  report = {'config_note': note, 'global_step': step,
+            'restored': len(model.original_variable_names()),
             'parameters': model.num_parameters(),
             'skipped': {name: shape for name, shape in sorted(skipped.items())
                         if name != GLOBAL_STEP},

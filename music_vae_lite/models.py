@@ -27,11 +27,13 @@ class Dense(tf.Module):
     super().__init__(name=name)
     self.activation = activation
     with self.name_scope:
+      shape = [input_size, units]
       if stddev is None:
-        kernel = lstm.glorot_uniform([input_size, units], seed)
+        kernel = lambda: lstm.glorot_uniform(shape, seed)
       else:
-        kernel = tf.random.stateless_normal([input_size, units], seed=seed, stddev=stddev)
-      self.kernel = tf.Variable(kernel, name='kernel')
+        kernel = lambda: tf.random.stateless_normal(shape, seed=seed, stddev=stddev)
+      # A callable initial value, so that an importer can skip computing it (magenta_checkpoint).
+      self.kernel = tf.Variable(kernel, shape=shape, name='kernel')
       self.bias = tf.Variable(tf.zeros([units]), name='bias')
 
   def __call__(self, x):
