@@ -7,8 +7,10 @@
 
 The run directory describes itself (run_dir/config.json, see checkpoints.py), so nothing else is
 needed. Construction reads the config and restores the weights (no graph is built); each operation
-is one `tf.function` with a batch dimension of any size, traced on first use and reused: the whole
-autoregressive sampling loop runs as one graph per operation. Inputs go in chunks of at most
+is one `tf.function` of an `inference.InferenceModule` (`model.inference`, the module that
+`mvl_export` saves), with a batch dimension of any size, traced on first use and reused: the whole
+autoregressive sampling loop runs as one graph per operation. Nothing here imports the training
+loop. Inputs go in chunks of at most
 `batch_size` rows and are not padded. (The original pads every call to its `max_batch_size`.
 Encoding 2 windows with the full hierdec-mel_16bar took 3.2 s padded to 8 rows and 2.2 s unpadded,
 on 2 CPU cores.)
@@ -32,7 +34,8 @@ import tensorflow as tf
 
 from music_vae_lite import checkpoints
 from music_vae_lite import converters
-from music_vae_lite import train
+from music_vae_lite import inference
+from music_vae_lite import model_registry
 
 
 class NoWindowError(ValueError):
@@ -42,23 +45,12 @@ class NoWindowError(ValueError):
 def slerp(p0, p1, t):
   """Spherical interpolation between vectors p0 and p1 at fractions t (a number or an array [K]).
 
-  Returns [K, D] (or [D] for a scalar t). Falls back to linear interpolation where the angle is
-  about 0 (or 180 degrees) or a vector is zero, where slerp's 1/sin(omega) is undefined.
+  Returns float64 [K, D] (or [D] for a scalar t). Falls back to linear interpolation where the
+  angle is about 0 (or 180 degrees) or a vector is zero, where slerp's 1/sin(omega) is undefined.
+  (The computation is inference.slerp, the one the exported `interpolate` runs.)
   """
-  p0, p1 = np.asarray(p0, np.float64), np.asarray(p1, np.float64)
   t_array = np.asarray(t, np.float64)
-  ts = t_array.reshape(-1, 1)
-  norm0, norm1 = np.linalg.norm(p0), np.linalg.norm(p1)
-  if norm0 > 0 and norm1 > 0:
-    cos_omega = np.clip(np.dot(p0 / norm0, p1 / norm1), -1.0, 1.0)
-    omega = np.arccos(cos_omega)
-    sin_omega = np.sin(omega)
-  else:
-    sin_omega = 0.0
-  if abs(sin_omega) < 1e-6:
-    result = (1.0 - ts) * p0 + ts * p1
-  else:
-    result = (np.sin((1.0 - ts) * omega) * p0 + np.sin(ts * omega) * p1) / sin_omega
+  result = inference.slerp(np.asarray(p0, np.float64), np.asarray(p1, np.float64), t_array).numpy()
   return result[0] if t_array.ndim == 0 else result
 
 
@@ -106,29 +98,15 @@ class TrainedModel:
     self._input_converter = converters.get_converter(all_windows)
     self.batch_size = batch_size
     self.step = checkpoints.checkpoint_step(self.checkpoint_path)
-    self.model = train.build_model(self.config, self.converter)
+    self.model = model_registry.build_model(self.config, self.converter)
     checkpoints.restore(tf.train.Checkpoint(model=self.model), self.checkpoint_path)
-    dtype = train.compute_dtype(self.config.train) if compute_dtype is None else tf.as_dtype(
-        compute_dtype)
+    dtype = model_registry.compute_dtype(self.config.train) if compute_dtype is None else (
+        tf.as_dtype(compute_dtype))
     self.compute_dtype = dtype.name
-    fused = train.use_fused_kernels(self.config.train)  # the model keeps it to float32 itself
-    model = self.model
-    seed_spec = tf.TensorSpec([2], tf.int32)
-
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, self.num_steps, self.converter.input_depth], tf.float32),
-        tf.TensorSpec([None], tf.int32), seed_spec])
-    def encode_fn(inputs, lengths, seed):
-      posterior = model.posterior(inputs, lengths, fused, dtype)
-      mu, sigma = posterior.mean(), posterior.stddev()
-      return mu + sigma * tf.random.stateless_normal(tf.shape(mu), seed), mu, sigma
-
-    @tf.function(input_signature=[tf.TensorSpec([None, self.z_size], tf.float32),
-                                  tf.TensorSpec([], tf.float32), seed_spec])
-    def decode_fn(z, temperature, seed):
-      return model.decoder.sample(z, temperature, seed=seed, compute_dtype=dtype)
-
-    self._encode_fn, self._decode_fn = encode_fn, decode_fn
+    # The model keeps the fused kernel to float32 itself.
+    self.inference = inference.InferenceModule(
+        self.model, self.config, self.converter, dtype,
+        fused=model_registry.use_fused_kernels(self.config.train))
 
   @classmethod
   def from_magenta(cls, checkpoint, config=None, batch_size=32, compute_dtype=None):
@@ -218,8 +196,8 @@ class TrainedModel:
     for index, chunk in enumerate(self._chunks(labels)):
       inputs = self.converter.inputs_from_labels(chunk).astype(np.float32)
       lengths = np.full([len(chunk)], self.num_steps, np.int32)
-      z, mu, sigma = self._encode_fn(inputs, lengths, tf.constant([seed, index], tf.int32))
-      outputs.append([z.numpy(), mu.numpy(), sigma.numpy()])
+      out = self.inference.encode(inputs, lengths, tf.constant([seed, index], tf.int32))
+      outputs.append([out['z'].numpy(), out['mu'].numpy(), out['sigma'].numpy()])
     return tuple(np.concatenate(parts) for parts in zip(*outputs))
 
   def encode(self, note_sequences, seed=None):
@@ -241,9 +219,9 @@ class TrainedModel:
     seed = _seed_or_random(seed)
     outputs = []
     for index, chunk in enumerate(self._chunks(z)):
-      labels = self._decode_fn(chunk, tf.constant(temperature, tf.float32),
-                               tf.constant([seed, index], tf.int32))
-      outputs.append(labels.numpy())
+      out = self.inference.decode(chunk, tf.constant(temperature, tf.float32),
+                                  tf.constant([seed, index], tf.int32))
+      outputs.append(out['tokens'].numpy())
     return np.concatenate(outputs)
 
   def decode(self, z, temperature=1.0, seed=None):
@@ -251,12 +229,20 @@ class TrainedModel:
     return self.converter.from_tensors(self.decode_to_labels(z, temperature, seed))
 
   def sample_labels(self, n, temperature=1.0, seed=None):
-    """n label windows from z ~ N(0, I)."""
+    """n label windows from z ~ N(0, I). Chunk k (at most batch_size rows) is the exported
+    `sample` at seed [s, k], s derived from `seed`: with n <= batch_size, a SavedModel given the
+    same seed pair returns the same windows."""
     if n < 1:
       raise ValueError(f'n must be >= 1, got {n}.')
+    temperature = tf.constant(check_temperature(temperature), tf.float32)
     seed = _seed_or_random(seed)
-    z = np.random.default_rng(seed).standard_normal([n, self.z_size]).astype(np.float32)
-    return self.decode_to_labels(z, temperature, seed)
+    outputs = []
+    for index, start in enumerate(range(0, n, self.batch_size)):
+      count = min(self.batch_size, n - start)
+      out = self.inference.sample(tf.constant(count, tf.int32), temperature,
+                                  tf.constant([seed, index], tf.int32))
+      outputs.append(out['tokens'].numpy())
+    return np.concatenate(outputs)
 
   def sample(self, n, temperature=1.0, seed=None):
     """n NoteSequences from z ~ N(0, I); the same seed gives the same sequences."""
@@ -268,7 +254,8 @@ class TrainedModel:
     if num_steps < 2:
       raise ValueError(f'num_steps must be >= 2 (it includes both ends), got {num_steps}.')
     _, mu, _ = self.encode_labels(np.stack([start, end]), seed)
-    z = slerp(mu[0], mu[1], np.linspace(0.0, 1.0, num_steps)).astype(np.float32)
+    # The points the exported `interpolate` decodes (the same tokens when num_steps <= batch_size).
+    z = inference.interpolation_points(mu[0], mu[1], num_steps).numpy()
     return self.decode_to_labels(z, temperature, seed)
 
   def interpolate(self, start_sequence, end_sequence, num_steps, temperature=1.0, seed=None,

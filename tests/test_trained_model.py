@@ -97,8 +97,9 @@ def test_sample_is_seeded_and_runs_one_compiled_graph(model):
   assert not np.array_equal(model.sample_labels(6, temperature=1.0, seed=4), first)
   model.sample_labels(1, temperature=0.3, seed=5)
   model.decode_to_labels(np.zeros([2, model.z_size]), temperature=0.0)
-  # Any batch size and tensor arguments: every call above reused one trace of the sampling loop.
-  assert model._decode_fn.experimental_get_tracing_count() == 1  # pylint: disable=protected-access
+  # Any batch size and tensor arguments: every call above reused one trace of each function.
+  assert model.inference.sample.experimental_get_tracing_count() == 1
+  assert model.inference.decode.experimental_get_tracing_count() == 1
   sequences = model.sample(2, temperature=0.5, seed=1)
   assert len(sequences) == 2 and all(isinstance(s, note_seq.NoteSequence) for s in sequences)
 
@@ -215,7 +216,7 @@ def test_chunks_are_not_padded_and_do_not_change_the_encoding(model):
     _, mu_alone, sigma_alone = model.encode_labels(labels[row:row + 1], seed=0)
     np.testing.assert_allclose(mu_alone[0], mu[row], atol=1e-5)
     np.testing.assert_allclose(sigma_alone[0], sigma[row], atol=1e-5)
-  assert model._encode_fn.experimental_get_tracing_count() == 1  # pylint: disable=protected-access
+  assert model.inference.encode.experimental_get_tracing_count() == 1
 
 
 def test_bfloat16_generation_stays_close_to_float32(run_dir, model):
