@@ -244,17 +244,26 @@ def program(name, *flags):
                         capture_output=True, text=True, timeout=180, cwd=REPO)
 
 
-def test_mvl_import_then_mvl_sample(tmp_path):
+@pytest.mark.parametrize('name', [
+    'hierdec-mel_16bar',
+    pytest.param('cat-mel_2bar_small', marks=pytest.mark.slow),
+    pytest.param('cat-drums_2bar_small', marks=pytest.mark.slow)])
+def test_mvl_import_then_mvl_sample_and_mvl_interpolate(tmp_path, name):
   run_dir = tmp_path / 'run'
-  result = program('import_checkpoint', f'--magenta_checkpoint={fixture("hierdec-mel_16bar")}',
+  result = program('import_checkpoint', f'--magenta_checkpoint={fixture(name)}',
                    f'--run_dir={run_dir}')
   assert result.returncode == 0, result.stderr[-3000:]
-  assert 'the variable shapes match config hierdec-mel_16bar with --config.model.z_size=32' in (
-      result.stdout)
+  assert f'the variable shapes match config {name}' in result.stdout
   result = program('sample', f'--run_dir={run_dir}', '--num_outputs=2',
-                   f'--output_dir={tmp_path / "out"}', '--seed=1')
+                   f'--output_dir={tmp_path / "samples"}', '--seed=1')
   assert result.returncode == 0, result.stderr[-3000:]
-  assert len(list((tmp_path / 'out').glob('*.mid'))) == 2
+  assert len(list((tmp_path / 'samples').glob('*.mid'))) == 2
+  first, second = sorted((fixture(name) / 'inputs').glob('*.mid'))[:2]
+  result = program('interpolate', f'--run_dir={run_dir}', f'--input_midi_1={first}',
+                   f'--input_midi_2={second}', '--num_outputs=3',
+                   f'--output_dir={tmp_path / "morph"}', '--seed=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert len(list((tmp_path / 'morph').glob('*-of-003.mid'))) == 3
 
 
 def test_mvl_import_reports_an_unsupported_family_in_one_line(tmp_path):
@@ -264,3 +273,16 @@ def test_mvl_import_reports_an_unsupported_family_in_one_line(tmp_path):
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('mvl_import: error: not supported yet: hierdec-trio'), result.stderr
   assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('name', SUPPORTED)
+def test_converters_give_the_original_tensors_for_the_inputs(name):
+  g = golden(name)
+  config = config_lib.load_config(hparams(name)['magenta_config'])
+  config.data.max_windows_per_sequence = None  # every window, in order
+  converter = magenta_checkpoint.converters.get_converter(config.data)
+  for index, sequence in enumerate(tfrecord_sequences(fixture(name) / 'inputs.tfrecord')):
+    labels = np.asarray(converter.to_tensors(sequence).labels[0])
+    np.testing.assert_array_equal(labels, g['outputs'][index].argmax(-1))
+    np.testing.assert_array_equal(converter.inputs_from_labels(labels[np.newaxis])[0],
+                                  g['inputs'][index])
