@@ -67,7 +67,7 @@ def _source_values(source, scratch_dir):
     prefix, run_dir = checkpoints.resolve(source)
   except checkpoints.RunDirError:
     prefix = None
-  if prefix and _OBJECT_GRAPH in dict(tf.train.list_variables(prefix)):
+  if prefix and _OBJECT_GRAPH in dict(magenta_checkpoint.read_shapes(prefix)):
     # One of ours: restore it into the model its own config builds, then match by original name.
     config = checkpoints.load_config(run_dir)
     donor = magenta_checkpoint.build_model(config)
@@ -150,7 +150,7 @@ def initialise_run(model, init_from, last_checkpoint):
 
 
 def _is_model_only(prefix):
-  roots = {name.split('/')[0] for name, _ in tf.train.list_variables(prefix)}
+  roots = {name.split('/')[0] for name in magenta_checkpoint.read_shapes(prefix)}
   return 'model' in roots and not roots & {'optimizer', 'step'}
 
 

@@ -12,6 +12,8 @@ The run directory (config.json + train/ckpt-<original global_step>) works with e
 mvl_sample, mvl_interpolate, mvl_evaluate, and mvl_train --init_from=RUN_DIR for fine-tuning.
 Optimizer state in the checkpoint (Adam slots, beta powers) is skipped and reported.
 """
+import glob
+import os
 import sys
 
 from absl import app
@@ -36,6 +38,13 @@ flags.mark_flags_as_required(['magenta_checkpoint', 'run_dir'])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  with common.user_errors('mvl_import'):  # the cheap checks, before TensorFlow loads
+    source, run_dir = _MAGENTA_CHECKPOINT.value, _RUN_DIR.value
+    if not glob.glob(glob.escape(source) + '*'):
+      raise ValueError(f'No checkpoint at {source!r} (expected a .tar bundle, a directory, or a '
+                       'prefix P with P.index beside it).')
+    if os.path.exists(os.path.join(run_dir, 'config.json')):
+      raise ValueError(f'{run_dir} already holds a run; import into a new --run_dir.')
   from music_vae_lite import magenta_checkpoint  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_import'):
     run_dir, report = magenta_checkpoint.import_checkpoint(
