@@ -35,6 +35,7 @@ setuptools.setup(
             'mvl_evaluate=music_vae_lite.cli.evaluate:run',
             'mvl_preprocess=music_vae_lite.cli.preprocess:run',
             'mvl_import=music_vae_lite.cli.import_checkpoint:run',
+            'mvl_export=music_vae_lite.cli.export:run',
         ],
     },
 )

@@ -72,6 +72,16 @@ def check_creatable_dir(path, what='output directory'):
   return path
 
 
+def check_new_dir(path, what='output directory'):
+  """RunDirError unless `path` is absent (and could be created) or an empty folder; creates
+  nothing. For outputs that must never overwrite anything (exports)."""
+  path = check_creatable_dir(path, what)
+  if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+    raise RunDirError(f'The {what} {path!r} already exists and is not empty; choose a new folder '
+                      '(nothing is overwritten).')
+  return path
+
+
 def ensure_writable_dir(path, what='output directory'):
   """Creates `path` if needed and checks a file can be written there; RunDirError otherwise."""
   path = os.fspath(path)
