@@ -2,7 +2,7 @@
 
     prefix = find_checkpoint('cat-mel_2bar_big.tar', scratch_dir)   # .tar, prefix or directory
     config, note = infer_config(read_shapes(prefix))                 # or a named config
-    model, report = load_model(prefix, config)
+    model, config, report = load_model(prefix)                      # config inferred
     import_checkpoint('cat-mel_2bar_big.tar', 'runs/mel_big')        # an ordinary run directory
 
 The original's checkpoints name every variable by its TF1 scope (`encoder/mu/kernel`, ...); our
@@ -17,15 +17,17 @@ Families this library does not implement yet (trio, GrooVAE, NADE, hierarchical 
 inputs, residual cells) are recognised by their variable names and refused with
 UnsupportedFamilyError ("not supported yet: <family>") before anything is built or written.
 
-Memory: `load_model` copies one checkpoint tensor at a time into the model's variables, so an import
-holds the model plus the largest single tensor (plus what the save of the new checkpoint needs);
-benchmarks/import_speed.py measures a full-size hierdec-mel_16bar.
+Memory: `load_model` creates each of the model's variables from its checkpoint tensor, one at a
+time (no random initial weights are drawn first), so an import holds one copy of the weights plus
+the largest tensor and what the save of the new checkpoint needs: 1.55 copies for a full-size
+hierdec-mel_16bar (benchmarks/import_speed.py).
 
 This module does not import the training loop (train.py).
 """
 import os
 import re
 import tarfile
+import tempfile
 
 from absl import logging
 import numpy as np
@@ -40,21 +42,6 @@ from music_vae_lite import models
 # checkpoint (Magenta's `--config`): candidates when inferring a config from shapes.
 ORIGINAL_CONFIGS = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'cat-drums_2bar_small',
                     'hierdec-mel_16bar')
-# The released checkpoints (https://storage.googleapis.com/magentadata/models/music_vae/
-# checkpoints/<name>.tar) and the config each loads with here, or the family we lack.
-RELEASED_CHECKPOINTS = {
-    'cat-mel_2bar_big': 'cat-mel_2bar_big',
-    'hierdec-mel_16bar': 'hierdec-mel_16bar',
-    'cat-drums_2bar_small.lokl': 'cat-drums_2bar_small',
-    'cat-drums_2bar_small.hikl': 'cat-drums_2bar_small',
-    'hierdec-trio_16bar': None,
-    'nade-drums_2bar_full': None,
-    'groovae_4bar': None,
-    'groovae_2bar_humanize': None,
-    'groovae_2bar_tap_fixed_velocity': None,
-    'groovae_2bar_add_closed_hh': None,
-    'groovae_2bar_hits_control': None,
-}
 GLOBAL_STEP = 'global_step'
 _OPTIMIZER_RE = re.compile(r'(/Adam(_\d+)?$)|(^beta[12]_power(_\d+)?$)')
 _CUDNN_SCOPE = '/cudnn_compatible_lstm_cell/'
@@ -168,6 +155,9 @@ def split_variables(shapes):
 
   Skipped: `global_step`, Adam's slots and beta powers. Raises UnsupportedFamilyError for a
   family we do not implement (checked before anything else)."""
+  if '_CHECKPOINTABLE_OBJECT_GRAPH' in shapes:
+    raise MagentaCheckpointError('this is a TensorFlow 2 checkpoint (one of ours?), not one written '
+                                 "by the original's TF1 code: use its run directory directly")
   for pattern, family in _UNSUPPORTED:
     hits = sorted(name for name in shapes if pattern.search(name))
     if hits:
@@ -263,6 +253,7 @@ def _family(shapes):
     return shapes[name]
 
   z_size = need('encoder/mu/kernel')[1]
+  need(_ENC.format(k=0, v='bias'))
   enc_sizes = _sizes(shapes, _ENC)
   input_depth = need(_ENC.format(k=0, v='kernel'))[0] - enc_sizes[0]
   if _CONDUCTOR.format(k=0, v='bias') in shapes:
@@ -283,6 +274,14 @@ def _family(shapes):
     raise UnsupportedFamilyError(f'not supported yet: {family}; this library reads melody '
                                  '(90 / 90) and drum (10 / 512) models')
   return decoder, encodings[input_depth, output_depth], z_size, enc_sizes, dec_sizes
+
+
+def supported_variables(shapes):
+  """`split_variables`, after checking the family is one we implement (also by shapes: GrooVAE
+  differs from our models only in its widths)."""
+  model_shapes, skipped, renamed = split_variables(shapes)
+  _family({name: shape for name, (_, shape) in model_shapes.items()})
+  return model_shapes, skipped, renamed
 
 
 def _mismatches(config, model_shapes):
@@ -372,12 +371,15 @@ def load_model(prefix, config=None):
   weight is read)."""
   reader = _reader(prefix)
   shapes = {name: list(shape) for name, shape in reader.get_variable_to_shape_map().items()}
-  model_shapes, skipped, renamed = split_variables(shapes)
-  if config is None:
-    config, note = infer_config(shapes)
-  else:
-    check_config(config, shapes)
-    note = f'config {config.name or "(given)"} as given'
+  try:
+    model_shapes, skipped, renamed = split_variables(shapes)
+    if config is None:
+      config, note = infer_config(shapes)
+    else:
+      check_config(config, shapes)
+      note = f'config {config.name or "(given)"} as given'
+  except MagentaCheckpointError as e:
+    raise type(e)(f'{prefix}: {e}') from e  # the message names the file
   try:
     # Each variable is created from its tensor: one tensor at a time beyond the model's weights.
     model = build_model(config, lambda name: reader.get_tensor(model_shapes[name][0]))
@@ -417,7 +419,6 @@ def import_checkpoint(source, run_dir, config=None, scratch_dir=None):
   if os.path.exists(os.path.join(run_dir, checkpoints.CONFIG_FILE)) or (
       os.path.isdir(checkpoints.train_dir(run_dir)) and os.listdir(checkpoints.train_dir(run_dir))):
     raise checkpoints.RunDirError(f'{run_dir} already holds a run; import into a new --run_dir.')
-  import tempfile  # pylint: disable=g-import-not-at-top
   with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:
     prefix = find_checkpoint(source, scratch)
     model, config, report = load_model(prefix, config)

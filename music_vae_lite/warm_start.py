@@ -75,10 +75,19 @@ def _source_values(source, scratch_dir):
     return f'{prefix} (config {config.name or "unnamed"})', donor.original_variable_names(), {}
   prefix = magenta_checkpoint.find_checkpoint(source, scratch_dir)
   reader = magenta_checkpoint._reader(prefix)  # pylint: disable=protected-access
-  model_shapes, ignored, _ = magenta_checkpoint.split_variables(
-      {name: list(shape) for name, shape in reader.get_variable_to_shape_map().items()})
-  values = {name: (lambda stored=stored: reader.get_tensor(stored))
-            for name, (stored, _) in model_shapes.items()}
+  try:
+    model_shapes, ignored, _ = magenta_checkpoint.supported_variables(
+        {name: list(shape) for name, shape in reader.get_variable_to_shape_map().items()})
+  except magenta_checkpoint.MagentaCheckpointError as e:
+    raise type(e)(f'{prefix}: {e}') from e
+
+  def read(stored):
+    try:
+      return reader.get_tensor(stored)
+    except (tf.errors.OpError, ValueError, IndexError) as e:  # a truncated .data file
+      raise magenta_checkpoint._read_error(prefix, e) from e  # pylint: disable=protected-access
+
+  values = {name: (lambda stored=stored: read(stored)) for name, (stored, _) in model_shapes.items()}
   return f'{prefix} (original Magenta checkpoint)', values, ignored
 
 

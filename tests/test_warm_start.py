@@ -154,3 +154,12 @@ def test_training_continues_an_imported_run_with_a_fresh_optimizer(tmp_path):
   values = helpers.checkpoint_values(result.checkpoint)
   assert int(values['step/.ATTRIBUTES/VARIABLE_VALUE']) == 1312
   assert any(name.startswith('optimizer/') for name in values)  # a complete training checkpoint
+
+
+@needs_fixtures
+def test_init_from_an_unsupported_family_is_refused_in_one_line():
+  model = magenta_checkpoint.build_model(config_lib.load_config('tiny-mel_2bar'))
+  with pytest.raises(magenta_checkpoint.UnsupportedFamilyError,
+                     match='model.ckpt: not supported yet: GrooVAE') as error:
+    warm_start.restore_initial_weights(model, str(FIXTURES / 'groovae_2bar_humanize'))
+  assert '\n' not in str(error.value)
