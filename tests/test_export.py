@@ -275,9 +275,12 @@ def _magenta_js_modules():
   if not installed:
     os.makedirs(cache, exist_ok=True)
     # --ignore-scripts: nothing is built; tfjs runs on its pure-JS CPU backend.
-    subprocess.run(['npm', 'install', '--prefix', cache, '--no-audit', '--no-fund',
-                    '--ignore-scripts', f'@magenta/music@{MAGENTA_JS_VERSION}'],
-                   check=True, capture_output=True, timeout=900)
+    result = subprocess.run(['npm', 'install', '--prefix', cache, '--no-audit', '--no-fund',
+                             '--ignore-scripts', f'@magenta/music@{MAGENTA_JS_VERSION}'],
+                            capture_output=True, text=True, timeout=900, check=False)
+    if result.returncode:
+      pytest.fail(f'npm could not install @magenta/music@{MAGENTA_JS_VERSION} into {cache}:\n'
+                  + result.stderr[-2000:])
   return modules
 
 

@@ -24,6 +24,7 @@ PROGRAMS = {  # program -> flags its --help must list
     'interpolate': ('--input_midi_1', '--input_midi_2', '--window_1', '--window_2', '--run_dir'),
     'evaluate': ('--examples', '--output_json', '--split', '--run_dir'),
     'preprocess': ('--input', '--output', '--encoding', '--max_file_mb'),
+    'export': ('--run_dir', '--checkpoint', '--format', '--output_dir'),
 }
 
 # Runs a program in-process and reports, after it exits, whether TensorFlow was ever imported.
@@ -77,6 +78,10 @@ def test_train_help_lists_the_configs_overridable_values():
     ('evaluate', ['--run_dir={run}', '--examples={tmp}/none', '--output_json={tmp}/o/e.json'],
      'does not exist'),
     ('preprocess', ['--input={tmp}', '--output={tmp}/text.mid/cache'], 'is a file'),
+    ('export', ['--run_dir={run}', '--format=saved_model', '--output_dir={tmp}'],
+     'already exists and is not empty'),
+    ('export', ['--run_dir={tmp}/no-run', '--format=magenta_js', '--output_dir={tmp}/out'],
+     'no run directory'),
 ])
 def test_usage_errors_answer_before_tensorflow_and_create_nothing(tmp_path, name, flags, message):
   (tmp_path / 'text.mid').write_text('not a MIDI file')
