@@ -76,6 +76,8 @@ def export_saved_model(trained_model, output_dir):
       tf.saved_model.save(module, folder, signatures=module.signatures(),
                           options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
     finally:
+      if hasattr(module, 'metadata_file'):
+        del module.metadata_file  # the live module keeps no link to the deleted file
       shutil.rmtree(asset_dir, ignore_errors=True)
 
   return _write_into_place(output_dir, write)
