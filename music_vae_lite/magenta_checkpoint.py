@@ -36,7 +36,7 @@ import tensorflow as tf
 from music_vae_lite import checkpoints
 from music_vae_lite import config_lib
 from music_vae_lite import converters
-from music_vae_lite import models
+from music_vae_lite import model_registry
 
 # The original configs this library implements, by the name of the config that trained the
 # checkpoint (Magenta's `--config`): candidates when inferring a config from shapes.
@@ -180,9 +180,7 @@ def split_variables(shapes):
 
 
 def _build(config):
-  converter = converters.get_converter(config.data)
-  return models.MusicVAE(config.model, converter.input_depth, converter.output_depth,
-                         converter.window_steps, seed=config.train.seed)
+  return model_registry.build_model(config)
 
 
 def _creation_order(config):
