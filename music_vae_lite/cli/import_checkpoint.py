@@ -20,7 +20,6 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from music_vae_lite import config_lib
 from music_vae_lite.cli import common
 
 # TensorFlow and the library are imported in main(), so that --help answers at once.
@@ -54,11 +53,7 @@ def main(argv):
 
 
 def run():
-  try:
-    argv = config_lib.resolve_config_argv(sys.argv)
-  except ValueError as e:
-    sys.exit(f'mvl_import: error: {e}')
-  app.run(main, argv=argv)
+  common.run_program(main, sys.modules[__name__], with_config=True)
 
 
 if __name__ == '__main__':
