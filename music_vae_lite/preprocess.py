@@ -12,14 +12,28 @@ front, in a pool of worker processes, and the windows are kept in memory or in a
 `input_pipeline.make_dataset`. A file that fails never stops the run; it is named in the report
 with its reason.
 
-Failure reasons (stable prefixes, used to group them in summaries): 'empty file', 'not a MIDI
-file', 'corrupt MIDI: ...', 'unreadable: ...', 'too large: ...', 'too long: ...', 'timed out: ...',
-'no notes', 'conversion failed: ...' (the converter raised), and for TFRecords 'corrupt record:
-...' and 'corrupt TFRecord: ...'. In a TFRecord each record counts as one "file" of the report,
-named by its `filename` (else its `id`).
+Failure reasons (stable prefixes, used to group them in summaries): 'empty file', 'not a regular
+file' (a FIFO, a device), 'not a MIDI file', 'corrupt MIDI: ...' (also 'corrupt MIDI: truncated:
+...'), 'unsupported MIDI: ...' (SMPTE time division), 'unreadable: ...' (also a folder that cannot
+be listed, named with a trailing '/'), 'too large: ...' (the file size), 'too large to parse: ...'
+(too many ticks or events for the MIDI reader, or the worker ran out of its memory cap or died),
+'too long: ...', 'timed out: ...' (CPU time), 'no notes', 'conversion failed: ...' (the converter
+raised), and for TFRecords 'corrupt record: ...', 'not a NoteSequence record ...' and 'corrupt
+TFRecord: ...'. In a TFRecord each record counts as one "file" of the report, named by its
+`filename` (else its `id`).
+
+Hostile input: a MIDI file's chunks are walked cheaply (`midi_guard.py`) before the MIDI reader,
+which allocates per tick and per event, sees it. Worker processes run with a cap on their address
+space (`worker_memory_mb`) and on CPU time per file; a worker that dies anyway (a crash in C code,
+the OOM killer) costs only its file: the files it may have held are retried one by one in fresh
+workers, the one that kills its worker again is reported, and the run goes on. File names are
+reported printable (`printable_name`): bytes that are not UTF-8 as '\\xNN', control characters
+(a newline) as '\\xNN', so every name is valid UTF-8 on one line in reports, caches and the
+train/eval split, while the file itself is still opened by its real name.
 """
 import collections
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import dataclasses
 import json
@@ -27,6 +41,7 @@ import multiprocessing
 import os
 import re
 import signal
+import stat
 import sys
 import threading
 import time
@@ -44,6 +59,12 @@ with warnings.catch_warnings():
 from music_vae_lite import converters
 from music_vae_lite import files
 from music_vae_lite import limits
+from music_vae_lite import midi_guard
+
+try:
+  import resource  # pylint: disable=g-import-not-at-top  (Unix only)
+except ImportError:  # pragma: no cover
+  resource = None
 
 MIDI_SUFFIXES = ('.mid', '.midi')
 CACHE_FILE = 'windows.npz'
@@ -52,6 +73,9 @@ CACHE_FORMAT_VERSION = 1
 DEFAULT_MAX_FILE_MB = limits.DEFAULT_MAX_FILE_MB
 DEFAULT_MAX_BARS = limits.DEFAULT_MAX_BARS
 DEFAULT_FILE_TIMEOUT_S = limits.DEFAULT_FILE_TIMEOUT_S
+DEFAULT_MAX_TICKS = limits.DEFAULT_MAX_TICKS
+DEFAULT_MAX_EVENTS = limits.DEFAULT_MAX_EVENTS
+DEFAULT_WORKER_MEMORY_MB = limits.DEFAULT_WORKER_MEMORY_MB
 PROGRESS_EVERY_S = 5.0
 _MB = 1024 * 1024
 
@@ -63,14 +87,17 @@ class NoWindowsError(ValueError):
 class _Limits(NamedTuple):
   max_file_mb: float
   max_bars: int
-  timeout_s: float
+  timeout_s: float  # CPU seconds per file; 0 = none
+  max_ticks: int = DEFAULT_MAX_TICKS
+  max_events: int = DEFAULT_MAX_EVENTS
+  worker_memory_mb: float = DEFAULT_WORKER_MEMORY_MB
 
 
 @dataclasses.dataclass(frozen=True)
 class _Task:
   """One unit of work: a MIDI file to read, or a serialized NoteSequence from a TFRecord."""
-  source: str
-  path: str | None = None
+  source: str  # printable (see printable_name)
+  path: str | None = None  # the real name, as the OS gave it
   serialized: bytes | None = None
   error: str | None = None  # already failed while listing (e.g. a TFRecord record that won't parse)
 
@@ -115,6 +142,29 @@ def _slice_bars(converter):
 # Listing the inputs.
 
 
+# Characters that would break a report line or a terminal: C0 and C1 controls, DEL, and the two
+# Unicode line separators (str.splitlines splits at them).
+_UNPRINTABLE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def printable_name(name):
+  """`name` (str as the OS gives it, or bytes) as valid, one-line UTF-8 text.
+
+  Bytes that are not UTF-8 (os.fsdecode turns them into lone surrogates, which cannot be encoded,
+  written to JSON or hashed) become '\\xNN', control characters '\\xNN' too; any other name is
+  returned unchanged, so the train/eval split of ordinary names does not move. Different names
+  can, rarely, print the same (a name that holds a literal '\\xff'); listings add '#2', '#3'.
+  """
+  raw = name if isinstance(name, bytes) else os.fsencode(name)
+  text = raw.decode('utf-8', 'backslashreplace')
+  return _UNPRINTABLE.sub(lambda match: f'\\x{ord(match.group()):02x}', text)
+
+
+def _unique(name, seen):
+  seen[name] += 1
+  return name if seen[name] == 1 else f'{name}#{seen[name]}'
+
+
 def _is_midi_name(path):
   return path.lower().endswith(MIDI_SUFFIXES)
 
@@ -134,21 +184,43 @@ def _input_kind(input_path):
         'TFRecord of NoteSequences).')
   if os.path.isdir(input_path):
     return 'midi_folder'
+  if not os.path.isfile(input_path):  # reading a FIFO would wait forever
+    raise ValueError(f'Input {printable_name(input_path)} is not a regular file (a FIFO, a socket '
+                     'or a device?); expected a folder of MIDI files, a MIDI file or a TFRecord.')
   if _is_midi_name(input_path) or _looks_like_midi(input_path):
     return 'midi_file'
   return 'tfrecord'
 
 
-def _midi_files(folder):
-  """Sorted relative paths of the MIDI files, '/'-separated so names match on every machine."""
-  found = []
-  for root, dirs, names in os.walk(folder):
+def _midi_tasks(folder):
+  """Tasks for the MIDI files under `folder`, sorted by relative path, plus a failed task for each
+  folder that cannot be listed. Sources are '/'-separated so names match on every machine.
+
+  Symbolic links to folders are not followed (so a link loop cannot hang the walk); links to files
+  are read, and a link that loops or dangles is reported as unreadable.
+  """
+  found, unlisted = [], []
+
+  def on_error(error):
+    path = error.filename if error.filename is not None else folder
+    unlisted.append((os.path.relpath(path, folder), error))
+
+  for root, dirs, names in os.walk(folder, onerror=on_error):
     dirs.sort()
     for name in names:
       if _is_midi_name(name):
-        relative = os.path.relpath(os.path.join(root, name), folder)
-        found.append(relative.replace(os.sep, '/'))
-  return sorted(found)
+        found.append(os.path.relpath(os.path.join(root, name), folder))
+  entries = [(relative, None) for relative in found] + unlisted
+  tasks, seen = [], collections.Counter()
+  for relative, error in sorted(entries, key=lambda entry: entry[0].replace(os.sep, '/')):
+    shown = printable_name(relative.replace(os.sep, '/'))
+    if error is None:
+      tasks.append(_Task(_unique(shown, seen), path=os.path.join(folder, relative)))
+    else:
+      source = _unique(shown.rstrip('/') + '/', seen)
+      reason = _short(error.strerror or error)
+      tasks.append(_Task(source, error=f'unreadable: {reason} (folder not searched)'))
+  return tasks
 
 
 def _tfrecord_tasks(path):
@@ -160,14 +232,13 @@ def _tfrecord_tasks(path):
     for index, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
       try:
         sequence = note_seq.NoteSequence.FromString(record)
-        name = sequence.filename or sequence.id or f'record_{index:06d}'
-        error = None
+        error = None if sequence.notes else _not_a_note_sequence(sequence, record)
+        name = (f'record_{index:06d}' if error else
+                printable_name(sequence.filename or sequence.id or f'record_{index:06d}'))
       except Exception as e:  # pylint: disable=broad-except  (protobuf DecodeError and friends)
         name, error = f'record_{index:06d}', f'corrupt record: {_short(e)}'
-      seen[name] += 1
-      if seen[name] > 1:  # keep source names unique, or two records would share one split side
-        name = f'{name}#{seen[name]}'
-      yield _Task(name, serialized=record, error=error)
+      # Keep source names unique, or two records would share one split side.
+      yield _Task(_unique(name, seen), serialized=record, error=error)
   except tf.errors.OpError as e:
     # A damaged TFRecord cannot be read past the damage; name it and keep what came before.
     source = f'{os.path.basename(path)}@record_{index + 1:06d}'
@@ -175,15 +246,34 @@ def _tfrecord_tasks(path):
     yield _Task(source, error=f'corrupt TFRecord: {_short(detail)}')
 
 
+def _not_a_note_sequence(sequence, record):
+  """Why a record without notes is not a NoteSequence at all, or None if it may be one.
+
+  Other protos often parse as a NoteSequence: a tf.train.Example's field 1 lands in `id`, giving
+  an empty sequence with a garbled name, which would otherwise be reported as 'no notes'.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (already loaded by the caller)
+  try:
+    example = tf.train.Example.FromString(record)
+    if example.features.feature and example.ByteSize() == len(record):  # nothing left over
+      return 'not a NoteSequence record (a tf.train.Example)'
+  except Exception:  # pylint: disable=broad-except  (not an Example either)
+    pass
+  from google.protobuf import unknown_fields  # pylint: disable=g-import-not-at-top
+  if len(unknown_fields.UnknownFieldSet(sequence)) or _UNPRINTABLE.search(sequence.id):
+    return 'not a NoteSequence record (no notes, and unknown fields or a binary id)'
+  return None
+
+
 def _list_tasks(input_path):
   """(tasks iterator, number of tasks or None when not known in advance, input kind)."""
   kind = _input_kind(input_path)
   if kind == 'midi_folder':
-    names = _midi_files(input_path)
-    tasks = [_Task(name, path=os.path.join(input_path, *name.split('/'))) for name in names]
+    tasks = _midi_tasks(input_path)
     return iter(tasks), len(tasks), kind
   if kind == 'midi_file':
-    return iter([_Task(os.path.basename(input_path), path=input_path)]), 1, kind
+    name = printable_name(os.path.basename(input_path))
+    return iter([_Task(name, path=input_path)]), 1, kind
   import tensorflow  # pylint: disable=g-import-not-at-top,unused-import  (before any worker starts)
   return _tfrecord_tasks(input_path), None, kind
 
@@ -222,12 +312,14 @@ def _length_in_bars(sequence):
 
 @contextlib.contextmanager
 def _time_limit(seconds, state):
-  """Sets state['fired'] and raises TimeoutError in this thread after `seconds` (Unix main thread).
+  """Sets state['fired'] and raises TimeoutError in this thread after `seconds` of CPU time.
 
+  CPU time (ITIMER_PROF: this process, user + system), not wall-clock, so that a machine busy with
+  other work does not fail good files. Needs Unix signals and the main thread; elsewhere no limit.
   The flag matters: note_seq catches every exception while parsing and re-raises its own, so the
   caller tells a timeout from a parse error by the flag, not by the exception type.
   """
-  usable = (seconds and seconds > 0 and hasattr(signal, 'SIGALRM') and
+  usable = (seconds and seconds > 0 and hasattr(signal, 'SIGPROF') and
             threading.current_thread() is threading.main_thread())
   if not usable:
     yield
@@ -238,13 +330,29 @@ def _time_limit(seconds, state):
     state['fired'] = True
     raise TimeoutError()
 
-  previous = signal.signal(signal.SIGALRM, on_alarm)
-  signal.setitimer(signal.ITIMER_REAL, seconds)
+  previous = signal.signal(signal.SIGPROF, on_alarm)
+  signal.setitimer(signal.ITIMER_PROF, seconds)
   try:
     yield
   finally:
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.signal(signal.SIGPROF, previous)
+
+
+def _timed_out(limits):
+  return f'timed out: > {limits.timeout_s:g} s of CPU time'
+
+
+def _out_of_memory():
+  cap = _worker_state.get('memory_cap_mb')
+  return ('too large to parse: out of memory' +
+          (f' (worker memory cap {cap:g} MB)' if cap else ''))
+
+
+def _is_memory_error(error):
+  # note_seq turns every error into "Midi decoding error <class '...MemoryError'>: ...".
+  return (isinstance(error, MemoryError) or
+          re.match(r"Midi decoding error <class '[\w.]*MemoryError'>", str(error)) is not None)
 
 
 def _read_task(task, limits):
@@ -258,20 +366,29 @@ def _read_task(task, limits):
       return None, f'corrupt record: {_short(e)}'
   else:
     try:
-      size = os.path.getsize(task.path)
-      if size == 0:
+      info = os.stat(task.path)
+      if not stat.S_ISREG(info.st_mode):  # a FIFO would block the reader forever
+        return None, 'not a regular file'
+      if info.st_size == 0:
         return None, 'empty file'
-      if size > limits.max_file_mb * _MB:
-        return None, f'too large: {size / _MB:.1f} MB > {limits.max_file_mb:g} MB limit'
+      if info.st_size > limits.max_file_mb * _MB:
+        return None, (f'too large: {info.st_size / _MB:.1f} MB > {limits.max_file_mb:g} MB '
+                      'limit')
       with open(task.path, 'rb') as f:
         data = f.read()
     except OSError as e:
       return None, f'unreadable: {_short(e.strerror or e)}'
     if not data.startswith(b'MThd'):
       return None, 'not a MIDI file'
+    problem = midi_guard.check_midi(
+        data, midi_guard.MidiLimits(limits.max_bars, limits.max_ticks, limits.max_events))
+    if problem:
+      return None, problem
     try:
       sequence = note_seq.midi_to_note_sequence(data)
     except Exception as e:  # pylint: disable=broad-except  (mido/pretty_midi raise many kinds)
+      if _is_memory_error(e):
+        return None, _out_of_memory()
       return None, f'corrupt MIDI: {_midi_error_detail(e)}'
   if not sequence.notes:
     return None, 'no notes'
@@ -293,14 +410,16 @@ def _process_task(task, converter, limits):
       result = converter.to_tensors(sequence)
   except Exception as e:  # pylint: disable=broad-except
     if state['fired']:
-      return _FileResult(task.source, empty, {}, f'timed out: > {limits.timeout_s:g} s', None)
+      return _FileResult(task.source, empty, {}, _timed_out(limits), None)
+    if isinstance(e, MemoryError):
+      return _FileResult(task.source, empty, {}, _out_of_memory(), None)
     # A sequence the converter (or note_seq under it) cannot handle: one odd file must not end a
     # long run, so it is reported with the exception, and logged with its traceback.
     logging.exception('Converting %s failed', task.source)
     return _FileResult(task.source, empty, {},
                        f'conversion failed: {type(e).__name__}: {_short(e)}', None)
   if state['fired']:  # the alarm fired inside note_seq, which turned it into a parse error
-    return _FileResult(task.source, empty, {}, f'timed out: > {limits.timeout_s:g} s', None)
+    return _FileResult(task.source, empty, {}, _timed_out(limits), None)
   labels = np.asarray(result.labels, np.int32).reshape([-1, converter.window_steps])
   explanation = None
   if not labels.shape[0]:  # the converter's phrases, e.g. '3/4 time (...)'
@@ -311,14 +430,74 @@ def _process_task(task, converter, limits):
 _worker_state = {}
 
 
+def _cap_memory(megabytes):
+  """Caps this process's address space at its present size + `megabytes`; the cap in MB or None.
+
+  Relative to the present size because a worker spawned by a program that has loaded TensorFlow
+  starts with ~1.7 GB of address space (mostly reserved, not used).
+  """
+  if not megabytes or megabytes <= 0 or resource is None or not hasattr(resource, 'RLIMIT_AS'):
+    return None
+  try:
+    with open('/proc/self/statm') as f:
+      present = int(f.read().split()[0]) * os.sysconf('SC_PAGE_SIZE')
+  except (OSError, ValueError):
+    present = 0
+  _, hard = resource.getrlimit(resource.RLIMIT_AS)
+  cap = present + int(megabytes * _MB)
+  if hard != resource.RLIM_INFINITY:
+    cap = min(cap, hard)
+  try:
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+  except (ValueError, OSError):
+    return None
+  return megabytes
+
+
 def _init_worker(converter, limits):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   _worker_state['converter'] = converter
   _worker_state['limits'] = limits
+  _worker_state['memory_cap_mb'] = _cap_memory(limits.worker_memory_mb)
+
+
+def _cap_cpu_time(limits):
+  """Kills this worker (SIGXCPU) if the next file takes well over its CPU time limit.
+
+  A backstop for code that never returns to Python, where the timer's exception cannot land.
+  """
+  if not limits.timeout_s or resource is None or not hasattr(resource, 'RLIMIT_CPU'):
+    return
+  usage = resource.getrusage(resource.RUSAGE_SELF)
+  _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+  soft = int(usage.ru_utime + usage.ru_stime + 2 * limits.timeout_s + 5)
+  if hard != resource.RLIM_INFINITY:
+    soft = min(soft, hard)
+  try:
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+  except (ValueError, OSError):
+    pass
 
 
 def _process_in_worker(task):
+  _cap_cpu_time(_worker_state['limits'])
   return _process_task(task, _worker_state['converter'], _worker_state['limits'])
+
+
+def _death_reason(exitcode, limits):
+  """The report reason for a file whose worker process died with `exitcode`."""
+  if exitcode is not None and exitcode < 0:
+    try:
+      name = signal.Signals(-exitcode).name
+    except ValueError:
+      name = f'signal {-exitcode}'
+    if hasattr(signal, 'SIGXCPU') and -exitcode == signal.SIGXCPU:
+      return f'{_timed_out(limits)} (the worker was stopped)'
+    if -exitcode == signal.SIGKILL:
+      return ('too large to parse: the worker process was killed (SIGKILL, as the '
+              'out-of-memory killer does)')
+    return f'too large to parse: the worker process died ({name})'
+  return f'too large to parse: the worker process died (exit status {exitcode})'
 
 
 def _results_from_workers(tasks, converter, limits, num_workers):
@@ -327,34 +506,79 @@ def _results_from_workers(tasks, converter, limits, num_workers):
   Forked when that is safe (it starts in milliseconds: note_seq is already loaded), spawned when
   the parent has imported TensorFlow or runs other threads, which do not survive a fork (spawned
   workers re-import note_seq and the main module, seconds each). A process pool executor rather than
-  multiprocessing.Pool, because Pool hangs forever when a worker dies (a crash in a C extension,
-  the OOM killer); here that becomes an error. At most a few tasks per worker are in flight, so a
-  large TFRecord is never all in memory.
+  multiprocessing.Pool, because Pool hangs forever when a worker dies (a crash in C code, the OOM
+  killer). When one dies, the pool is broken and every file still in it fails with it: those files
+  are retried one at a time in a one-worker pool, the file that kills that worker too is reported
+  with how it died, and a fresh pool takes the rest. At most a few tasks per worker are in flight,
+  so a large TFRecord is never all in memory.
   """
   fork_is_safe = ('fork' in multiprocessing.get_all_start_methods() and
                   'tensorflow' not in sys.modules and threading.active_count() == 1)
   context = multiprocessing.get_context('fork' if fork_is_safe else 'spawn')
+  broken = concurrent.futures.process.BrokenProcessPool
+
+  def new_pool(size):
+    return concurrent.futures.ProcessPoolExecutor(size, mp_context=context,
+                                                  initializer=_init_worker,
+                                                  initargs=(converter, limits))
+
+  def alone(suspects):
+    """Runs each task in a one-worker pool, replaced whenever a task kills it."""
+    pool = None
+    try:
+      for task in suspects:
+        pool = pool or new_pool(1)
+        future = pool.submit(_process_in_worker, task)
+        processes = list((getattr(pool, '_processes', None) or {}).values())
+        try:
+          yield future.result()
+        except broken:
+          for process in processes:
+            process.join(5)
+          codes = [p.exitcode for p in processes if p.exitcode is not None]
+          reason = _death_reason(codes[0] if codes else None, limits)
+          logging.warning('preprocess: %s: %s', task.source, reason)
+          empty = np.zeros([0, converter.window_steps], np.int32)
+          yield _FileResult(task.source, empty, {}, reason, None)
+          pool.shutdown(wait=True)
+          pool = None
+    finally:
+      if pool is not None:
+        pool.shutdown(wait=True)
+
+  tasks = iter(tasks)
   pending = collections.deque()
-  with concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context,
-                                              initializer=_init_worker,
-                                              initargs=(converter, limits)) as executor:
-
-    def next_result():
-      task, future = pending.popleft()
+  executor = new_pool(num_workers)
+  try:
+    while True:
+      for task in tasks:
+        pending.append((task, executor.submit(_process_in_worker, task)))
+        if len(pending) >= 8 * num_workers:
+          break
+      if not pending:
+        return
+      task, future = pending[0]
       try:
-        return future.result()
-      except concurrent.futures.process.BrokenProcessPool as e:
-        raise RuntimeError(
-            f'A preprocessing worker process died while converting {task.source} or a file '
-            'near it (it crashed, could not start, or was killed for memory); run with '
-            'num_workers=1 to see which file and why.') from e
-
-    for task in tasks:
-      pending.append((task, executor.submit(_process_in_worker, task)))
-      if len(pending) >= 8 * num_workers:
-        yield next_result()
-    while pending:
-      yield next_result()
+        result = future.result()
+      except broken:
+        # Finished results still count; every other file in flight is a suspect.
+        logging.warning('preprocess: a worker process died while %d files were in flight; '
+                        'retrying them one at a time', len(pending))
+        executor.shutdown(wait=True)
+        done = {id(f): f.result() for _, f in pending
+                if f.done() and not f.cancelled() and f.exception() is None}
+        suspects = [t for t, f in pending if id(f) not in done]
+        retried = alone(suspects)
+        for _, f in pending:
+          yield done[id(f)] if id(f) in done else next(retried)
+        retried.close()
+        pending.clear()
+        executor = new_pool(num_workers)
+        continue
+      pending.popleft()
+      yield result
+  finally:
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +600,9 @@ def read_note_sequences(path, *, max_file_mb=DEFAULT_MAX_FILE_MB,
 
 
 def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_FILE_MB,
-               max_bars=DEFAULT_MAX_BARS, file_timeout_s=DEFAULT_FILE_TIMEOUT_S):
+               max_bars=DEFAULT_MAX_BARS, file_timeout_s=DEFAULT_FILE_TIMEOUT_S,
+               worker_memory_mb=DEFAULT_WORKER_MEMORY_MB, max_ticks=DEFAULT_MAX_TICKS,
+               max_events=DEFAULT_MAX_EVENTS):
   """Converts every file under `input_path` into windows; returns a WindowSet with its report.
 
   Args:
@@ -386,21 +612,30 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
     num_workers: worker processes (forked, or spawned if this process has imported TensorFlow);
       1 converts in this process. Results do not depend on it.
     max_file_mb: larger MIDI files are rejected before they are read.
-    max_bars: sequences longer than this (in 4/4 bars at their tempo) are rejected.
-    file_timeout_s: reading + converting one file longer than this fails it ('timed out'); needs
-      Unix signals, so it only applies in worker processes or in the main thread. 0 = no limit.
+    max_bars: sequences longer than this (in 4/4 bars at their tempo, or of quarter notes in the
+      MIDI file's ticks) are rejected.
+    file_timeout_s: reading + converting one file taking more CPU time than this fails it ('timed
+      out'); needs Unix signals, so it only applies in worker processes or in the main thread.
+      0 = no limit.
+    worker_memory_mb: address space a worker process may add to its size at start-up; a file
+      needing more fails ('too large to parse'). 0 = no cap. Like the CPU-time backstop that kills
+      a worker stuck in C code, it needs worker processes: none with num_workers=1 or one file.
+    max_ticks, max_events: MIDI files whose last event lies beyond `max_ticks` or which hold more
+      than `max_events` events are rejected ('too large to parse') before the MIDI reader, which
+      allocates per tick and per event, sees them.
 
   Returns:
     A WindowSet, possibly empty: see `report['windows_kept']` and `explain_no_windows(report)`.
 
   Raises:
     FileNotFoundError: `input_path` does not exist.
-    ValueError: num_workers < 1.
+    ValueError: num_workers < 1, or `input_path` is not a folder or a regular file (a FIFO).
   """
   if num_workers < 1:
     raise ValueError(f'num_workers must be >= 1, got {num_workers}.')
   start = time.time()
-  limits = _Limits(float(max_file_mb), int(max_bars), float(file_timeout_s))
+  limits = _Limits(float(max_file_mb), int(max_bars), float(file_timeout_s), int(max_ticks),
+                   int(max_events), float(worker_memory_mb))
   tasks, total, kind = _list_tasks(input_path)
   if total is not None:  # starting more processes than files only costs time
     num_workers = max(1, min(num_workers, total))
@@ -444,7 +679,7 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
             np.zeros([0, window_steps], np.int32))
   source_ids = np.concatenate(id_parts) if id_parts else np.zeros([0], np.int32)
   report = {
-      'input': os.path.abspath(input_path),
+      'input': printable_name(os.path.abspath(input_path)),
       'input_kind': kind,
       'encoding': converter.encoding,
       'slice_bars': slice_bars,

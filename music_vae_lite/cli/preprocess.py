@@ -39,8 +39,12 @@ _MAX_BARS = flags.DEFINE_integer('max_bars', limits.DEFAULT_MAX_BARS,
                                  'Longer sequences are skipped (reported as too long).',
                                  lower_bound=1)
 _FILE_TIMEOUT = flags.DEFINE_float('file_timeout_s', limits.DEFAULT_FILE_TIMEOUT_S,
-                                   'A file taking longer to read and convert fails; 0 = no limit.',
-                                   lower_bound=0.0)
+                                   'A file taking more CPU seconds to read and convert fails; '
+                                   '0 = no limit.', lower_bound=0.0)
+_WORKER_MEMORY = flags.DEFINE_float(
+    'worker_memory_mb', limits.DEFAULT_WORKER_MEMORY_MB, 'Memory (address space, MB) a worker '
+    'process may add to its start-up size; a file needing more fails (too large to parse). '
+    '0 = no cap; not applied with --num_workers=1.', lower_bound=0.0)
 _PRINT_JSON = flags.DEFINE_bool('print_json', False, 'Also print the full report as JSON.')
 flags.mark_flags_as_required(['input', 'output'])
 
@@ -70,9 +74,13 @@ def main(argv):
   converter = converters.get_converter(data_config)
 
   logging.info('Preprocessing %s', _INPUT.value)
-  window_set = preprocess.preprocess(
-      _INPUT.value, converter, _NUM_WORKERS.value, max_file_mb=_MAX_FILE_MB.value,
-      max_bars=_MAX_BARS.value, file_timeout_s=_FILE_TIMEOUT.value)
+  try:
+    window_set = preprocess.preprocess(
+        _INPUT.value, converter, _NUM_WORKERS.value, max_file_mb=_MAX_FILE_MB.value,
+        max_bars=_MAX_BARS.value, file_timeout_s=_FILE_TIMEOUT.value,
+        worker_memory_mb=_WORKER_MEMORY.value)
+  except ValueError as e:  # an input that is neither a folder nor a regular file (a FIFO)
+    return _usage_error(str(e))
   print(preprocess.format_report(window_set.report))
   if _PRINT_JSON.value:
     print(json.dumps(window_set.report, indent=2))
