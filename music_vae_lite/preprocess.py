@@ -406,7 +406,9 @@ def _process_task(task, converter, limits):
     with _time_limit(limits.timeout_s, state):
       sequence, error = _read_task(task, limits)
       if error:
-        return _FileResult(task.source, empty, {}, error, None)
+        # The alarm may have fired inside note_seq, which made it a 'corrupt MIDI' error.
+        reason = _timed_out(limits) if state['fired'] else error
+        return _FileResult(task.source, empty, {}, reason, None)
       result = converter.to_tensors(sequence)
   except Exception as e:  # pylint: disable=broad-except
     if state['fired']:

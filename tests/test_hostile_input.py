@@ -403,6 +403,25 @@ def test_timeouts_count_cpu_time_not_waiting(tmp_path):
   assert sleepy.report['failures'] == {} and len(sleepy) == 3
 
 
+def test_a_timeout_inside_the_midi_reader_is_timed_out_not_corrupt(tmp_path, converter,
+                                                                     monkeypatch):
+  import note_seq  # pylint: disable=g-import-not-at-top
+
+  def slow_reader(data):
+    try:  # like note_seq, which turns every error into its own
+      start = time.process_time()
+      while time.process_time() - start < 30:
+        pass
+    except Exception as e:  # pylint: disable=broad-except
+      raise note_seq.MIDIConversionError(f'Midi decoding error {type(e)}: {e}') from e
+    return note_seq.NoteSequence()
+
+  monkeypatch.setattr(note_seq, 'midi_to_note_sequence', slow_reader)
+  (tmp_path / 'good.mid').write_bytes(GOOD)
+  window_set = preprocess.preprocess(str(tmp_path), converter, num_workers=1, file_timeout_s=0.3)
+  assert window_set.report['failures'] == {'good.mid': 'timed out: > 0.3 s of CPU time'}
+
+
 class _StuckConverter(converters.MelodyConverter):
   """On a file holding pitch 99, burns CPU deaf to the timer's signal, as code that never returns
   to Python would (at most 60 s, so a missing backstop fails the test instead of hanging it)."""
