@@ -17,17 +17,20 @@ with an atomic rename. Until that rename the state file names the previous check
 `latest_checkpoint` and resuming read. Leftover partial files of an interrupted save are simply
 overwritten by the next save of that step. tests/test_train.py checks this by killing savers.
 """
-import json
+import errno
+import fcntl
 import os
+import re
+import shutil
 import tempfile
 
-import ml_collections
+from absl import logging
 import tensorflow as tf
 
 from music_vae_lite import config_lib
 from music_vae_lite import files
 
-CONFIG_FILE = 'config.json'
+CONFIG_FILE = config_lib.RUN_CONFIG_FILE
 TRAIN_DIR = 'train'
 EVAL_DIR = 'eval'
 WORKERS_DIR = 'workers'
@@ -57,16 +60,8 @@ def save_config(run_dir, config):
 
 
 def load_config(run_dir):
-  """The config a run was trained with (`run_dir/config.json`), as a ConfigDict."""
-  path = os.path.join(run_dir, CONFIG_FILE)
-  if not os.path.isfile(path):
-    raise RunDirError(f'{run_dir!r} has no {CONFIG_FILE}: it is not a music_vae_lite run directory '
-                      '(pass the directory given to mvl_train as --run_dir).')
-  try:
-    with open(path) as f:
-      return ml_collections.ConfigDict(json.load(f))
-  except (json.JSONDecodeError, TypeError) as e:
-    raise RunDirError(f'{path} is not a valid config file: {e}.') from e
+  """The config a run was trained with (`run_dir/config.json`), checked; see config_lib."""
+  return config_lib.load_run_config(run_dir)
 
 
 def config_differences(old, new, sections=None):
@@ -91,6 +86,15 @@ def train_dir(run_dir):
 def latest_checkpoint(run_dir):
   """The prefix of the newest complete checkpoint of a run, or None."""
   return tf.train.latest_checkpoint(train_dir(run_dir))
+
+
+def run_checkpoints(run_dir):
+  """Prefixes of every checkpoint the run's state file lists, oldest first."""
+  state = tf.train.get_checkpoint_state(train_dir(run_dir))
+  if state is None:
+    return []
+  return [path if os.path.isabs(path) else os.path.join(train_dir(run_dir), path)
+          for path in state.all_model_checkpoint_paths]
 
 
 def checkpoint_step(prefix):
@@ -126,7 +130,7 @@ def resolve(path):
 
 def make_manager(checkpoint, run_dir, keep, is_chief=True, worker_id=0):
   """A CheckpointManager saving `ckpt-<step>` into run_dir/train (chief) or run_dir/workers/<id>."""
-  directory = train_dir(run_dir) if is_chief else os.path.join(run_dir, WORKERS_DIR, str(worker_id))
+  directory = checkpoint_directory(run_dir, is_chief, worker_id)
   return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=keep,
                                     checkpoint_name=CHECKPOINT_NAME)
 
@@ -189,3 +193,111 @@ def restore(root, prefix, config_note=''):
   # A model-only root leaves the optimizer's values unread on purpose: no warnings about them.
   status.expect_partial()
   return status
+
+
+def checkpoint_directory(run_dir, is_chief=True, worker_id=0):
+  """Where a trainer saves: run_dir/train (chief) or run_dir/workers/<id>."""
+  return train_dir(run_dir) if is_chief else os.path.join(run_dir, WORKERS_DIR, str(worker_id))
+
+
+def restore_newest_readable(root, prefixes, config_note=''):
+  """Restores `root` from the newest of `prefixes` (oldest first, as CheckpointManager lists them)
+  that can be read; returns that prefix, or None when `prefixes` is empty.
+
+  A damaged checkpoint (truncated or zeroed files, a missing data file) is named with the reason
+  and skipped in favour of the one before it. A checkpoint of another model
+  (CheckpointMismatchError) is not damage: it is raised at once. RunDirError when none is readable.
+  """
+  problems = []
+  for prefix in reversed(list(prefixes)):
+    try:
+      restore(root, prefix, config_note)
+    except CheckpointMismatchError:
+      raise
+    # What TF's readers raise on damaged files (IndexError: "Read less bytes than requested").
+    except (tf.errors.OpError, ValueError, OSError, IndexError, KeyError, RuntimeError) as e:
+      reason = _first_line(getattr(e, 'message', None) or str(e))
+      logging.warning('Checkpoint %s cannot be read (%s); trying the one before it.', prefix,
+                      reason)
+      problems.append(f'{prefix}: {reason}')
+      continue
+    if problems:
+      logging.warning('Using %s instead of the newer, damaged checkpoint(s).', prefix)
+    return prefix
+  if problems:
+    raise RunDirError('No readable checkpoint: ' + '; '.join(problems) + '.')
+  return None
+
+
+def _first_line(text, limit=200):
+  line = str(text).strip().splitlines()[0] if str(text).strip() else 'unknown error'
+  return line if len(line) <= limit else line[:limit - 3] + '...'
+
+
+def find_checkpoint(prefixes, wanted):
+  """The prefix among `prefixes` named by `wanted`: a step number, 'ckpt-N' or a full prefix."""
+  wanted = str(wanted)
+  for prefix in prefixes:
+    if wanted in (prefix, os.path.basename(prefix), str(checkpoint_step(prefix))):
+      return prefix
+  known = ', '.join(os.path.basename(p) for p in prefixes) or 'none'
+  raise RunDirError(f'No checkpoint {wanted!r} in this run directory (it has: {known}).')
+
+
+_TEMP_CHECKPOINT = re.compile(rf'^{CHECKPOINT_NAME}-\d+_temp')
+
+
+def remove_stale_temporaries(directory):
+  """Removes what killed saves left behind in `directory` (`ckpt-N_temp*` folders and files).
+
+  Call it only while holding the run directory's lock: a live save writes such folders too."""
+  if not os.path.isdir(directory):
+    return []
+  removed = []
+  for name in sorted(os.listdir(directory)):
+    if _TEMP_CHECKPOINT.match(name):
+      path = os.path.join(directory, name)
+      shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+      removed.append(name)
+  if removed:
+    logging.info('Removed %d leftover(s) of interrupted saves in %s: %s', len(removed), directory,
+                 ', '.join(removed))
+  return removed
+
+
+class RunDirLock:
+  """An exclusive lock on a trainer's checkpoint directory for as long as it trains.
+
+  A second trainer on the same run directory stops with a message naming the holder's PID instead
+  of interleaving checkpoints. The lock is an flock on `<directory>/.lock`: the kernel releases it
+  when the holder exits, also on SIGKILL, so a stale lock file never blocks.
+  """
+
+  def __init__(self, directory):
+    self.path = os.path.join(directory, '.lock')
+    self._fd = None
+
+  def __enter__(self):
+    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+      holder = os.pread(fd, 64, 0).decode('ascii', 'replace').strip() or 'unknown'
+      os.close(fd)
+      if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+        raise RunDirError(
+            f'{os.path.dirname(self.path)} is in use by another trainer (PID {holder}): two '
+            'trainers on one run directory would overwrite each other\'s checkpoints. Wait for it '
+            'to finish, stop it, or use another --run_dir.') from e
+      raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f'{os.getpid()}\n'.encode('ascii'), 0)
+    self._fd = fd
+    return self
+
+  def __exit__(self, *exc_info):
+    if self._fd is not None:
+      fcntl.flock(self._fd, fcntl.LOCK_UN)
+      os.close(self._fd)
+      self._fd = None

@@ -1,9 +1,15 @@
 """Finds and loads named configs: `--config=cat-mel_2bar_small` or `--config=path/to/config.py`."""
+import difflib
+import json
 import importlib.resources
 import importlib.util
 import os
 
 import ml_collections
+
+from music_vae_lite import files
+
+RUN_CONFIG_FILE = 'config.json'  # in a run directory: the config it was trained with
 
 _NOT_CONFIGS = ('__init__.py', 'base.py')
 
@@ -57,3 +63,101 @@ def flatten_config(value, prefix=''):
       flat.update(flatten_config(item, f'{prefix}{key}.'))
     return flat
   return {prefix[:-1]: list(value) if isinstance(value, tuple) else value}
+
+
+# -------------------------------------------------------------------------------------------------
+# Checking a config before anything is built from it.
+
+# Values with a fixed set of choices (the modules that use them check again at run time).
+_CHOICES = {
+    'data.encoding': ('melody', 'drums'),
+    'model.decoder': ('flat', 'hierarchical'),
+    'model.sampling_schedule': ('constant', 'exponential', 'inverse_sigmoid'),
+    'train.freeze': ('none', 'encoder', 'encoder_and_conductor'),
+}
+_POSITIVE = ('data.slice_bars', 'model.z_size', 'train.batch_size', 'train.log_every',
+             'train.summary_every', 'train.image_every', 'train.checkpoint_every',
+             'train.keep_checkpoints', 'train.eval_every', 'train.eval_batches',
+             'data.max_windows_per_sequence')
+_NOT_NEGATIVE = ('train.num_steps', 'data.transpose', 'model.free_bits', 'model.max_beta',
+                 'model.sampling_rate', 'train.min_learning_rate', 'train.grad_clip')
+_SECTIONS = ('data', 'model', 'train')
+
+
+class ConfigError(ValueError):
+  """A config value is unknown, missing or out of range."""
+
+
+def _schema():
+  from music_vae_lite.configs import base  # pylint: disable=g-import-not-at-top
+  return flatten_config(base.get_base_config())
+
+
+def validate(config, source='the config'):
+  """Checks every key and value of `config` against the base config; ConfigError naming `source`,
+  the key and the reason. Returns the config, with keys that only newer versions know (absent from
+  an older run's config.json) filled in with their defaults."""
+  schema = _schema()
+  flat = flatten_config(config)
+  missing_sections = [s for s in _SECTIONS if not any(k.startswith(s + '.') for k in flat)]
+  if missing_sections:
+    raise ConfigError(f'{source} has no {", ".join(missing_sections)} section(s).')
+  unknown = sorted(set(flat) - set(schema) - {'name'})
+  if unknown:
+    hints = []
+    for key in unknown:
+      close = difflib.get_close_matches(key, list(schema), n=1)
+      hints.append(f'{key}' + (f' (did you mean {close[0]}?)' if close else ''))
+    raise ConfigError(f'{source}: unknown key(s): {", ".join(hints)}.')
+  problems = []
+  for key, allowed in _CHOICES.items():
+    if key in flat and flat[key] not in allowed:
+      problems.append(f'{key}={flat[key]!r} (expected one of {", ".join(allowed)})')
+  for key in _POSITIVE:
+    value = flat.get(key)
+    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                              or value < 1 or int(value) != value):
+      problems.append(f'{key}={value!r} (expected a whole number >= 1)')
+  for key in _NOT_NEGATIVE:
+    value = flat.get(key)
+    if value is not None and (not isinstance(value, (int, float)) or value < 0):
+      problems.append(f'{key}={value!r} (expected a number >= 0)')
+  for key in ('model.enc_rnn_size', 'model.dec_rnn_size'):
+    value = flat.get(key)
+    if value is not None and (not isinstance(value, (list, tuple)) or not value or any(
+        not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in value)):
+      problems.append(f'{key}={value!r} (expected a non-empty list of layer sizes >= 1)')
+  if flat.get('train.learning_rate', 1) <= 0:
+    problems.append(f'train.learning_rate={flat["train.learning_rate"]!r} (expected > 0)')
+  for key in ('train.decay_rate', 'model.beta_rate'):
+    value = flat.get(key)
+    if value is not None and not 0 <= value <= 1:
+      problems.append(f'{key}={value!r} (expected a number in [0, 1])')
+  fraction = flat.get('data.eval_fraction')
+  if fraction is not None and not 0 <= fraction < 1:
+    problems.append(f'data.eval_fraction={fraction!r} (expected a number in [0, 1))')
+  if problems:
+    raise ConfigError(f'{source}: bad value(s): {"; ".join(problems)}.')
+  missing = sorted(set(schema) - set(flat))
+  if missing:
+    with config.unlocked():
+      for key in missing:
+        section, name = key.split('.', 1)
+        setattr(config[section], name, schema[key])
+  return config
+
+
+def load_run_config(run_dir):
+  """The config a run was trained with (`run_dir/config.json`), as a checked ConfigDict.
+
+  RunDirError when the file is missing or not JSON, ConfigError when a key or value is wrong."""
+  path = os.path.join(run_dir, RUN_CONFIG_FILE)
+  if not os.path.isfile(path):
+    raise files.RunDirError(f'{run_dir!r} has no {RUN_CONFIG_FILE}: it is not a music_vae_lite run '
+                            'directory (pass the directory given to mvl_train as --run_dir).')
+  try:
+    with open(path) as f:
+      config = ml_collections.ConfigDict(json.load(f))
+  except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as e:
+    raise files.RunDirError(f'{path} is not a valid config file: {e}.') from e
+  return validate(config, path)

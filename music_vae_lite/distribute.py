@@ -69,12 +69,14 @@ def derived_seed(*numbers):
   return int(state >> np.uint64(1))
 
 
-def distribute_windows(strategy, labels, converter, global_batch_size, *, seed, transpose=0):
+def distribute_windows(strategy, labels, converter, global_batch_size, *, seed, transpose=0,
+                       start_step=0):
   """A distributed, endlessly repeating dataset of training batches from label windows [N, T].
 
   Each input pipeline (one per worker) reads its own share of the windows (every k-th window) with
   its own seed, and batches them at the per-replica batch size; the strategy hands one batch to
-  each local replica, so every step sees `global_batch_size` windows in all.
+  each local replica, so every step sees `global_batch_size` windows in all. Batches are a function
+  of (seed, step): starting at `start_step` gives the batches an uninterrupted run sees from there.
   """
   batch_size = per_replica_batch_size(strategy, global_batch_size)
   labels = np.asarray(labels)
@@ -86,6 +88,8 @@ def distribute_windows(strategy, labels, converter, global_batch_size, *, seed, 
                        'workers: every worker needs at least one.')
     return input_pipeline.make_dataset(
         shard, converter, batch_size, seed=derived_seed(seed, context.input_pipeline_id),
-        transpose=transpose, shuffle=True, repeat=True, drop_remainder=True)
+        transpose=transpose, shuffle=True, repeat=True, drop_remainder=True,
+        # Each step takes one batch from this pipeline for each of its local replicas.
+        start_batch=start_step * (context.num_replicas_in_sync // context.num_input_pipelines))
 
   return strategy.distribute_datasets_from_function(dataset_fn)

@@ -92,7 +92,7 @@ def transpose_melody(labels, uniform, max_shift, min_pitch=_MIN_PITCH, max_pitch
 
 
 def make_dataset(labels, converter, batch_size, *, seed, transpose=0, shuffle=True, repeat=True,
-                 drop_remainder=True):
+                 drop_remainder=True, start_batch=0):
   """A tf.data.Dataset of batches `{'inputs', 'labels', 'lengths'}` from in-memory windows.
 
   Args:
@@ -106,6 +106,10 @@ def make_dataset(labels, converter, batch_size, *, seed, transpose=0, shuffle=Tr
     shuffle: a new permutation of all windows every epoch (a full shuffle, not a buffer).
     repeat: repeat forever (batches run across epoch boundaries); else one pass.
     drop_remainder: drop the last partial batch (gives a static batch size).
+    start_batch: begin at this batch of the stream (with `repeat`): batch k is the same whatever
+      batch the dataset starts at, so a resumed run sees exactly the batches an uninterrupted one
+      would have (the stream is a function of (seed, batch number), and skipping costs at most
+      one epoch's worth of indices, not the batches before).
 
   Returns:
     Batches: inputs float32 [B, T, input_depth], labels int32 [B, T], lengths int32 [B] (= T).
@@ -129,6 +133,8 @@ def make_dataset(labels, converter, batch_size, *, seed, transpose=0, shuffle=Tr
     raise ValueError(f'batch_size must be >= 1, got {batch_size}.')
   if transpose < 0 or int(transpose) != transpose:
     raise ValueError(f'transpose must be a whole number >= 0, got {transpose}.')
+  if start_batch < 0 or (start_batch and not repeat):
+    raise ValueError(f'start_batch must be >= 0 and needs repeat=True, got {start_batch}.')
   if not repeat and drop_remainder and num_windows < batch_size:
     raise ValueError(f'Only {num_windows} windows: one pass with drop_remainder gives no batch of '
                      f'{batch_size}.')
@@ -157,8 +163,13 @@ def make_dataset(labels, converter, batch_size, *, seed, transpose=0, shuffle=Tr
         'lengths': tf.fill(tf.shape(indices), tf.constant(window_steps, tf.int32)),
     }
 
-  epochs = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
-  dataset = epochs.flat_map(epoch_order)
-  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).enumerate()
+  # Batches run across epoch boundaries: batch k holds stream positions [k * B, (k + 1) * B), and
+  # position p is index p % N of epoch p // N's order.
+  first_position = int(start_batch) * batch_size
+  epochs = (tf.data.Dataset.counter(start=first_position // num_windows) if repeat
+            else tf.data.Dataset.range(1))
+  dataset = epochs.flat_map(epoch_order).skip(first_position % num_windows)
+  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).enumerate(
+      start=int(start_batch))
   dataset = dataset.map(to_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.prefetch(tf.data.AUTOTUNE)

@@ -210,6 +210,17 @@ def encode_png(image):
   return buffer.getvalue()
 
 
+MAX_PICTURE_WINDOWS = 64  # a taller picture is unreadable and, for thousands of windows, huge
+
+
+def write_column_png(path, windows, encoding):
+  """Writes windows one above the other as a PNG: the first MAX_PICTURE_WINDOWS of them.
+  Returns how many the picture shows."""
+  shown = list(windows[:MAX_PICTURE_WINDOWS])
+  write_png(path, render([[window] for window in shown], encoding))
+  return len(shown)
+
+
 def write_png(path, image):
   """Writes the image as a PNG atomically (a complete file or none)."""
   files.atomic_write(path, encode_png(image))

@@ -2,12 +2,14 @@
 evaluation and piano-roll images, and `evaluate` for held-out data.
 
 `train_and_evaluate(config, run_dir, examples)` is what `mvl_train` runs. The loop:
-- resumes from the newest checkpoint in run_dir/train (model, Adam slots, the global step, the
-  random generator); the learning rate, beta and sampling schedules derive from the step. The data
-  order after a resume is reseeded deterministically from the resumed step (the tf.data iterator
-  is not checkpointed: its prefetch buffers would bloat every checkpoint, and skipping to the
-  position costs minutes on long runs), so a resumed run is reproducible but does not replay the
-  exact batches an uninterrupted run would have seen.
+- holds an exclusive lock on its checkpoint directory (a second trainer stops with the holder's
+  PID), removes what killed saves left behind, and resumes from the newest readable checkpoint in
+  run_dir/train (model, Adam slots, the global step, the random generator; a damaged newest one is
+  named and skipped). The learning rate, beta and sampling schedules derive from the step, and the
+  data stream (order and transpositions) is a function of (seed, batch number), so a resumed run
+  continues with exactly the batches an uninterrupted run sees: killed at any moment and resumed,
+  it ends bit-identical to the uninterrupted run on the same machine and thread settings (the
+  original cannot resume exactly: its tf.data pipeline restarts from scratch).
 - one step = one `tf.function` that runs every replica under the strategy, all-reduces (sums) the
   gradients, takes their global norm, clips it to `grad_clip`, zeroes all gradients when the norm
   is >= `grad_norm_clip_to_zero` (the original's rule; Adam's moments still move) and applies Adam
@@ -18,8 +20,9 @@ evaluation and piano-roll images, and `evaluate` for held-out data.
 - multi-worker: each worker restores from its own checkpoint directory (run_dir/train for the
   chief, run_dir/workers/<id> for the others; they must agree, which is checked). A stop signal
   must reach every worker: a worker that stops alone leaves the others waiting.
-- every step the loss is checked: a NaN or infinite loss stops training with NonFiniteLossError
-  naming the step, and nothing is saved after the last good checkpoint.
+- every step the loss is checked, and before every save the updated weights (finite, with a finite
+  loss and gradient on a fixed batch): a NaN or infinite value stops training with
+  NonFiniteLossError naming the step and the last finite checkpoint; such a state is never saved.
 - SIGINT / SIGTERM finish the current step, save a checkpoint and return (a second signal aborts
   at once; an interrupted save never replaces the last good checkpoint, see checkpoints.py).
 
@@ -41,11 +44,12 @@ import tensorflow as tf
 import tf_keras
 
 from music_vae_lite import checkpoints
+from music_vae_lite import config_lib
 from music_vae_lite import converters
 from music_vae_lite import distribute
 from music_vae_lite import input_pipeline
 from music_vae_lite import losses
-from music_vae_lite import models
+from music_vae_lite import model_registry
 from music_vae_lite import pianoroll
 from music_vae_lite import preprocess
 from music_vae_lite import schedules
@@ -71,20 +75,10 @@ class NonFiniteLossError(FloatingPointError):
   """The loss became NaN or infinite; training stopped without saving the bad state."""
 
 
-def compute_dtype(train_config):
-  return tf.bfloat16 if train_config.mixed_precision else tf.float32
-
-
-def use_fused_kernels(train_config):
-  # The fused LSTM kernel (BlockLSTM) has no XLA implementation; the step-wise path compiles.
-  return train_config.fused_lstm and not train_config.jit_compile
-
-
-def build_model(config, converter=None):
-  """The MusicVAE described by `config` (its weights initialised from config.train.seed)."""
-  converter = converter or converters.get_converter(config.data)
-  return models.MusicVAE(config.model, converter.input_depth, converter.output_depth,
-                         converter.window_steps, seed=config.train.seed)
+# The network and its dtype come from model_registry, which inference shares without this module.
+compute_dtype = model_registry.compute_dtype
+use_fused_kernels = model_registry.use_fused_kernels
+build_model = model_registry.build_model
 
 
 class DecayedLearningRate(tf_keras.optimizers.schedules.LearningRateSchedule):
@@ -393,19 +387,30 @@ def _sync_across_workers(strategy, step):
         'checkpoints so that all match, or start a new run directory.')
 
 
-def _resume(state, manager, run_dir, config):
-  """Restores the newest checkpoint of `manager` into `state`, if there is one; returns its path.
+def _resume(state, manager, run_dir, config, resume_from=None):
+  """Restores the newest readable checkpoint of `manager` (or the one named by `resume_from`: a
+  step, 'ckpt-N' or a prefix) into `state`, if there is one; returns its path.
 
-  A mismatch error lists how run_dir/config.json differs from `config`, the likely cause."""
+  A damaged newest checkpoint is named and the one before it is used. A mismatch error lists how
+  run_dir/config.json differs from `config`, the likely cause."""
   changes = []
   if os.path.isfile(os.path.join(run_dir, checkpoints.CONFIG_FILE)):
     changes = checkpoints.config_differences(checkpoints.load_config(run_dir), config)
   config_note = ''.join(f'\n  {line}' for line in changes)
   if config_note:
     config_note = '\nrun_dir/config.json differs from this config in:' + config_note
-  last_checkpoint = manager.latest_checkpoint
+  candidates = list(manager.checkpoints)
+  if resume_from is not None:
+    chosen = checkpoints.find_checkpoint(candidates, resume_from)
+    candidates = [prefix for prefix in candidates if prefix == chosen]
+  try:
+    model_only = warm_start.resume_model_only(state, candidates[-1] if candidates else None)
+  except (ValueError, OSError, IndexError, RuntimeError, tf.errors.OpError):
+    model_only = None  # a damaged newest checkpoint: restore_newest_readable names and skips it
+  if model_only:
+    return model_only
+  last_checkpoint = checkpoints.restore_newest_readable(state.checkpoint, candidates, config_note)
   if last_checkpoint:
-    checkpoints.restore(state.checkpoint, last_checkpoint, config_note)
     logging.info('Resumed from %s (step %d).', last_checkpoint, state.step)
     if changes:
       # Changing train settings (e.g. num_steps) is routine; a changed model or data is notable.
@@ -413,6 +418,21 @@ def _resume(state, manager, run_dir, config):
       (logging.info if routine else logging.warning)('Continuing with a changed config:%s',
                                                      config_note)
   return last_checkpoint
+
+
+def _state_is_finite(state, batch):
+  """Whether the weights are finite and give a finite loss and gradient norm on `batch`: checked
+  before every save, so a checkpoint never holds a state that fails at once on resume (an update
+  can leave huge but finite weights whose next step is NaN)."""
+  for variable in state.model.variables:
+    if not np.all(np.isfinite(variable.numpy())):
+      return False
+  with tf.GradientTape() as tape:
+    loss, _ = losses.compute_loss(state.model, batch, state.optimizer.iterations,
+                                  state.config.model, tf.constant([0, 0], tf.int32),
+                                  sampling_probability=0.0)
+  norm = tf.linalg.global_norm(tape.gradient(loss, state.model.trainable_variables))
+  return math.isfinite(float(loss)) and math.isfinite(float(norm))
 
 
 PROGRESS_SECONDS = 5.0  # the longest time between two progress lines
@@ -432,7 +452,8 @@ def _log_eval(step, metrics):
                metrics['losses/kl_bits'], metrics['latent/active_units'])
 
 
-def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=None):
+def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=None,
+                       resume_from=None):
   """Trains `config` on `examples` up to config.train.num_steps, resuming from run_dir.
 
   Args:
@@ -444,17 +465,21 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
     init_from: a run directory or checkpoint (ours or an original Magenta one) whose weights a
       new run starts from, with a fresh optimizer and step 0 (warm_start.py); ignored when
       run_dir already has a checkpoint.
+    resume_from: resume from this checkpoint of run_dir (a step, 'ckpt-N' or a prefix) instead of
+      the newest readable one.
   Returns:
     TrainResult.
   Raises:
-    NonFiniteLossError: the loss became NaN or infinite (message names the step).
+    NonFiniteLossError: the loss or the weights became NaN or infinite (the message names the
+      step and the last finite checkpoint, which is all that was saved).
+    checkpoints.RunDirError: another trainer holds run_dir, no readable checkpoint, a failed save.
     checkpoints.CheckpointMismatchError: run_dir holds a checkpoint of a different model.
     ValueError / FileNotFoundError: unusable examples (with the extraction report), bad settings.
   """
+  config_lib.validate(config)
   strategy = strategy or distribute.make_strategy('default')
   is_chief, worker_id = distribute.worker_role(strategy)
   train_config = config.train
-  num_steps = int(train_config.num_steps)
   converter = converters.get_converter(config.data)
   distribute.per_replica_batch_size(strategy, train_config.batch_size)  # fail early if uneven
   checkpoints.check_creatable_dir(run_dir, 'run directory')  # created once the examples load
@@ -472,12 +497,22 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
                     'batch repeats windows. Add data or lower --config.train.batch_size.',
                     train_config.batch_size, len(train_set))
   checkpoints.ensure_writable_dir(run_dir, 'run directory')
+  directory = checkpoints.checkpoint_directory(run_dir, is_chief, worker_id)
+  with checkpoints.RunDirLock(directory):
+    checkpoints.remove_stale_temporaries(directory)
+    return _train(config, run_dir, examples, strategy, init_from, resume_from, window_set,
+                  train_set, eval_set, split, converter, is_chief, worker_id)
 
+
+def _train(config, run_dir, examples, strategy, init_from, resume_from, window_set, train_set,
+           eval_set, split, converter, is_chief, worker_id):
+  """The body of train_and_evaluate, run while holding the run directory's lock."""
+  train_config = config.train
+  num_steps = int(train_config.num_steps)
   state = TrainState(config, strategy, converter)
   manager = checkpoints.make_manager(state.checkpoint, run_dir, train_config.keep_checkpoints,
                                      is_chief, worker_id)
-  last_checkpoint = (warm_start.resume_model_only(state, manager.latest_checkpoint)
-                     or _resume(state, manager, run_dir, config))
+  last_checkpoint = _resume(state, manager, run_dir, config, resume_from)
   warm_start.initialise_run(state.model, init_from, last_checkpoint)
   _sync_across_workers(strategy, state.step)
   if is_chief:
@@ -493,9 +528,11 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   summaries.write_run_description(writers.train, start_step, config,
                                   examples if isinstance(examples, str) else
                                   window_set.report.get('input', 'a WindowSet'))
+  # Batches are a function of (seed, step), so a resumed run continues the very same stream.
   dataset = distribute.distribute_windows(
       strategy, train_set.labels, converter, train_config.batch_size,
-      seed=distribute.derived_seed(train_config.seed, start_step), transpose=config.data.transpose)
+      seed=distribute.derived_seed(train_config.seed), transpose=config.data.transpose,
+      start_step=start_step)
   iterator = iter(dataset)
   train_step = make_train_step(state)
 
@@ -512,8 +549,25 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
                              eval_set.labels if len(eval_set) else train_set.labels,
                              train_config.seed)
 
+  finite_check_batch = next(iter(input_pipeline.make_dataset(
+      train_set.labels[:train_config.batch_size], converter,
+      min(train_config.batch_size, len(train_set)), seed=0, shuffle=False, repeat=False)))
+
   def save(step):
-    result.checkpoint = manager.save(checkpoint_number=step)
+    if not _state_is_finite(state, finite_check_batch):
+      kept = (f'the last finite checkpoint is {result.checkpoint}' if result.checkpoint
+              else 'no checkpoint had been saved')
+      raise NonFiniteLossError(
+          f'The weights after step {step} are not finite or give a non-finite loss: training '
+          f'stopped without saving them; {kept}. Try a lower learning rate or check the data.')
+    try:
+      result.checkpoint = manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as e:
+      kept = result.checkpoint or 'none'
+      raise checkpoints.RunDirError(
+          f'Could not save the checkpoint of step {step} in {manager.directory}: '
+          f'{checkpoints._first_line(getattr(e, "message", None) or e)} (disk full?). The last '  # pylint: disable=protected-access
+          f'good checkpoint is {kept}; training stopped.') from e
     logging.info('Saved checkpoint %s.', result.checkpoint)
 
   step = start_step

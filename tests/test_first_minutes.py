@@ -188,3 +188,14 @@ def test_written_midi_lasts_the_whole_window(tmp_path, encoding):
   (sequence,) = converter.from_tensors(labels)
   path = converters.write_midi(sequence, str(tmp_path / 'window.mid'))
   assert mido.MidiFile(path).length == pytest.approx(4.0, abs=0.01)  # 2 bars at 120 qpm
+
+
+def test_a_picture_of_thousands_of_samples_shows_the_first_ones(tmp_path):
+  from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
+  windows = np.zeros([5000, 32], np.int32)
+  windows[:, 0] = 40
+  shown = pianoroll.write_column_png(tmp_path / 'many.png', windows, 'melody')
+  assert shown == pianoroll.MAX_PICTURE_WINDOWS
+  expected = pianoroll.render([[w] for w in windows[:shown]], 'melody')
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  assert Image.open(tmp_path / 'many.png').size == (expected.shape[1], expected.shape[0])

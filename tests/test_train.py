@@ -233,8 +233,8 @@ def test_restore_brings_back_model_optimizer_step_and_random_state(tmp_path, win
 
 
 def test_resuming_the_same_checkpoint_twice_gives_the_same_result(tmp_path, window_set):
-  # The data order after a resume is reseeded from the resumed step and the step seeds come from
-  # the restored generator, so a resumed run is reproducible.
+  # The data stream is a function of (seed, step) and the step seeds come from the restored
+  # generator, so a resumed run is reproducible (test_reliability.py: and exact).
   config = tiny_config(num_steps=2, checkpoint_every=2, eval_every=100, image_every=100)
   train.train_and_evaluate(config, str(tmp_path / 'base'), window_set)
   config.train.num_steps = 4

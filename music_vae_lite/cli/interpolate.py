@@ -98,9 +98,9 @@ def main(argv):
     step_seconds = 60.0 / converters.OUTPUT_QPM / converters.STEPS_PER_QUARTER
     morph = sequences_lib.concatenate_sequences(sequences, [model.num_steps * step_seconds] * total)
     converters.write_midi(morph, f'{base}-morph.mid')
-    pianoroll.write_png(f'{base}.png', pianoroll.render([[window] for window in labels],
-                                                        model.converter.encoding))
-    print(f'Wrote {total} steps, the morph and a piano roll to {output_dir} '
+    shown = pianoroll.write_column_png(f'{base}.png', labels, model.converter.encoding)
+    note = f' of the first {shown} steps' if shown < total else ''
+    print(f'Wrote {total} steps, the morph and a piano roll{note} to {output_dir} '
           f'({os.path.basename(base)}*).')
 
 

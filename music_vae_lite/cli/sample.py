@@ -48,10 +48,10 @@ def main(argv):
     for index, sequence in enumerate(sequences):
       converters.write_midi(sequence, os.path.join(output_dir,
                                                    f'{base}-{index + 1:03d}-of-{total:03d}.mid'))
-    png = pianoroll.write_png(os.path.join(output_dir, f'{base}.png'),
-                              pianoroll.render([[window] for window in labels],
-                                               model.converter.encoding))
-    print(f'Wrote {total} MIDI file(s) and {os.path.basename(png)} to {output_dir}.')
+    shown = pianoroll.write_column_png(os.path.join(output_dir, f'{base}.png'), labels,
+                                       model.converter.encoding)
+    note = f' (it shows the first {shown})' if shown < total else ''
+    print(f'Wrote {total} MIDI file(s) and {base}.png{note} to {output_dir}.')
 
 
 def run():

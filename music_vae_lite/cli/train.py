@@ -9,10 +9,14 @@ Fine-tuning: --init_from=RUN_DIR_OR_CHECKPOINT (ours, e.g. made by mvl_import, o
 checkpoint) starts a new run from those weights with a fresh optimizer at step 0 and prints which
 variables were restored, newly initialised or skipped; --config.train.freeze=encoder (or
 encoder_and_conductor) keeps those parts fixed; a lower --config.train.learning_rate=1e-4 is usual.
-SIGINT / SIGTERM stop after the current step with a checkpoint.
+SIGINT / SIGTERM stop after the current step with a checkpoint, then exit with status 130 / 143 (so
+a scheduler can tell an early stop from the end). A resumed run continues exactly: it ends with the
+same weights as one that was never interrupted. A damaged newest checkpoint is named and the one
+before it is used; --resume_from=N (or ckpt-N) picks another. One trainer per run directory.
 Summaries: tensorboard --logdir=RUN_DIR.
 """
 import os
+import signal
 import sys
 
 from absl import app
@@ -20,6 +24,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from music_vae_lite import config_lib
 from music_vae_lite.cli import common
 
 # TensorFlow and the library are imported in main(), after the flags are checked, so that --help
@@ -42,6 +47,9 @@ _INIT_FROM = flags.DEFINE_string(
     'init_from', None, 'Start a new run from these weights: a run directory or checkpoint, or an '
     'original Magenta checkpoint (.tar, prefix or directory). Fresh optimizer, step 0. Ignored '
     'when --run_dir already has a checkpoint.')
+_RESUME_FROM = flags.DEFINE_string(
+    'resume_from', None, 'Resume from this checkpoint of --run_dir (a step such as 2000, or '
+    'ckpt-2000) instead of the newest readable one.')
 flags.mark_flags_as_required(['run_dir', 'examples'])
 
 
@@ -51,24 +59,28 @@ def main(argv):
   with common.user_errors('mvl_train'):
     common.check_examples(_EXAMPLES.value)
     common.check_output_dir(_RUN_DIR.value, 'run_dir')
-    if _CONFIG.value is None and not os.path.isfile(os.path.join(_RUN_DIR.value, 'config.json')):
-      raise ValueError(f'--config is required: {_RUN_DIR.value} holds no run to resume '
-                       '(no config.json).')
-  from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
+    config = _CONFIG.value
+    if config is None:
+      if not os.path.isfile(os.path.join(_RUN_DIR.value, config_lib.RUN_CONFIG_FILE)):
+        raise ValueError(f'--config is required: {_RUN_DIR.value} holds no run to resume '
+                         '(no config.json).')
+      config = config_lib.load_run_config(_RUN_DIR.value)  # resuming: the run's own config
+      logging.info('No --config: using %s.',
+                   os.path.join(_RUN_DIR.value, config_lib.RUN_CONFIG_FILE))
+    else:
+      config_lib.validate(config, '--config')
+    if _NUM_STEPS.value is not None:
+      with config.unlocked():
+        config.train.num_steps = _NUM_STEPS.value
   from music_vae_lite import distribute  # pylint: disable=g-import-not-at-top
   from music_vae_lite import train  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_train'):
     # The strategy first: the multi-worker runtime must start before other TF work.
     strategy = distribute.make_strategy(_STRATEGY.value)
-    config = _CONFIG.value
-    if config is None:
-      config = checkpoints.load_config(_RUN_DIR.value)  # resuming: the run's own config
-      logging.info('No --config: using %s.', os.path.join(_RUN_DIR.value, checkpoints.CONFIG_FILE))
-    if _NUM_STEPS.value is not None:
-      with config.unlocked():
-        config.train.num_steps = _NUM_STEPS.value
-    train.train_and_evaluate(config, _RUN_DIR.value, _EXAMPLES.value, strategy=strategy,
-                             init_from=_INIT_FROM.value)
+    result = train.train_and_evaluate(config, _RUN_DIR.value, _EXAMPLES.value, strategy=strategy,
+                                      init_from=_INIT_FROM.value, resume_from=_RESUME_FROM.value)
+  if result.stopped_by:  # the shell's convention for a process ended by a signal: 128 + number
+    sys.exit(128 + signal.Signals[result.stopped_by].value)
 
 
 def run():
