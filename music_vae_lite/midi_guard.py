@@ -18,6 +18,8 @@ READER_BYTES_PER_TICK = 24
 
 # Data bytes after the status byte of each channel message kind (high nibble).
 _CHANNEL_DATA_BYTES = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
+# mido refuses meta and sysex data longer than this (mido.midifiles.midifiles.MAX_MESSAGE_LENGTH).
+_MIDO_MAX_MESSAGE_LENGTH = 1_000_000
 
 
 class MidiLimits(NamedTuple):
@@ -51,27 +53,31 @@ def _variable_int(data, position, end):
       return value, position
 
 
-def _scan_track(data, position, end, limits, events_before):
-  """(max tick, events, problem or None) of one track's events between position and end.
+def _scan_track(data, start, size, limits, events_before):
+  """(max tick, events, problem or None, position after the track) of the track at `start`.
 
-  Stops early, with the problem, at `limits` (so a track of millions of tiny events costs no more
-  than the limit: problem 'limit') and where mido would stop with an error of its own (problem
-  'reader': the reader reports it).
+  Walks as mido's read_track does: event after event until it stands exactly `size` bytes after
+  `start` (an event that runs past the track's end makes mido read on into what follows, and so
+  does this), raising _Truncated where mido would hit the end of the file. Stops early, with
+  problem 'limit', at `limits` (so a track of millions of tiny events costs no more than the
+  limit), and with problem 'reader' where mido would stop with an error of its own, which the
+  reader then reports.
   """
+  position, end = start, len(data)
   tick, events, running_status = 0, 0, None
-  while position < end:
+  while position - start != size:
     delta, position = _variable_int(data, position, end)
     tick += delta
     events += 1
     if tick > limits.max_ticks or events_before + events > limits.max_events:
-      return tick, events, 'limit'
+      return tick, events, 'limit', position
     if position >= end:
       raise _Truncated()
     status = data[position]
     position += 1
     if status < 0x80:  # running status: this byte is the first data byte
       if running_status is None:
-        return tick, events, 'reader'  # mido: 'running status without last_status'
+        return tick, events, 'reader', position  # mido: 'running status without last_status'
       status, position = running_status, position - 1
     elif status != 0xFF:
       running_status = status
@@ -83,12 +89,18 @@ def _scan_track(data, position, end, limits, events_before):
       length, position = _variable_int(data, position, end)
     elif status >> 4 in _CHANNEL_DATA_BYTES:
       length = _CHANNEL_DATA_BYTES[status >> 4]
+      if position + length > end:
+        raise _Truncated()
+      if any(byte > 0x7F for byte in data[position:position + length]):
+        return tick, events, 'reader', position  # mido: 'data byte must be in range 0..127'
     else:
-      return tick, events, 'reader'  # mido: 'undefined status byte'
+      return tick, events, 'reader', position  # mido: 'undefined status byte'
+    if length > _MIDO_MAX_MESSAGE_LENGTH:
+      return tick, events, 'reader', position  # mido: 'Message length ... exceeds maximum'
     position += length
     if position > end:
       raise _Truncated()
-  return tick, events, None
+  return tick, events, None, position
 
 
 def scan(data, limits):
@@ -114,26 +126,20 @@ def scan(data, limits):
       break  # the reader says what it found instead
     (size,) = struct.unpack('>L', data[position + 4:position + 8])
     start = position + 8
-    available = len(data) - start
-    end = start + min(size, available)
     try:
-      tick, events, problem = _scan_track(data, start, end, limits, num_events)
+      tick, events, problem, position = _scan_track(data, start, size, limits, num_events)
     except _Truncated:
+      available = len(data) - start
       if size > available:
         return Summary(division, num_tracks, max_tick, num_events,
                        f'corrupt MIDI: truncated: {where} is {size} bytes long by its header, '
                        f'but the file ends {available} bytes into it')
-      break  # an event runs past its track's end: the reader reads on and decides
-    max_tick, num_events = max(max_tick, tick), num_events + events
-    if problem == 'limit':
-      return Summary(division, num_tracks, max_tick, num_events, 'limit')
-    if problem == 'reader':
-      break
-    if size > available:  # every event fitted, but the header promised more
       return Summary(division, num_tracks, max_tick, num_events,
-                     f'corrupt MIDI: truncated: {where} is {size} bytes long by its header, '
-                     f'but the file ends {available} bytes into it')
-    position = start + size
+                     f"corrupt MIDI: truncated: an event of {where} runs past the track's end "
+                     "and the file's")
+    max_tick, num_events = max(max_tick, tick), num_events + events
+    if problem is not None:  # 'limit', or 'reader': the reader will name its error
+      return Summary(division, num_tracks, max_tick, num_events, problem)
   return Summary(division, num_tracks, max_tick, num_events, None)
 
 
@@ -145,7 +151,7 @@ def check_midi(data, limits):
   truncated header or track, a time division of 0).
   """
   summary = scan(data, limits)
-  if summary.problem not in (None, 'limit'):
+  if summary.problem not in (None, 'limit', 'reader'):
     return summary.problem
   if summary.division < 0:
     frames, ticks_per_frame = -(summary.division >> 8), summary.division & 0xFF

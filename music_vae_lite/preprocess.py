@@ -822,7 +822,10 @@ def load_examples(path, converter, *, num_workers=1, max_file_mb=DEFAULT_MAX_FIL
   window length (ValueError naming the file and both values otherwise). Anything else is
   preprocessed here, by default in this process: a program that has imported TensorFlow gets
   spawned workers, which re-import its main module (TensorFlow included) before doing any work,
-  so more workers only pay off for large inputs.
+  so more workers only pay off for large inputs. In this process the raw-byte checks of
+  `midi_guard` still keep the MIDI reader's per-tick and per-event allocations bounded, but there
+  is no memory cap and no CPU-time backstop for code stuck outside Python: for an untrusted corpus,
+  `mvl_preprocess` (capped worker processes) and training from its cache is the safer path.
 
   Raises:
     FileNotFoundError: `path` does not exist.

@@ -79,6 +79,14 @@ MELODY = [60 + (i * 5) % 13 for i in range(32)]  # 4 bars of eighth notes
 GOOD = smf([notes_track(MELODY, header=tempo(500_000) + meter(4, 2))])
 
 
+def _overrunning_track():
+  first = notes_track(MELODY)
+  second = vlq(0x0FFFFFFF) + b'\xff\x01\x03abc' + END_OF_TRACK
+  return (b'MThd' + struct.pack('>LHHH', 6, 1, 2, 480) +
+          b'MTrk' + struct.pack('>L', len(first) - 1) + first +
+          b'MTrk' + struct.pack('>L', len(second)) + second)
+
+
 def write_melodies(folder, num_files, bars=6):
   """Distinct random 4/4 melodies of eighth notes (pitches 55..79) as MIDI files."""
   os.makedirs(folder, exist_ok=True)
@@ -117,6 +125,8 @@ def garbage_files():
       'out_of_range_pitches.mid': (smf([notes_track([0, 1, 127, 126] * 8)]), None),
       'two_tracks_one_missing.mid': (smf([notes_track(MELODY)], num_tracks=2),
                                      'corrupt MIDI: truncated'),
+      # Track 1's header says one byte less than it holds: the reader reads on into track 2.
+      'track_runs_over.mid': (_overrunning_track(), 'corrupt MIDI'),
       NON_UTF8_NAME: (GOOD, None),
       NEWLINE_NAME: (GOOD, None),
   }
@@ -193,6 +203,26 @@ def test_guard_stops_at_the_limit_without_reading_on():
   limits = midi_guard.MidiLimits(max_bars=100, max_ticks=2**20, max_events=1000)
   summary = midi_guard.scan(smf([track]), limits)
   assert summary.problem == 'limit' and summary.num_events == 1001
+
+
+def test_the_guard_counts_what_the_reader_reads():
+  import mido  # pylint: disable=g-import-not-at-top
+  import io  # pylint: disable=g-import-not-at-top
+  limits = midi_guard.MidiLimits(max_bars=10**6, max_ticks=2**40, max_events=10**7)
+  checked = 0
+  for name, (data, _) in garbage_files().items():
+    if not data.startswith(b'MThd'):
+      continue
+    try:
+      midi = mido.MidiFile(file=io.BytesIO(data))
+    except Exception:  # pylint: disable=broad-except  (the guard or the reader names it)
+      continue
+    summary = midi_guard.scan(data, limits)
+    assert summary.problem is None, name
+    assert summary.num_events == sum(len(track) for track in midi.tracks), name
+    assert summary.max_tick == max(sum(m.time for m in track) for track in midi.tracks), name
+    checked += 1
+  assert checked >= 8
 
 
 def test_running_status_and_sysex_are_walked_like_the_reader_does():
