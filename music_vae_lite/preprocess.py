@@ -801,7 +801,8 @@ def read_cache(path):
   if labels.ndim != 2 or source_ids.shape != labels.shape[:1]:
     raise ValueError(f'{cache_path} is damaged: labels {labels.shape}, source_ids '
                      f'{source_ids.shape}.')
-  return WindowSet(labels, source_ids, [str(s) for s in arrays['sources']],
+  # Caches written before names were escaped may hold undecodable or multi-line names.
+  return WindowSet(labels, source_ids, [printable_name(str(s)) for s in arrays['sources']],
                    str(arrays['encoding']), int(arrays['slice_bars']),
                    json.loads(str(arrays['report_json'])))
 

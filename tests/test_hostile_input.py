@@ -287,6 +287,19 @@ def test_odd_names_survive_the_cache_and_the_split(corpus, converter, tmp_path):
     assert {a.sources[i] for i in a.source_ids} == {b.sources[i] for i in b.source_ids}
 
 
+def test_an_old_cache_with_raw_names_is_read_with_printable_names(tmp_path):
+  raw = os.fsdecode(b'old\xff.mid')  # a lone surrogate, as an older version stored it
+  labels = np.zeros([4, 32], np.int32)
+  old = preprocess.WindowSet(labels, np.array([0, 0, 1, 1], np.int32), [raw, 'a\nb.mid'],
+                             'melody', 2, {'windows_kept': 4})
+  preprocess.write_cache(old, str(tmp_path))
+  loaded = preprocess.read_cache(str(tmp_path))
+  assert loaded.sources == ['old\\xff.mid', 'a\\x0ab.mid']
+  from music_vae_lite import input_pipeline  # pylint: disable=g-import-not-at-top
+  train, evaluation = input_pipeline.split_by_source(loaded, 0.5)
+  assert len(train) + len(evaluation) == 4
+
+
 def test_non_utf8_input_paths(tmp_path, converter):
   folder = os.path.join(os.fsencode(str(tmp_path)), b'f\xf6lder')
   os.mkdir(folder)
