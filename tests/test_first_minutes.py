@@ -199,3 +199,24 @@ def test_a_picture_of_thousands_of_samples_shows_the_first_ones(tmp_path):
   expected = pianoroll.render([[w] for w in windows[:shown]], 'melody')
   from PIL import Image  # pylint: disable=g-import-not-at-top
   assert Image.open(tmp_path / 'many.png').size == (expected.shape[1], expected.shape[0])
+
+
+def test_output_names_never_leave_the_output_folder(untrained_run, tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  config_path = pathlib.Path(untrained_run) / 'config.json'
+  config = json.loads(config_path.read_text())
+  original = config['name']
+  config['name'] = '../../../escaped'
+  config_path.write_text(json.dumps(config))
+  try:
+    out = tmp_path / 'deep' / 'out'
+    result = run_program('sample', f'--run_dir={untrained_run}', '--num_outputs=1',
+                         f'--output_dir={out}')
+  finally:
+    config['name'] = original
+    config_path.write_text(json.dumps(config))
+  assert result.returncode == 0, result.stderr
+  assert sorted(p.suffix for p in out.iterdir()) == ['.mid', '.png']
+  assert not list(tmp_path.rglob('*escaped*')) or all(
+      p.parent == out for p in tmp_path.rglob('*escaped*'))
+
