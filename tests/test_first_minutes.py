@@ -220,3 +220,33 @@ def test_output_names_never_leave_the_output_folder(untrained_run, tmp_path):
   assert not list(tmp_path.rglob('*escaped*')) or all(
       p.parent == out for p in tmp_path.rglob('*escaped*'))
 
+
+
+def test_preprocess_reports_a_full_disk_in_one_line_and_keeps_the_old_cache(tmp_path, monkeypatch,
+                                                                             capsys):
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.cli import preprocess as program  # pylint: disable=g-import-not-at-top
+  midi = tmp_path / 'midi'
+  midi.mkdir()
+  source = next((REPO / 'data' / 'midi' / 'ryans').glob('*.mid'))
+  (midi / 'a.mid').write_bytes(source.read_bytes())
+  cache = tmp_path / 'cache'
+  cache.mkdir()
+  (cache / preprocess.CACHE_FILE).write_bytes(b'the old cache')
+  real_replace = os.replace
+
+  def full_disk(src, dst):  # the new file is complete only once renamed: fail right there
+    if str(dst).endswith(preprocess.CACHE_FILE):
+      raise OSError(28, 'No space left on device')
+    return real_replace(src, dst)
+
+  monkeypatch.setattr(os, 'replace', full_disk)
+  flags.FLAGS(['mvl_preprocess', f'--input={midi}', f'--output={cache}', '--num_workers=1'])
+  try:
+    assert program.main(['mvl_preprocess']) == 1
+  finally:
+    flags.FLAGS.unparse_flags()
+  assert 'error: cannot write the cache to' in capsys.readouterr().err
+  assert (cache / preprocess.CACHE_FILE).read_bytes() == b'the old cache'
+  assert sorted(p.name for p in cache.iterdir()) == [preprocess.CACHE_FILE]  # no temp file left

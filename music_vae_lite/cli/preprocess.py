@@ -87,7 +87,12 @@ def main(argv):
   if not len(window_set):
     print(f'Nothing written to {_OUTPUT.value}: no windows.', file=sys.stderr)
     return 1
-  cache_path = preprocess.write_cache(window_set, _OUTPUT.value)
+  try:
+    cache_path = preprocess.write_cache(window_set, _OUTPUT.value)
+  except OSError as e:  # e.g. a full disk: writes are atomic, so an existing cache is untouched
+    print(f'mvl_preprocess: error: cannot write the cache to {_OUTPUT.value}: '
+          f'{e.strerror or e}. Nothing was replaced.', file=sys.stderr)
+    return 1
   print(f'Wrote {len(window_set)} windows to {cache_path} and its report to '
         f'{os.path.join(_OUTPUT.value, preprocess.REPORT_FILE)}')
   return 0
