@@ -14,6 +14,7 @@ def get_base_config():
   config.data.eval_fraction = 0.1  # share of *files* held out for evaluation
 
   config.model = ml_collections.ConfigDict()
+  config.model.encoder = 'bidirectional'  # or 'hierarchical': per bar, then over the bars
   config.model.decoder = 'flat'  # 'flat' or 'hierarchical' (conductor emits one embedding per bar)
   config.model.z_size = 32
   # Layer sizes are tuples: config_flags can override tuples (--config.model.enc_rnn_size='(64,)'),

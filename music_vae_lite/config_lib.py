@@ -71,6 +71,7 @@ def flatten_config(value, prefix=''):
 # Values with a fixed set of choices (the modules that use them check again at run time).
 _CHOICES = {
     'data.encoding': ('melody', 'drums'),
+    'model.encoder': ('bidirectional', 'hierarchical'),
     'model.decoder': ('flat', 'hierarchical'),
     'model.sampling_schedule': ('constant', 'exponential', 'inverse_sigmoid'),
     'train.freeze': ('none', 'encoder', 'encoder_and_conductor'),

@@ -1,4 +1,5 @@
-"""The MusicVAE networks: bidirectional LSTM encoder, flat and hierarchical LSTM decoders.
+"""The MusicVAE networks: flat and hierarchical bidirectional LSTM encoders, flat and hierarchical
+LSTM decoders.
 
 Everything is a `tf.Module` holding plain `tf.Variable`s laid out as the original's checkpoint
 variables (see `original_variable_names`), so a loader for Magenta checkpoints can map them by name.
@@ -125,7 +126,42 @@ class BidirectionalLstmEncoder(tf.Module):
       h_bw = tf.reverse_sequence(h_bw_reversed, lengths, seq_axis=0, batch_axis=1)
       x = tf.concat([h_fw, h_bw], axis=-1)
     last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(batch_size)], axis=1)
-    return tf.concat([tf.gather_nd(h_fw, last), tf.gather_nd(h_bw_reversed, last)], axis=-1)
+    final = tf.concat([tf.gather_nd(h_fw, last), tf.gather_nd(h_bw_reversed, last)], axis=-1)
+    # An empty sequence (a bar past the end, in the hierarchical encoder) keeps the zero state.
+    return tf.where((lengths > 0)[:, tf.newaxis], final, tf.zeros_like(final))
+
+
+class HierarchicalLstmEncoder(tf.Module):
+  """The original's hierarchical encoder: level 0 encodes every segment (a bar) on its own with a
+  bidirectional LSTM; level 1 runs another one over the sequence of segment encodings. Each level
+  has its own weights, shared across segments. Output: [B, 2 * units[-1]] like the flat encoder.
+
+  Lengths: level 0 gets each segment's share of the sequence length (0 for segments past the end,
+  which encode to zeros, as the original's dynamic_rnn leaves them); level 1 sees every segment.
+  """
+
+  def __init__(self, input_depth, sizes, seed, segment_steps=16, name='encoder'):
+    super().__init__(name=name)
+    seeds = _seeds(seed, 2)
+    self.segment_steps = segment_steps
+    with self.name_scope:
+      self.levels = [
+          BidirectionalLstmEncoder(input_depth, sizes, seeds[0], name='hierarchical_level_0'),
+          BidirectionalLstmEncoder(2 * sizes[-1], sizes, seeds[1], name='hierarchical_level_1'),
+      ]
+    self.output_size = 2 * sizes[-1]
+
+  def __call__(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
+    batch_size, num_steps = tf.shape(inputs)[0], inputs.shape[1]
+    num_segments = num_steps // self.segment_steps
+    depth = inputs.shape[2]
+    segments = tf.reshape(inputs, [batch_size * num_segments, self.segment_steps, depth])
+    starts = tf.range(num_segments) * self.segment_steps
+    segment_lengths = tf.clip_by_value(tf.cast(lengths, tf.int32)[:, tf.newaxis] - starts, 0,
+                                       self.segment_steps)
+    encodings = self.levels[0](segments, tf.reshape(segment_lengths, [-1]), fused, compute_dtype)
+    encodings = tf.reshape(encodings, [batch_size, num_segments, self.levels[0].output_size])
+    return self.levels[1](encodings, tf.fill([batch_size], num_segments), fused, compute_dtype)
 
 
 class CategoricalLstmDecoder(tf.Module):
@@ -393,7 +429,16 @@ class MusicVAE(tf.Module):
     seeds = _seeds(tf.constant([seed, 0], tf.int64), 4)
     enc_sizes, dec_sizes = list(model_config.enc_rnn_size), list(model_config.dec_rnn_size)
     with self.name_scope:
-      self.encoder = BidirectionalLstmEncoder(input_depth, enc_sizes, seeds[0])
+      encoder = getattr(model_config, 'encoder', 'bidirectional')
+      if encoder == 'bidirectional':
+        self.encoder = BidirectionalLstmEncoder(input_depth, enc_sizes, seeds[0])
+      elif encoder == 'hierarchical':
+        if num_steps % 16:
+          raise ValueError(f'The hierarchical encoder needs whole bars, not {num_steps} steps.')
+        self.encoder = HierarchicalLstmEncoder(input_depth, enc_sizes, seeds[0])
+      else:
+        raise ValueError(f"config.model.encoder must be 'bidirectional' or 'hierarchical', "
+                         f'not {encoder!r}.')
       # The original initialises mu and sigma kernels from N(0, 0.001), biases zero: sigma ~ 0.69.
       self.mu = Dense(2 * enc_sizes[-1], self.z_size, seeds[1], stddev=0.001, name='mu')
       self.sigma = Dense(2 * enc_sizes[-1], self.z_size, seeds[2], stddev=0.001,
@@ -422,10 +467,14 @@ class MusicVAE(tf.Module):
     """{name in the original's checkpoints: our variable}, for loading Magenta checkpoints."""
     names = {'encoder/mu/kernel': self.mu.kernel, 'encoder/mu/bias': self.mu.bias,
              'encoder/sigma/kernel': self.sigma.kernel, 'encoder/sigma/bias': self.sigma.bias}
-    for k, (fw, bw) in enumerate(zip(self.encoder.forward, self.encoder.backward)):
-      for direction, layer in (('fw', fw), ('bw', bw)):
-        prefix = f'encoder/cell_{k}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0/lstm_cell'
-        names.update({f'{prefix}/kernel': layer.kernel, f'{prefix}/bias': layer.bias})
+    levels = ([('encoder', self.encoder)] if isinstance(self.encoder, BidirectionalLstmEncoder)
+              else [(f'encoder/hierarchical_level_{i}', level)
+                    for i, level in enumerate(self.encoder.levels)])
+    for scope, encoder in levels:
+      for k, (fw, bw) in enumerate(zip(encoder.forward, encoder.backward)):
+        for direction, layer in (('fw', fw), ('bw', bw)):
+          prefix = f'{scope}/cell_{k}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0/lstm_cell'
+          names.update({f'{prefix}/kernel': layer.kernel, f'{prefix}/bias': layer.bias})
 
     def add_decoder(prefix, core):
       for k, layer in enumerate(core.rnn.layers):

@@ -259,3 +259,61 @@ def test_sequence_matmuls_do_not_broadcast_the_kernel_per_step():
   assert [7, 5, 12] not in shapes and [7, 8, 12] not in shapes
   np.testing.assert_allclose(gradient(x)[:5], np.tile(tf.reduce_sum(x, [0, 1])[:, None], [1, 12]),
                              rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# The hierarchical encoder (hier-mel_16bar).
+
+
+def _encoder_params(input_size, units):
+  """Parameters of one bidirectional LSTM layer in the original's layout."""
+  return 2 * ((input_size + units) * 4 * units + 4 * units)
+
+
+@pytest.mark.slow
+def test_hier_mel_16bar_has_the_originals_parameter_count():
+  model, _ = _build('hier-mel_16bar')
+  hierdec, _ = _build('hierdec-mel_16bar')
+  decoder = sum(int(v.shape.num_elements()) for v in hierdec.decoder.trainable_variables)
+  encoder = _encoder_params(90, 1024) + _encoder_params(2048, 1024) + 2 * (2048 * 512 + 512)
+  assert model.num_parameters() == encoder + decoder == 72_547_418
+
+
+def test_hierarchical_encoder_layout_and_names():
+  model, config = _build('tiny-hier-mel_16bar')
+  units = config.model.enc_rnn_size[0]
+  assert model.num_parameters() == (
+      _encoder_params(90, units) + _encoder_params(2 * units, units)
+      + 2 * (2 * units * config.model.z_size + config.model.z_size)
+      + sum(int(v.shape.num_elements()) for v in model.decoder.trainable_variables))
+  shapes = {name: v.shape.as_list() for name, v in model.original_variable_names().items()}
+  level = 'encoder/hierarchical_level_{}/cell_0/bidirectional_rnn/{}/multi_rnn_cell/cell_0/lstm_cell'
+  assert shapes[level.format(0, 'fw') + '/kernel'] == [90 + units, 4 * units]
+  assert shapes[level.format(1, 'bw') + '/kernel'] == [2 * units + units, 4 * units]
+  assert len(shapes) == len(model.trainable_variables)
+
+
+def test_hierarchical_encoder_encodes_bars_then_the_sequence_of_bars():
+  model, _ = _build('tiny-hier-mel_16bar')
+  encoder = model.encoder
+  rng = np.random.default_rng(0)
+  inputs = tf.one_hot(rng.integers(0, 90, [2, 256]), 90)
+  lengths = tf.constant([256, 40])  # the second: 2.5 bars, the rest padding
+  got = encoder(inputs, lengths)
+  # By hand: each bar through level 0 (bars past the end encode to zeros), then level 1.
+  expected = []
+  for row, length in enumerate([256, 40]):
+    bars = []
+    for bar in range(16):
+      bar_length = int(np.clip(length - 16 * bar, 0, 16))
+      if bar_length:
+        bars.append(encoder.levels[0](inputs[row:row + 1, 16 * bar:16 * bar + 16],
+                                      tf.constant([bar_length]))[0])
+      else:
+        bars.append(tf.zeros([encoder.levels[0].output_size]))
+    expected.append(encoder.levels[1](tf.stack(bars)[tf.newaxis], tf.constant([16]))[0])
+  np.testing.assert_allclose(got.numpy(), tf.stack(expected).numpy(), atol=1e-6)
+  # Padding after the end changes nothing.
+  changed = tf.concat([inputs[1:, :40], tf.one_hot(rng.integers(0, 90, [1, 216]), 90)], axis=1)
+  np.testing.assert_allclose(encoder(changed, tf.constant([40])).numpy(), got.numpy()[1:],
+                             atol=1e-6)
