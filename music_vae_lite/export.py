@@ -98,9 +98,13 @@ def magenta_js_unsupported_reason(config):
   if config.data.encoding not in ('melody', 'drums'):
     return (f'Magenta.js has no data converter for the {config.data.encoding!r} encoding of '
             f'{name}.')
-  if model.decoder != 'flat':
-    return (f'{name} has a hierarchical decoder; Magenta.js runs 16-bar (segmented) models only '
-            'with the hierarchical encoder, which music_vae_lite does not have yet.')
+  encoder = model.get('encoder', 'bidirectional')
+  if model.decoder == 'hierarchical' and encoder != 'hierarchical':
+    return (f'{name} has a hierarchical decoder and a flat encoder; Magenta.js runs segmented '
+            '(16-bar) models only with the hierarchical encoder too (e.g. hier-mel_16bar).')
+  if model.decoder != 'hierarchical' and encoder == 'hierarchical':
+    return (f'{name} has a hierarchical encoder and a flat decoder; Magenta.js runs the '
+            'hierarchical encoder only together with the hierarchical decoder.')
   if len(model.enc_rnn_size) != 1:
     return (f'Magenta.js runs only a single-layer bidirectional encoder; {name} has '
             f'{len(model.enc_rnn_size)} layers (enc_rnn_size={list(model.enc_rnn_size)}).')
@@ -110,8 +114,9 @@ def magenta_js_unsupported_reason(config):
   return None
 
 
-def magenta_js_spec(converter):
-  """config.json of the Magenta.js model: type MusicVAE and the data converter's spec."""
+def magenta_js_spec(converter, segmented=False):
+  """config.json of the Magenta.js model: type MusicVAE and the data converter's spec.
+  `segmented`: a hierarchical model, one segment per bar (Magenta.js's numSegments)."""
   if converter.encoding == 'melody':
     converter_spec = {'type': 'MelodyConverter',
                       'args': {'numSteps': converter.window_steps,
@@ -121,6 +126,8 @@ def magenta_js_spec(converter):
     converter_spec = {'type': 'DrumsConverter',
                       'args': {'numSteps': converter.window_steps,
                                'pitchClasses': [list(c) for c in converters.DRUM_PITCH_CLASSES]}}
+  if segmented:
+    converter_spec['args']['numSegments'] = converter.slice_bars
   return {'type': 'MusicVAE', 'dataConverter': converter_spec}
 
 
@@ -152,7 +159,9 @@ def export_magenta_js(trained_model, output_dir):
     with open(os.path.join(folder, 'weights_manifest.json'), 'w') as f:
       json.dump([{'paths': paths, 'weights': entries}], f, indent=1)
     with open(os.path.join(folder, 'config.json'), 'w') as f:
-      json.dump(magenta_js_spec(trained_model.converter), f, indent=1)
+      json.dump(magenta_js_spec(trained_model.converter,
+                                segmented=trained_model.config.model.decoder == 'hierarchical'),
+                f, indent=1)
 
   return _write_into_place(output_dir, write)
 

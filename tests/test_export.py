@@ -226,6 +226,7 @@ def test_magenta_js_files_hold_every_original_variable(model, tmp_path, monkeypa
 
 @pytest.mark.parametrize('overrides, reason', [
     ({'decoder': 'hierarchical'}, 'hierarchical encoder'),
+    ({'encoder': 'hierarchical'}, 'flat decoder'),
     ({'enc_rnn_size': (32, 32)}, 'single-layer bidirectional encoder'),
     ({'dec_rnn_size': (32, 16)}, 'same size'),
 ])
@@ -319,6 +320,7 @@ FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 
 @pytest.mark.js
 @pytest.mark.parametrize('config_name', ['tiny-mel_2bar', 'tiny-drums_2bar', 'cat-drums_2bar_small',
+                                         'tiny-hier-mel_16bar',
                                          'magenta:cat-mel_2bar_small',
                                          'magenta:cat-drums_2bar_small'])
 def test_magenta_js_parity(config_name, tmp_path):
