@@ -90,11 +90,8 @@ def latest_checkpoint(run_dir):
 
 def run_checkpoints(run_dir):
   """Prefixes of every checkpoint the run's state file lists, oldest first."""
-  state = tf.train.get_checkpoint_state(train_dir(run_dir))
-  if state is None:
-    return []
-  return [path if os.path.isabs(path) else os.path.join(train_dir(run_dir), path)
-          for path in state.all_model_checkpoint_paths]
+  state = tf.train.get_checkpoint_state(train_dir(run_dir))  # paths already joined to the folder
+  return list(state.all_model_checkpoint_paths) if state else []
 
 
 def checkpoint_step(prefix):

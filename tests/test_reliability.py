@@ -307,7 +307,8 @@ def test_sigterm_saves_and_exits_143(tmp_path, midi_dir):
   assert checkpoints.latest_checkpoint(str(tmp_path / 'run')) is not None
 
 
-def test_a_trained_model_falls_back_from_a_damaged_newest_checkpoint(tmp_path, window_set):
+def test_a_trained_model_falls_back_from_a_damaged_newest_checkpoint(tmp_path, window_set,
+                                                                     monkeypatch):
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
   run_dir = tmp_path / 'run'
   train.train_and_evaluate(_config(8), str(run_dir), window_set)
@@ -315,5 +316,7 @@ def test_a_trained_model_falls_back_from_a_damaged_newest_checkpoint(tmp_path, w
   data.write_bytes(data.read_bytes()[:100])
   model = trained_model.TrainedModel(str(run_dir))
   assert model.step == 4 and model.checkpoint_path.endswith('ckpt-4')
+  monkeypatch.chdir(tmp_path)  # a relative run directory, as users type it
+  assert trained_model.TrainedModel('run').checkpoint_path == os.path.join('run', 'train', 'ckpt-4')
   with pytest.raises(checkpoints.RunDirError, match='No readable checkpoint: .*ckpt-8: '):
     trained_model.TrainedModel(str(run_dir / 'train' / 'ckpt-8'))
