@@ -22,7 +22,7 @@ the data (e.g. more windows per file) are scored on the same windows. Figures:
   notes per window, share of melodic intervals over an octave, share of windows spanning more
   than two octaves, share of windows without a note.
 - interpolation of --pairs held-out pairs at temperature 0: share of ends within 4 of 32 steps
-  (Hamming) of their inputs, and share of pairs whose distance to the start never falls and to the
+  (Hamming; 1/8 of the steps for other lengths) of their inputs, and share of pairs whose distance to the start never falls and to the
   end never rises along the path.
 """
 import collections
@@ -48,7 +48,7 @@ from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top,wro
 
 NO_EVENT, NOTE_OFF, FIRST_NOTE = 0, 1, 2  # melody labels (converters.py)
 STEPS_PER_BAR = 16
-HAMMING_TOLERANCE = 4  # of 32 steps: an interpolation end "reproduces" its input
+HAMMING_TOLERANCE = 1 / 8  # of the steps (4 of 32): an interpolation end "reproduces" its input
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config name or file; override values '
                                           'with --config.x.y=z.', lock_config=True)
@@ -166,8 +166,8 @@ def hamming(a, b):
   return int(np.sum(np.asarray(a) != np.asarray(b)))
 
 
-def interpolation_figures(paths, starts, ends, tolerance=HAMMING_TOLERANCE):
-  """(share of ends within `tolerance` of their inputs, share of pairs with both ends reproduced,
+def interpolation_figures(paths, starts, ends, tolerance):
+  """(share of ends within `tolerance` steps of their inputs, share of pairs with both ends reproduced,
   share of pairs whose Hamming distance to the start never falls and to the end never rises).
   paths [P, K, T], starts and ends [P, T]."""
   ends_ok, both_ok, monotonic = 0, 0, 0
@@ -282,9 +282,10 @@ def main(argv):
   pairs = rng.choice(len(eval_labels), size=[_PAIRS.value, 2], replace=False)
   paths = [model.interpolate_labels(eval_labels[a], eval_labels[b], _INTERPOLATION_STEPS.value,
                                     temperature=0.0, seed=_SEED.value) for a, b in pairs]
+  tolerance = int(window_steps * HAMMING_TOLERANCE)
   ends, both, monotonic = interpolation_figures(paths, eval_labels[pairs[:, 0]],
-                                                eval_labels[pairs[:, 1]])
-  emit('interpolation_ends_reproduced_share', round(ends, 4), tolerance=HAMMING_TOLERANCE)
+                                                eval_labels[pairs[:, 1]], tolerance)
+  emit('interpolation_ends_reproduced_share', round(ends, 4), tolerance=tolerance)
   emit('interpolation_pairs_both_ends_reproduced_share', round(both, 4), pairs=_PAIRS.value)
   emit('interpolation_monotonic_share', round(monotonic, 4), pairs=_PAIRS.value)
   logging.info('Done: %s', run_dir)

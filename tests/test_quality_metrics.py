@@ -53,7 +53,7 @@ def test_interpolation_figures():
   missed = monotonic.copy()
   missed[-1, :10] = 5  # the end is 10 steps away from its input
   ends, both, mono = quality.interpolation_figures([monotonic, wobbly, missed], [start] * 3,
-                                                   [end] * 3)
+                                                   [end] * 3, tolerance=4)
   assert ends == pytest.approx(5 / 6)
   assert both == pytest.approx(2 / 3)
   assert mono == pytest.approx(1 / 3)  # wobbly goes back; missed's last step moves away from end
