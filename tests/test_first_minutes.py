@@ -242,7 +242,10 @@ def test_preprocess_reports_a_full_disk_in_one_line_and_keeps_the_old_cache(tmp_
     return real_replace(src, dst)
 
   monkeypatch.setattr(os, 'replace', full_disk)
-  flags.FLAGS(['mvl_preprocess', f'--input={midi}', f'--output={cache}', '--num_workers=1'])
+  # Set this program's flags only: parsing argv would also check other modules' required flags.
+  for name, value in (('input', str(midi)), ('output', str(cache)), ('num_workers', 1)):
+    flags.FLAGS[name].value = value
+  flags.FLAGS.mark_as_parsed()
   try:
     assert program.main(['mvl_preprocess']) == 1
   finally:

@@ -179,7 +179,9 @@ def test_finite_check_catches_huge_weights_that_are_still_finite(window_set):
   assert train._state_is_finite(state, batch) is False  # pylint: disable=protected-access
 
 
-@pytest.mark.parametrize('damage', ['truncated data', 'zeroed data', 'truncated index'])
+@pytest.mark.parametrize('damage', ['truncated data',
+                                    pytest.param('zeroed data', marks=pytest.mark.slow),
+                                    pytest.param('truncated index', marks=pytest.mark.slow)])
 def test_a_damaged_newest_checkpoint_is_named_and_the_one_before_is_used(tmp_path, window_set,
                                                                           damage, caplog):
   run_dir = tmp_path / 'run'
