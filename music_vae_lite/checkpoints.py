@@ -14,8 +14,9 @@ Why a killed save never replaces the last good checkpoint: `tf.train.CheckpointM
 writes the new `ckpt-<step>` files completely (TF writes them to a temporary directory and merges
 them into place), and only afterwards, from a write callback, rewrites the `checkpoint` state file
 with an atomic rename. Until that rename the state file names the previous checkpoint, which is what
-`latest_checkpoint` and resuming read. Leftover partial files of an interrupted save are simply
-overwritten by the next save of that step. tests/test_train.py checks this by killing savers.
+`latest_checkpoint` and resuming read. A trainer removes the leftovers of interrupted saves
+(`ckpt-N_temp*`) when it starts, under the run directory's lock (`remove_stale_temporaries`).
+tests/test_train.py and tests/test_reliability.py check this by killing savers.
 """
 import errno
 import fcntl
@@ -213,7 +214,7 @@ def restore_newest_readable(root, prefixes, config_note=''):
       raise
     # What TF's readers raise on damaged files (IndexError: "Read less bytes than requested").
     except (tf.errors.OpError, ValueError, OSError, IndexError, KeyError, RuntimeError) as e:
-      reason = _first_line(getattr(e, 'message', None) or str(e))
+      reason = first_line(e)
       logging.warning('Checkpoint %s cannot be read (%s); trying the one before it.', prefix,
                       reason)
       problems.append(f'{prefix}: {reason}')
@@ -226,8 +227,10 @@ def restore_newest_readable(root, prefixes, config_note=''):
   return None
 
 
-def _first_line(text, limit=200):
-  line = str(text).strip().splitlines()[0] if str(text).strip() else 'unknown error'
+def first_line(error, limit=200):
+  """The first line of an exception's message (TF errors keep theirs in `.message`), shortened."""
+  text = str(getattr(error, 'message', None) or error).strip()
+  line = text.splitlines()[0] if text else 'unknown error'
   return line if len(line) <= limit else line[:limit - 3] + '...'
 
 

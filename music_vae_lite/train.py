@@ -501,11 +501,11 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   with checkpoints.RunDirLock(directory):
     checkpoints.remove_stale_temporaries(directory)
     return _train(config, run_dir, examples, strategy, init_from, resume_from, window_set,
-                  train_set, eval_set, split, converter, is_chief, worker_id)
+                  train_set, eval_set, converter, is_chief, worker_id)
 
 
 def _train(config, run_dir, examples, strategy, init_from, resume_from, window_set, train_set,
-           eval_set, split, converter, is_chief, worker_id):
+           eval_set, converter, is_chief, worker_id):
   """The body of train_and_evaluate, run while holding the run directory's lock."""
   train_config = config.train
   num_steps = int(train_config.num_steps)
@@ -544,7 +544,7 @@ def _train(config, run_dir, examples, strategy, init_from, resume_from, window_s
                                        train_config.eval_batches)
     else:
       logging.warning('No held-out windows (eval_fraction=%s, %d files): evaluation is skipped.',
-                      config.data.eval_fraction, split['train_files'])
+                      config.data.eval_fraction, train_set.report['split']['train_files'])
     image_maker = ImageMaker(state.model, config, converter,
                              eval_set.labels if len(eval_set) else train_set.labels,
                              train_config.seed)
@@ -566,7 +566,7 @@ def _train(config, run_dir, examples, strategy, init_from, resume_from, window_s
       kept = result.checkpoint or 'none'
       raise checkpoints.RunDirError(
           f'Could not save the checkpoint of step {step} in {manager.directory}: '
-          f'{checkpoints._first_line(getattr(e, "message", None) or e)} (disk full?). The last '  # pylint: disable=protected-access
+          f'{checkpoints.first_line(e)} (disk full?). The last '
           f'good checkpoint is {kept}; training stopped.') from e
     logging.info('Saved checkpoint %s.', result.checkpoint)
 

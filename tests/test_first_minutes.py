@@ -253,3 +253,16 @@ def test_preprocess_reports_a_full_disk_in_one_line_and_keeps_the_old_cache(tmp_
   assert 'error: cannot write the cache to' in capsys.readouterr().err
   assert (cache / preprocess.CACHE_FILE).read_bytes() == b'the old cache'
   assert sorted(p.name for p in cache.iterdir()) == [preprocess.CACHE_FILE]  # no temp file left
+
+
+def test_run_dir_checks_accept_the_run_or_its_train_folder(tmp_path):
+  from music_vae_lite.cli import common  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'run' / 'train').mkdir(parents=True)
+  (tmp_path / 'run' / 'config.json').write_text('{}')
+  common.check_model_flags(str(tmp_path / 'run'), None)
+  common.check_model_flags(str(tmp_path / 'run' / 'train'), None)  # as checkpoints.resolve does
+  (tmp_path / 'other' / 'train').mkdir(parents=True)
+  with pytest.raises(ValueError, match='not a music_vae_lite run directory'):
+    common.check_model_flags(str(tmp_path / 'other' / 'train'), None)
+  with pytest.raises(ValueError, match='exactly one'):
+    common.check_model_flags(str(tmp_path / 'run'), str(tmp_path / 'run' / 'train' / 'ckpt-1'))

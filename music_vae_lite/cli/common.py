@@ -45,7 +45,9 @@ def check_model_flags(run_dir, checkpoint):
   if run_dir is not None:
     if not os.path.isdir(run_dir):
       raise ValueError(f'--run_dir: no run directory at {run_dir!r}.')
-    if not os.path.isfile(os.path.join(run_dir, 'config.json')):
+    if os.path.basename(os.path.normpath(run_dir)) == 'train':  # its train/ folder works too
+      run_dir = os.path.dirname(os.path.normpath(run_dir))
+    if not os.path.isfile(os.path.join(run_dir, config_lib.RUN_CONFIG_FILE)):
       raise ValueError(f'--run_dir: {run_dir!r} is not a music_vae_lite run directory (no '
                        'config.json).')
   else:

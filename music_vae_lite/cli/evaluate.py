@@ -33,8 +33,6 @@ _BATCH_SIZE = flags.DEFINE_integer('batch_size', None, 'Evaluation batch (defaul
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed for z ~ q(z|x) and the free-running samples.')
 flags.mark_flags_as_required(['examples', 'output_json'])
 
-_PROGRESS_SECONDS = 5.0
-
 # JSON key -> train.EVAL_METRICS name.
 _KEYS = {
     'teacher_forced_accuracy': 'metrics/teacher_forced_accuracy',
@@ -82,7 +80,7 @@ def main(argv):
     last_report = [time.time()]
 
     def progress(done):  # a line every few seconds: a big evaluation takes minutes
-      if time.time() - last_report[0] >= _PROGRESS_SECONDS or done >= total:
+      if time.time() - last_report[0] >= train.PROGRESS_SECONDS or done >= total:
         logging.info('Evaluated %d of %d windows (%.0f%%).', done, total, 100.0 * done / total)
         last_report[0] = time.time()
 
