@@ -10,12 +10,18 @@ def get_base_config():
   config.data.encoding = 'melody'  # 'melody' (90 classes) or 'drums' (512 classes, 10-wide roll input)
   config.data.slice_bars = 2  # window length in bars; 16 steps per bar
   config.data.max_windows_per_sequence = 5
+  # Trio only: each part's coverage is widened by this many bars on each side (the original's
+  # TrioConverter gap_bars; the melody and drum converters end a track at a 1-bar silence).
+  config.data.gap_bars = 2
   config.data.transpose = 0  # random transposition of each melody window, +-N semitones, every epoch
   config.data.eval_fraction = 0.1  # share of *files* held out for evaluation
 
   config.model = ml_collections.ConfigDict()
   config.model.encoder = 'bidirectional'  # or 'hierarchical': per bar, then over the bars
   config.model.decoder = 'flat'  # 'flat' or 'hierarchical' (conductor emits one embedding per bar)
+  # Hierarchical decoder, several parts (trio): one core decoder per part, each fed only its own
+  # previous token (the original's hierdec-trio); False: one core decoder over all parts.
+  config.model.split_parts = False
   config.model.z_size = 32
   # Layer sizes are tuples: config_flags can override tuples (--config.model.enc_rnn_size='(64,)'),
   # not lists.
