@@ -7,13 +7,17 @@ def get_base_config():
   config.name = ''
 
   config.data = ml_collections.ConfigDict()
-  config.data.encoding = 'melody'  # 'melody' (90 classes) or 'drums' (512 classes, 10-wide roll input)
+  # The data family (music_vae_lite/encodings.py): 'melody' (90 classes), 'drums' (512 classes,
+  # 10-wide roll input), 'melody_chords' (melody + 49 triad controls) or 'trio' (90 + 90 + 512).
+  config.data.encoding = 'melody'
   config.data.slice_bars = 2  # window length in bars; 16 steps per bar
   config.data.max_windows_per_sequence = 5
   # Trio only: each part's coverage is widened by this many bars on each side (the original's
   # TrioConverter gap_bars; the melody and drum converters end a track at a 1-bar silence).
   config.data.gap_bars = 2
-  config.data.transpose = 0  # random transposition of each melody window, +-N semitones, every epoch
+  # Random transposition of the pitched parts (and chords) of each window, +-N semitones, every
+  # epoch; drums never move.
+  config.data.transpose = 0
   config.data.eval_fraction = 0.1  # share of *files* held out for evaluation
 
   config.model = ml_collections.ConfigDict()

@@ -7,6 +7,7 @@ import os
 
 import ml_collections
 
+from music_vae_lite import encodings
 from music_vae_lite import files
 
 RUN_CONFIG_FILE = 'config.json'  # in a run directory: the config it was trained with
@@ -70,7 +71,7 @@ def flatten_config(value, prefix=''):
 
 # Values with a fixed set of choices (the modules that use them check again at run time).
 _CHOICES = {
-    'data.encoding': ('melody', 'drums'),
+    'data.encoding': tuple(sorted(encodings.ENCODINGS)),
     'model.encoder': ('bidirectional', 'hierarchical'),
     'model.decoder': ('flat', 'hierarchical'),
     'model.sampling_schedule': ('constant', 'exponential', 'inverse_sigmoid'),

@@ -1,6 +1,15 @@
-"""Conversion between note_seq NoteSequences and fixed-length label windows (melody and drums).
+"""Conversion between note_seq NoteSequences and fixed-length label windows: the contract every
+data family implements (`Converter`), and the melody and drum families.
 
 Pure numpy + note_seq (no TensorFlow): it runs in preprocessing worker processes.
+
+The contract: a family names its `parts` (the tracks of a window, each a `Part`: melody-kind, 90
+classes, or drums, 512) and its `control_depth` (classes of a per-step control, e.g. 49 chords;
+0 for none), and turns a NoteSequence into windows of labels int32 [N, T, P] and controls int32
+[N, T] (`to_tensors`). Encoder inputs (`inputs_from_labels`: each part one-hot or as a drum roll,
+then the controls' one-hot), decoding (`from_tensors`: each part as its instrument) and what
+transposition moves follow from the parts, so the data pipeline, the cache and the model need no
+per-family code. Families: `encodings.ENCODINGS` (trio.py, chords.py, and the two below).
 
 Extraction, shared by both encodings (`to_tensors`):
 - The sequence is split at every tempo and time-signature change
@@ -40,7 +49,7 @@ Melody (90 classes: 0 no event, 1 note off, 2..89 note on of pitch label + 19):
 Drums (512 classes, label = sum of 2**class for the classes hit at a step): only `is_drum` notes
 whose pitch is in `DRUM_PITCH_CLASSES` are kept, all drum instruments merged; only onsets count.
 
-Decoding (`from_tensors`): 120 qpm, 4/4, velocity 80, total_time = window length. A melody note
+Decoding (`from_tensors`, windows [N, T, P]): 120 qpm, 4/4, velocity 80, total_time = window length. A melody note
 lasts from its note-on to the next note-on, note-off or the end (instrument 0, program 0); a
 drum hit is one step long at its class's first pitch (instrument 9, is_drum). Round trip: with
 gap_bars == 1, `to_tensors(from_tensors(w))` gives back exactly `w` for every window `to_tensors`
@@ -57,6 +66,7 @@ dropped). Each is a count of the things named.
 """
 import collections
 import copy
+import importlib
 import zlib
 from typing import NamedTuple
 
@@ -65,6 +75,7 @@ from note_seq import sequences_lib
 import numpy as np
 import pretty_midi
 
+from music_vae_lite import encodings
 from music_vae_lite import files
 
 STEPS_PER_QUARTER = 4
@@ -91,18 +102,59 @@ _DRUM_CLASS_OF_PITCH = {p: c for c, pitches in enumerate(DRUM_PITCH_CLASSES) for
 _STEP_SECONDS = 60.0 / OUTPUT_QPM / STEPS_PER_QUARTER
 
 
+class Part(NamedTuple):
+  """One track of a window: what its labels mean, how the encoder reads them, how it sounds.
+
+  kind 'melody': 90 classes (0 no event, 1 note off, 2..89 note on of pitch label + 19);
+  kind 'drums': 512 classes (sum of 2**class of the 9 drum classes hit). `roll_input`: the encoder
+  reads a drum part as its 9 hit bits plus a "no hit" bit (10 wide) instead of a one-hot.
+  """
+  name: str
+  kind: str  # 'melody' or 'drums'
+  instrument: int  # decoded notes' instrument, program and drum flag
+  program: int
+  roll_input: bool = False
+
+  @property
+  def depth(self):
+    """Number of classes (the decoder's output width for this part)."""
+    return 90 if self.kind == 'melody' else 2 ** len(DRUM_PITCH_CLASSES)
+
+  @property
+  def input_depth(self):
+    return len(DRUM_PITCH_CLASSES) + 1 if self.roll_input else self.depth
+
+  @property
+  def first_onset(self):
+    """Labels >= this strike a note (melody: 0 is no event, 1 note off) or at least one drum."""
+    return MELODY_NOTE_OFF + 1 if self.kind == 'melody' else 1
+
+  @property
+  def is_drum(self):
+    return self.kind == 'drums'
+
+  @property
+  def transposable(self):
+    return self.kind == 'melody'
+
+
+MELODY_PART = Part('melody', 'melody', instrument=0, program=0)
+DRUMS_PART = Part('drums', 'drums', instrument=DRUMS_INSTRUMENT, program=0, roll_input=True)
+
+
 class ConversionResult(NamedTuple):
   """What `to_tensors` made of one NoteSequence."""
-  labels: np.ndarray  # int32 [N, T]: the kept windows, in order of appearance
+  labels: np.ndarray  # int32 [N, T, P]: the kept windows (P parts), in order of appearance
   rejected: collections.Counter  # reason -> count (see the module docstring)
   num_tracks: int = 0  # melodies / drum tracks extracted, before the length check
   details: tuple = ()  # short phrases saying why things were rejected, e.g. '3/4 time'
   encoding: str = 'melody'
   slice_bars: int = 2
+  controls: np.ndarray | None = None  # int32 [N, T] control classes (e.g. chords), or None
 
   def explain(self):
     """One sentence: how many windows, or why there is none (e.g. '... 3/4 time ...')."""
-    kind = 'melody' if self.encoding == 'melody' else 'drum'
+    kind = {'melody': 'melody', 'drums': 'drum'}.get(self.encoding, self.encoding)
     if len(self.labels):
       dropped = ', '.join(f'{n} {reason}' for reason, n in sorted(self.rejected.items()))
       return (f'{len(self.labels)} {self.slice_bars}-bar {kind} window(s)'
@@ -134,16 +186,35 @@ def _pieces(note_sequence):
   return sequences_lib.split_note_sequence_on_time_changes(note_sequence)
 
 
-class _BaseConverter:
-  """Windowing, dedup, cap and decoding shared by the melody and drum converters."""
-  encoding = None
-  input_depth = None
-  output_depth = None
-  _track_name = None  # 'melody' or 'drum track', for explain()
-  _note_fields = None  # NoteSequence.Note fields of decoded notes besides times, pitch, velocity
-  _first_onset_label = None  # labels >= this strike a note (melody) or a drum
+class Converter:
+  """The contract every data family implements, and the windowing, dedup, cap and decoding that
+  the melody and drum converters share.
 
-  def __init__(self, slice_bars, max_windows_per_sequence, gap_bars, seed):
+  A family declares `encoding` (its name in configs), `parts` (the tracks of a window, in the
+  order of the decoder's outputs) and `control_depth` (classes of the per-step control, 0 for
+  none), and implements `to_tensors` (NoteSequence -> ConversionResult: label windows
+  [N, T, P] and controls [N, T]). Everything else derives from those: input and output depths,
+  encoder inputs, decoding back to a NoteSequence (`from_tensors`), what transposition touches.
+  """
+  encoding = None
+  parts = ()
+  control_depth = 0
+  _track_name = None  # 'melody' or 'drum track', for explain()
+
+  @property
+  def input_depth(self):
+    """Encoder input width: every part's input, then the controls' one-hot."""
+    return sum(part.input_depth for part in self.parts) + self.control_depth
+
+  @property
+  def output_depths(self):
+    return tuple(part.depth for part in self.parts)
+
+  @property
+  def output_depth(self):
+    return sum(self.output_depths)
+
+  def __init__(self, slice_bars, max_windows_per_sequence, gap_bars=1, seed=0):
     if int(slice_bars) != slice_bars or slice_bars < 1:
       raise ValueError(f'slice_bars must be a positive integer, got {slice_bars!r}.')
     if max_windows_per_sequence is not None and max_windows_per_sequence < 1:
@@ -156,14 +227,21 @@ class _BaseConverter:
     self.gap_bars = gap_bars
     self.seed = seed
 
+  @classmethod
+  def from_config(cls, data_config):
+    """The converter `config.data` describes (a family with options of its own overrides this)."""
+    return cls(slice_bars=data_config.slice_bars,
+               max_windows_per_sequence=data_config.max_windows_per_sequence)
+
   @property
   def window_steps(self):
     return self.slice_bars * STEPS_PER_BAR
 
   def starts_with_note(self, labels):
-    """Whether a label window strikes a note (or a drum) at its first step, i.e. does not open
-    with a rest or a pickup's silence."""
-    return int(np.asarray(labels).reshape(-1)[0]) >= self._first_onset_label
+    """Whether a label window [T, P] strikes a note (or a drum) in some part at its first step,
+    i.e. does not open with a rest or a pickup's silence."""
+    first = np.asarray(labels).reshape(-1, len(self.parts))[0]
+    return any(int(label) >= part.first_onset for label, part in zip(first, self.parts))
 
   def to_tensors(self, note_sequence):
     """Extracts the label windows of one NoteSequence; see the module docstring."""
@@ -204,7 +282,7 @@ class _BaseConverter:
     if len(unique) < len(candidates):
       rejected['duplicate'] += len(candidates) - len(unique)
     windows = list(unique.values())
-    labels = np.stack(windows) if windows else np.zeros((0, self.window_steps), np.int32)
+    labels = (np.stack(windows) if windows else np.zeros((0, self.window_steps), np.int32))[..., None]
     limit = self.max_windows_per_sequence
     if limit is not None and len(labels) > limit:
       rng = np.random.default_rng([self.seed, zlib.crc32(labels.tobytes())])
@@ -254,43 +332,90 @@ class _BaseConverter:
     """The label a window starting at each step of the track begins with."""
     return track
 
-  def _check_labels(self, labels):
+  def check_labels(self, labels):
+    """Integer labels [..., P] with every part's labels in range, or ValueError saying which."""
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
       raise ValueError(f'Labels must be integers, got dtype {labels.dtype}.')
-    if labels.size and (labels.min() < 0 or labels.max() >= self.output_depth):
-      raise ValueError(f'{self.encoding} labels must be in [0, {self.output_depth}), got values '
-                       f'from {labels.min()} to {labels.max()}.')
+    if labels.ndim < 1 or labels.shape[-1] != len(self.parts):
+      raise ValueError(f'{self.encoding} labels need a last axis of {len(self.parts)} part(s) '
+                       f'({", ".join(p.name for p in self.parts)}), got shape {labels.shape}.')
+    for k, part in enumerate(self.parts):
+      values = labels[..., k]
+      if values.size and (values.min() < 0 or values.max() >= part.depth):
+        raise ValueError(f'{part.name} labels must be in [0, {part.depth}), got values from '
+                         f'{values.min()} to {values.max()}.')
     return labels
 
-  def from_tensors(self, labels):
-    """Label windows [N, T] (or one window [T]) -> a list of N NoteSequences."""
-    labels = self._check_labels(labels)
-    if labels.ndim == 1:
+  def check_controls(self, controls, num_windows):
+    """Controls [N, T] in [0, control_depth), None for a family without controls."""
+    if not self.control_depth:
+      if controls is not None and np.size(controls):
+        raise ValueError(f'The {self.encoding} encoding takes no controls.')
+      return None
+    if controls is None:
+      raise ValueError(f'The {self.encoding} encoding needs controls [N, {self.window_steps}].')
+    controls = np.asarray(controls)
+    if controls.shape != (num_windows, self.window_steps):
+      raise ValueError(f'Controls must be [{num_windows}, {self.window_steps}], got '
+                       f'{controls.shape}.')
+    if controls.size and (controls.min() < 0 or controls.max() >= self.control_depth):
+      raise ValueError(f'Controls must be in [0, {self.control_depth}), got values from '
+                       f'{controls.min()} to {controls.max()}.')
+    return controls.astype(np.int32)
+
+  def inputs_from_labels(self, labels, controls=None):
+    """Encoder inputs, float32 [..., T, input_depth]: each part one-hot (a drum part with
+    `roll_input`: its 9 hit bits, then 1 where nothing is hit), then the controls' one-hot."""
+    labels = self.check_labels(labels)
+    pieces = []
+    for k, part in enumerate(self.parts):
+      values = labels[..., k]
+      if part.roll_input:
+        bits = (values[..., None] >> np.arange(len(DRUM_PITCH_CLASSES))) & 1
+        pieces.append(np.concatenate([bits, (values == 0)[..., None]], axis=-1))
+      else:
+        pieces.append(np.eye(part.depth, dtype=np.float32)[values])
+    if self.control_depth:
+      pieces.append(np.eye(self.control_depth, dtype=np.float32)[np.asarray(controls, np.int64)])
+    return np.concatenate(pieces, axis=-1).astype(np.float32)
+
+  def from_tensors(self, labels, controls=None):
+    """Label windows [N, T, P] (or one window [T, P]) -> a list of N NoteSequences, one
+    instrument per part (controls, where a family has them, are passed to `_annotate`)."""
+    labels = self.check_labels(labels)
+    if labels.ndim == 2:
       labels = labels[None]
-    if labels.ndim != 2:
-      raise ValueError(f'from_tensors takes labels [N, T] or [T], got shape {labels.shape}.')
+      controls = None if controls is None else np.asarray(controls)[None]
+    if labels.ndim != 3:
+      raise ValueError(f'from_tensors takes labels [N, T, P] or [T, P], got shape {labels.shape}.')
     sequences = []
-    for window in labels:
+    for n, window in enumerate(labels):
       sequence = note_seq.NoteSequence(ticks_per_quarter=note_seq.STANDARD_PPQ)
       sequence.tempos.add(time=0.0, qpm=OUTPUT_QPM)
       sequence.time_signatures.add(time=0.0, numerator=4, denominator=4)
       sequence.total_time = len(window) * _STEP_SECONDS
-      for start, end, pitch in self._notes_from_window(window):
-        sequence.notes.add(start_time=start * _STEP_SECONDS, end_time=end * _STEP_SECONDS,
-                           pitch=pitch, velocity=OUTPUT_VELOCITY, **self._note_fields)
+      for k, part in enumerate(self.parts):
+        notes = (melody_notes(window[:, k]) if part.kind == 'melody'
+                 else drum_hits(window[:, k]))
+        for start, end, pitch in notes:
+          sequence.notes.add(start_time=start * _STEP_SECONDS, end_time=end * _STEP_SECONDS,
+                             pitch=pitch, velocity=OUTPUT_VELOCITY, instrument=part.instrument,
+                             program=part.program, is_drum=part.is_drum)
+      if controls is not None:
+        self._annotate(sequence, np.asarray(controls)[n])
       sequences.append(sequence)
     return sequences
 
+  def _annotate(self, sequence, controls):
+    """Writes a window's controls [T] into its decoded NoteSequence (families with controls)."""
 
-class MelodyConverter(_BaseConverter):
+
+class MelodyConverter(Converter):
   """Monophonic melodies as 90-class labels (0 no event, 1 note off, 2..89 note on)."""
   encoding = 'melody'
-  input_depth = 90
-  output_depth = 90
+  parts = (MELODY_PART,)
   _track_name = 'melody'
-  _note_fields = {'instrument': 0, 'program': 0}
-  _first_onset_label = 2  # 0 no event, 1 note off
 
   def __init__(self, slice_bars=2, max_windows_per_sequence=5, min_pitch=21, max_pitch=108,
                gap_bars=1, seed=0):
@@ -325,20 +450,27 @@ class MelodyConverter(_BaseConverter):
     sounding = track[np.maximum.accumulate(event_steps)]
     return np.where(sounding == MELODY_NOTE_OFF, MELODY_NO_EVENT, sounding)
 
-  def inputs_from_labels(self, labels):
-    """One-hot encoder inputs, float32 [..., T, 90]."""
-    return np.eye(self.input_depth, dtype=np.float32)[self._check_labels(labels)]
 
-  def _notes_from_window(self, window):
-    notes = []
-    for step, label in enumerate(window.tolist()):
-      if label != MELODY_NO_EVENT and notes and notes[-1][1] is None:
-        notes[-1][1] = step  # a note-on or note-off ends the sounding note
-      if label >= 2:
-        notes.append([step, None, label + MELODY_PITCH_OFFSET])
-    if notes and notes[-1][1] is None:
-      notes[-1][1] = len(window)
-    return notes
+def melody_notes(labels):
+  """(start step, end step, pitch) of the notes of one melody part's labels [T]: a note lasts from
+  its note-on to the next note-on, note-off or the end."""
+  notes = []
+  for step, label in enumerate(np.asarray(labels).tolist()):
+    if label != MELODY_NO_EVENT and notes and notes[-1][1] is None:
+      notes[-1][1] = step  # a note-on or note-off ends the sounding note
+    if label >= MELODY_NOTE_OFF + 1:
+      notes.append([step, None, label + MELODY_PITCH_OFFSET])
+  if notes and notes[-1][1] is None:
+    notes[-1][1] = len(labels)
+  return [tuple(note) for note in notes]
+
+
+def drum_hits(labels):
+  """(step, step + 1, pitch) of every hit of one drum part's labels [T], at each class's first
+  pitch."""
+  return [(step, step + 1, pitches[0])
+          for step, label in enumerate(np.asarray(labels).tolist())
+          for drum_class, pitches in enumerate(DRUM_PITCH_CLASSES) if label >> drum_class & 1]
 
 
 def _highest_note_labels(notes):
@@ -360,14 +492,12 @@ def _highest_note_labels(notes):
   return labels, sounding
 
 
-class DrumsConverter(_BaseConverter):
-  """Drum tracks as 512-class labels (sum of 2**class of the 9 classes hit at each step)."""
+class DrumsConverter(Converter):
+  """Drum tracks as 512-class labels (sum of 2**class of the 9 classes hit at each step); the
+  encoder reads them as a 10-wide roll."""
   encoding = 'drums'
-  input_depth = 10
-  output_depth = 512
+  parts = (DRUMS_PART,)
   _track_name = 'drum track'
-  _note_fields = {'instrument': DRUMS_INSTRUMENT, 'is_drum': True}
-  _first_onset_label = 1  # 0 = no drum hit
 
   def __init__(self, slice_bars=2, max_windows_per_sequence=5, gap_bars=1, seed=0):
     super().__init__(slice_bars, max_windows_per_sequence, gap_bars, seed)
@@ -391,24 +521,13 @@ class DrumsConverter(_BaseConverter):
       labels[step] |= 1 << drum_class
     return self._split(labels, labels != 0)
 
-  def inputs_from_labels(self, labels):
-    """10-wide roll, float32 [..., T, 10]: bit c of each label, then 1 where nothing is hit."""
-    labels = self._check_labels(labels)
-    bits = (labels[..., None] >> np.arange(len(DRUM_PITCH_CLASSES))) & 1
-    return np.concatenate([bits, (labels == 0)[..., None]], axis=-1).astype(np.float32)
-
-  def _notes_from_window(self, window):
-    return [(step, step + 1, pitches[0])
-            for step, label in enumerate(window.tolist())
-            for drum_class, pitches in enumerate(DRUM_PITCH_CLASSES) if label >> drum_class & 1]
-
 
 def get_converter(data_config):
-  """The converter described by `config.data` (encoding, slice_bars, max_windows_per_sequence)."""
-  kwargs = dict(slice_bars=data_config.slice_bars,
-                max_windows_per_sequence=data_config.max_windows_per_sequence)
-  if data_config.encoding == 'melody':
-    return MelodyConverter(**kwargs)
-  if data_config.encoding == 'drums':
-    return DrumsConverter(**kwargs)
-  raise ValueError(f"Unknown data encoding {data_config.encoding!r}: expected 'melody' or 'drums'.")
+  """The converter described by `config.data` (encoding, slice_bars, max_windows_per_sequence,
+  and the family's own options, which its constructor names)."""
+  if data_config.encoding not in encodings.ENCODINGS:
+    raise ValueError(f'Unknown data encoding {data_config.encoding!r}: expected one of '
+                     f'{", ".join(sorted(encodings.ENCODINGS))}.')
+  module_name, class_name = encodings.ENCODINGS[data_config.encoding].split(':')
+  converter_class = getattr(importlib.import_module(module_name), class_name)
+  return converter_class.from_config(data_config)

@@ -69,9 +69,10 @@ def derived_seed(*numbers):
   return int(state >> np.uint64(1))
 
 
-def distribute_windows(strategy, labels, converter, global_batch_size, *, seed, transpose=0,
+def distribute_windows(strategy, windows, converter, global_batch_size, *, seed, transpose=0,
                        start_step=0):
-  """A distributed, endlessly repeating dataset of training batches from label windows [N, T].
+  """A distributed, endlessly repeating dataset of training batches from windows (a WindowSet, or
+  label windows [N, T, P]).
 
   Each input pipeline (one per worker) reads its own share of the windows (every k-th window) with
   its own seed, and batches them at the per-replica batch size; the strategy hands one batch to
@@ -79,15 +80,17 @@ def distribute_windows(strategy, labels, converter, global_batch_size, *, seed, 
   of (seed, step): starting at `start_step` gives the batches an uninterrupted run sees from there.
   """
   batch_size = per_replica_batch_size(strategy, global_batch_size)
-  labels = np.asarray(labels)
+  labels, controls = input_pipeline.window_arrays(windows)
 
   def dataset_fn(context):
-    shard = labels[context.input_pipeline_id::context.num_input_pipelines]
+    every = slice(context.input_pipeline_id, None, context.num_input_pipelines)
+    shard = labels[every]
     if not len(shard):
       raise ValueError(f'Only {len(labels)} training windows for {context.num_input_pipelines} '
                        'workers: every worker needs at least one.')
     return input_pipeline.make_dataset(
         shard, converter, batch_size, seed=derived_seed(seed, context.input_pipeline_id),
+        controls=None if controls is None else controls[every],
         transpose=transpose, shuffle=True, repeat=True, drop_remainder=True,
         # Each step takes one batch from this pipeline for each of its local replicas.
         start_batch=start_step * (context.num_replicas_in_sync // context.num_input_pipelines))

@@ -19,14 +19,13 @@ from PIL import ImageDraw
 from PIL import ImageFont
 import pretty_midi
 
+from music_vae_lite import converters
 from music_vae_lite import files
 
 STEPS_PER_BEAT = 4
 STEPS_PER_BAR = 16
 MIN_PITCH, MAX_PITCH = 21, 108
 NUM_DRUM_CLASSES = 9
-# Melody labels: 0 = no event, 1 = note off, label >= 2 = note on for pitch label + 19.
-_FIRST_NOTE_LABEL, _PITCH_OFFSET = 2, 19
 
 # Column colours (RGB): inputs blue, reconstructions orange, then green, purple, ...
 COLUMN_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (214, 39, 40))
@@ -46,20 +45,8 @@ DRUM_NAMES = ('kick', 'snare', 'closed hi-hat', 'open hi-hat', 'low tom', 'mid t
 
 def melody_notes(labels):
   """(pitch, start step, end step) of every note in a melody label window [T]."""
-  notes, current, start = [], None, 0
-  labels = np.asarray(labels).reshape(-1)
-  for t, label in enumerate(labels):
-    label = int(label)
-    if label == 0:
-      continue  # a hold (or a rest) changes nothing
-    if current is not None:
-      notes.append((current, start, t))
-      current = None
-    if label >= _FIRST_NOTE_LABEL:
-      current, start = label + _PITCH_OFFSET, t
-  if current is not None:
-    notes.append((current, start, len(labels)))
-  return notes
+  return [(pitch, start, end) for start, end, pitch in converters.melody_notes(
+      np.asarray(labels).reshape(-1))]
 
 
 def drum_hits(labels):
@@ -74,13 +61,15 @@ def _darker(colour, factor=0.6):
 
 
 class _Layout:
-  """Rows of the picture: a pitch range for melodies (at least two octaves), nine rows for drums."""
+  """Rows of one part's picture: a pitch range for a melody part (at least two octaves), nine
+  rows for drums."""
 
-  def __init__(self, encoding, windows):
-    if encoding not in ('melody', 'drums'):
-      raise ValueError(f"encoding must be 'melody' or 'drums', not {encoding!r}.")
-    self.encoding = encoding
-    if encoding == 'drums':
+  def __init__(self, kind, windows, px_per_row=None):
+    if kind not in ('melody', 'drums'):
+      raise ValueError(f"encoding must be 'melody' or 'drums', not {kind!r}.")
+    self.encoding = kind
+    self.px_per_row = px_per_row or (3 if kind == 'melody' else 11)
+    if kind == 'drums':
       self.low, self.high = 0, NUM_DRUM_CLASSES - 1
       return
     pitches = [p for w in windows for p, _, _ in melody_notes(w)]
@@ -94,12 +83,23 @@ class _Layout:
   def num_rows(self):
     return self.high - self.low + 1
 
+  @property
+  def height(self):
+    return self.num_rows * self.px_per_row
+
   def notes(self, window):
     return melody_notes(window) if self.encoding == 'melody' else drum_hits(window)
 
 
+def _part_kinds(encoding):
+  """The kinds of a window's parts: from a converter (its `parts`), or 'melody' / 'drums'."""
+  if isinstance(encoding, str):
+    return (encoding,)
+  return tuple(part.kind for part in encoding.parts)
+
+
 def _draw_panel(window, layout, colour, px_per_step, px_per_row):
-  """One window as an RGB array [rows * px_per_row, T * px_per_step, 3]."""
+  """One part of a window as an RGB array [rows * px_per_row, T * px_per_step, 3]."""
   num_steps = len(np.asarray(window).reshape(-1))
   height, width = layout.num_rows * px_per_row, num_steps * px_per_step
   panel = np.empty([height, width, 3], np.uint8)
@@ -130,29 +130,39 @@ def _draw_panel(window, layout, colour, px_per_step, px_per_row):
   return panel
 
 
+_PART_GAP = 3  # pixels of margin between the parts of one window (e.g. melody, bass, drums)
+
+
 def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=COLUMN_COLOURS,
            labels=True):
   """Draws a grid of label windows; returns an RGB image, uint8 [H, W, 3].
 
   Args:
-    grid: a list of rows; each row a list of label windows [T] drawn side by side. Windows of one
-      column share a colour (`colours[column]`); all rows should have the same number of windows.
-    encoding: 'melody' or 'drums'.
+    grid: a list of rows; each row a list of label windows [T, P] (or [T] for one part) drawn side
+      by side; the parts of a window are drawn one above the other, the first at the top. Windows
+      of one column share a colour (`colours[column]`); all rows should have the same number of
+      windows.
+    encoding: the converter (its parts say what each column of a window is), or 'melody' /
+      'drums' for one-part windows.
     px_per_step, px_per_row: pixel size of a step and a pitch (or drum) row; chosen from the window
-      length when None.
+      length (and the part's kind) when None.
     labels: add the gutters with pitch (or drum) names and bar numbers.
   """
-  grid = [[np.asarray(w).reshape(-1) for w in row] for row in grid]
+  kinds = _part_kinds(encoding)
+  grid = [[np.asarray(w).reshape(len(np.asarray(w)), -1) for w in row] for row in grid]
   if not grid or not all(grid):
     raise ValueError('render() needs at least one row, each with at least one window.')
-  layout = _Layout(encoding, [w for row in grid for w in row])
+  if any(w.shape[1] != len(kinds) for row in grid for w in row):
+    raise ValueError(f'Windows must have {len(kinds)} part(s) ({", ".join(kinds)}).')
+  layouts = [_Layout(kind, [w[:, k] for row in grid for w in row], px_per_row)
+             for k, kind in enumerate(kinds)]
   max_steps = max(len(w) for row in grid for w in row)
   px_per_step = px_per_step or max(1, min(8, 768 // max(max_steps, 1)))
-  px_per_row = px_per_row or (3 if encoding == 'melody' else 11)
+  part_tops = np.cumsum([0] + [layout.height + _PART_GAP for layout in layouts])[:-1]
+  panel_height = int(part_tops[-1]) + layouts[-1].height
   columns = max(len(row) for row in grid)
-  panel_height = layout.num_rows * px_per_row
   panel_width = max_steps * px_per_step
-  left, top = (_left_gutter(layout), _FONT_PX + 4) if labels else (0, 0)
+  left, top = (max(_left_gutter(layout) for layout in layouts), _FONT_PX + 4) if labels else (0, 0)
   height = top + len(grid) * panel_height + (len(grid) + 1) * margin
   width = left + columns * panel_width + (columns + 1) * margin
   image = np.empty([height, width, 3], np.uint8)
@@ -161,12 +171,14 @@ def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=
   panel_lefts = [left + margin + c * (panel_width + margin) for c in range(columns)]
   for row, panel_top in zip(grid, panel_tops):
     for c, window in enumerate(row):
-      panel = _draw_panel(window, layout, colours[c % len(colours)], px_per_step, px_per_row)
-      image[panel_top:panel_top + panel.shape[0], panel_lefts[c]:panel_lefts[c] + panel.shape[1]] = (
-          panel)
+      for k, layout in enumerate(layouts):
+        panel = _draw_panel(window[:, k], layout, colours[c % len(colours)], px_per_step,
+                            layout.px_per_row)
+        y = panel_top + int(part_tops[k])
+        image[y:y + panel.shape[0], panel_lefts[c]:panel_lefts[c] + panel.shape[1]] = panel
   if labels:
-    image = _draw_labels(image, layout, panel_tops, panel_lefts, max_steps, px_per_step,
-                         px_per_row)
+    image = _draw_labels(image, layouts, [int(t) for t in part_tops], panel_tops, panel_lefts,
+                         max_steps, px_per_step)
   return image
 
 
@@ -188,14 +200,16 @@ def _left_gutter(layout):
   return int(max(widths)) + 6
 
 
-def _draw_labels(image, layout, panel_tops, panel_lefts, num_steps, px_per_step, px_per_row):
+def _draw_labels(image, layouts, part_tops, panel_tops, panel_lefts, num_steps, px_per_step):
   picture = Image.fromarray(image)
   draw = ImageDraw.Draw(picture)
   font = _font()
   for panel_top in panel_tops:
-    for value, text in _row_labels(layout):
-      centre = panel_top + (layout.high - value) * px_per_row + px_per_row / 2
-      draw.text((panel_lefts[0] - 6, centre), text, fill=_LABEL_TEXT, font=font, anchor='rm')
+    for layout, part_top in zip(layouts, part_tops):
+      for value, text in _row_labels(layout):
+        centre = (panel_top + part_top + (layout.high - value) * layout.px_per_row
+                  + layout.px_per_row / 2)
+        draw.text((panel_lefts[0] - 6, centre), text, fill=_LABEL_TEXT, font=font, anchor='rm')
   for panel_left in panel_lefts:
     for bar, step in enumerate(range(0, num_steps, STEPS_PER_BAR)):
       draw.text((panel_left + step * px_per_step + 2, panel_tops[0] - 3), str(bar + 1),
@@ -215,7 +229,7 @@ MAX_PICTURE_WINDOWS = 64  # a taller picture is unreadable and, for thousands of
 
 def write_column_png(path, windows, encoding):
   """Writes windows one above the other as a PNG: the first MAX_PICTURE_WINDOWS of them.
-  Returns how many the picture shows."""
+  `encoding`: the converter, or 'melody' / 'drums'. Returns how many the picture shows."""
   shown = list(windows[:MAX_PICTURE_WINDOWS])
   write_png(path, render([[window] for window in shown], encoding))
   return len(shown)

@@ -69,7 +69,8 @@ except ImportError:  # pragma: no cover
 MIDI_SUFFIXES = ('.mid', '.midi')
 CACHE_FILE = 'windows.npz'
 REPORT_FILE = 'report.json'
-CACHE_FORMAT_VERSION = 1
+# 2: labels [N, T, P] (one column per part) and, for families with controls, controls [N, T].
+CACHE_FORMAT_VERSION = 2
 DEFAULT_MAX_FILE_MB = limits.DEFAULT_MAX_FILE_MB
 DEFAULT_MAX_BARS = limits.DEFAULT_MAX_BARS
 DEFAULT_FILE_TIMEOUT_S = limits.DEFAULT_FILE_TIMEOUT_S
@@ -104,19 +105,22 @@ class _Task:
 
 class _FileResult(NamedTuple):
   source: str
-  labels: np.ndarray  # int32 [n, T]
+  labels: np.ndarray  # int32 [n, T, P]
   rejected: dict  # reason -> count, from the converter
   error: str | None  # why the file could not be read (then labels is empty)
   explanation: str | None  # why a readable file gave no window
+  controls: np.ndarray | None = None  # int32 [n, T], families with controls
 
 
 @dataclasses.dataclass
 class WindowSet:
-  """Label windows with the file each came from.
+  """Windows with the file each came from.
 
-  labels: int32 [N, T]; source_ids: int32 [N], indices into `sources` (relative file names, every
-  input file in order, including those that failed); encoding: 'melody' or 'drums'; slice_bars:
-  window length in bars; report: the preprocessing report (a JSON-serialisable dict).
+  labels: int32 [N, T, P] (P parts, converters.Converter.parts); source_ids: int32 [N], indices
+  into `sources` (relative file names, every input file in order, including those that failed);
+  encoding: the family (config.data.encoding); slice_bars: window length in bars; report: the
+  preprocessing report (a JSON-serialisable dict); controls: int32 [N, T] control classes, or None
+  for a family without controls.
   """
   labels: np.ndarray
   source_ids: np.ndarray
@@ -124,6 +128,7 @@ class WindowSet:
   encoding: str
   slice_bars: int
   report: dict
+  controls: np.ndarray | None = None
 
   def __len__(self):
     return int(self.labels.shape[0])
@@ -131,7 +136,8 @@ class WindowSet:
   def subset(self, mask):
     """The windows where `mask` ([N] bool) is true, with the same sources and a report copy."""
     return WindowSet(self.labels[mask], self.source_ids[mask], self.sources, self.encoding,
-                     self.slice_bars, dict(self.report))
+                     self.slice_bars, dict(self.report),
+                     None if self.controls is None else self.controls[mask])
 
 
 def _slice_bars(converter):
@@ -400,7 +406,7 @@ def _read_task(task, limits):
 
 def _process_task(task, converter, limits):
   """Reads and converts one file; never raises for a bad file."""
-  empty = np.zeros([0, converter.window_steps], np.int32)
+  empty = _no_windows(converter)
   state = {'fired': False}
   try:
     with _time_limit(limits.timeout_s, state):
@@ -422,11 +428,19 @@ def _process_task(task, converter, limits):
                        f'conversion failed: {type(e).__name__}: {_short(e)}', None)
   if state['fired']:  # the alarm fired inside note_seq, which turned it into a parse error
     return _FileResult(task.source, empty, {}, _timed_out(limits), None)
-  labels = np.asarray(result.labels, np.int32).reshape([-1, converter.window_steps])
+  labels = np.asarray(result.labels, np.int32).reshape(
+      [-1, converter.window_steps, len(converter.parts)])
+  controls = None
+  if converter.control_depth:
+    controls = np.asarray(result.controls, np.int32).reshape([-1, converter.window_steps])
   explanation = None
   if not labels.shape[0]:  # the converter's phrases, e.g. '3/4 time (...)'
     explanation = '; '.join(result.details) or result.explain()
-  return _FileResult(task.source, labels, dict(result.rejected), None, explanation)
+  return _FileResult(task.source, labels, dict(result.rejected), None, explanation, controls)
+
+
+def _no_windows(converter):
+  return np.zeros([0, converter.window_steps, len(converter.parts)], np.int32)
 
 
 _worker_state = {}
@@ -540,7 +554,7 @@ def _results_from_workers(tasks, converter, limits, num_workers):
           codes = [p.exitcode for p in processes if p.exitcode is not None]
           reason = _death_reason(codes[0] if codes else None, limits)
           logging.warning('preprocess: %s: %s', task.source, reason)
-          empty = np.zeros([0, converter.window_steps], np.int32)
+          empty = _no_windows(converter)
           yield _FileResult(task.source, empty, {}, reason, None)
           pool.shutdown(wait=True)
           pool = None
@@ -645,7 +659,7 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
 
   sources, failures, windows_per_file, no_windows = [], {}, {}, {}
   rejected = collections.Counter()
-  label_parts, id_parts = [], []
+  label_parts, id_parts, control_parts = [], [], []
   num_windows = 0
   last_log = start
 
@@ -668,6 +682,8 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
         no_windows[result.source] = result.explanation
     if result.labels.shape[0]:
       label_parts.append(result.labels)
+      if converter.control_depth:
+        control_parts.append(result.controls)
       id_parts.append(np.full([result.labels.shape[0]], source_id, np.int32))
       num_windows += result.labels.shape[0]
     now = time.time()
@@ -677,8 +693,11 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
                    total if total is not None else '?', num_windows, len(sources) / (now - start))
 
   window_steps = converter.window_steps
-  labels = (np.concatenate(label_parts) if label_parts else
-            np.zeros([0, window_steps], np.int32))
+  labels = np.concatenate(label_parts) if label_parts else _no_windows(converter)
+  controls = None
+  if converter.control_depth:
+    controls = (np.concatenate(control_parts) if control_parts
+                else np.zeros([0, window_steps], np.int32))
   source_ids = np.concatenate(id_parts) if id_parts else np.zeros([0], np.int32)
   report = {
       'input': printable_name(os.path.abspath(input_path)),
@@ -700,7 +719,7 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
   }
   logging.info('preprocess: %d files (%d failed), %d windows in %.1f s', len(sources),
                len(failures), labels.shape[0], report['seconds'])
-  return WindowSet(labels, source_ids, sources, converter.encoding, slice_bars, report)
+  return WindowSet(labels, source_ids, sources, converter.encoding, slice_bars, report, controls)
 
 
 def _counter_text(counts, limit=8):
@@ -768,6 +787,8 @@ def write_cache(window_set, output_dir):
   arrays = {
       'format_version': np.int32(CACHE_FORMAT_VERSION),
       'labels': np.asarray(window_set.labels).astype(np.uint16),  # 512 drum classes fit in 16 bits
+      **({} if window_set.controls is None else
+         {'controls': np.asarray(window_set.controls).astype(np.uint16)}),
       'source_ids': np.asarray(window_set.source_ids, np.int32),
       'sources': np.array(list(window_set.sources), dtype=np.str_).reshape([-1]),
       'encoding': np.array(window_set.encoding, dtype=np.str_),
@@ -798,13 +819,16 @@ def read_cache(path):
                      f'{CACHE_FORMAT_VERSION}; rebuild it with mvl_preprocess.')
   labels = arrays['labels'].astype(np.int32)
   source_ids = arrays['source_ids'].astype(np.int32)
-  if labels.ndim != 2 or source_ids.shape != labels.shape[:1]:
+  controls = arrays['controls'].astype(np.int32) if 'controls' in arrays else None
+  if (labels.ndim != 3 or source_ids.shape != labels.shape[:1]
+      or (controls is not None and controls.shape != labels.shape[:2])):
     raise ValueError(f'{cache_path} is damaged: labels {labels.shape}, source_ids '
-                     f'{source_ids.shape}.')
+                     f'{source_ids.shape}' + ('' if controls is None else
+                                              f', controls {controls.shape}') + '.')
   # Caches written before names were escaped may hold undecodable or multi-line names.
   return WindowSet(labels, source_ids, [printable_name(str(s)) for s in arrays['sources']],
                    str(arrays['encoding']), int(arrays['slice_bars']),
-                   json.loads(str(arrays['report_json'])))
+                   json.loads(str(arrays['report_json'])), controls)
 
 
 def _cache_file(path):
@@ -847,9 +871,14 @@ def load_examples(path, converter, *, num_workers=1, max_file_mb=DEFAULT_MAX_FIL
           f'{window_set.slice_bars} bars, but the config needs {converter.encoding} windows of '
           f'{slice_bars} bars. Rebuild it (mvl_preprocess --encoding={converter.encoding} '
           f'--slice_bars={slice_bars}) or point to a matching cache.')
-    if window_set.labels.shape[1] != converter.window_steps:
+    if window_set.labels.shape[1:] != (converter.window_steps, len(converter.parts)):
       raise ValueError(f'{cache_path} is damaged: windows of {window_set.labels.shape[1]} steps '
-                       f'for {window_set.slice_bars} bars.')
+                       f'and {window_set.labels.shape[2]} part(s) for {window_set.slice_bars} '
+                       f'bars of {converter.encoding}.')
+    if (window_set.controls is None) != (not converter.control_depth):
+      raise ValueError(f'{cache_path} is damaged: {converter.encoding} windows '
+                       + ('need controls' if converter.control_depth else 'take no controls')
+                       + '.')
   else:
     window_set = preprocess(path, converter, num_workers, max_file_mb=max_file_mb,
                             max_bars=max_bars, file_timeout_s=file_timeout_s)

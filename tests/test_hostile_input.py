@@ -250,6 +250,7 @@ def test_garbage_corpus_every_bad_file_named_with_its_reason(corpus, converter):
   assert set(window_set.report['no_windows']) >= {'seven_eight.mid', 'five_four.mid',
                                                   'drums_only.mid'}
   assert window_set.report['windows_per_file']['good.mid'] == 3
+  assert window_set.labels.shape == (window_set.report['windows_kept'], 32, 1)
   shown = preprocess.printable_name(NON_UTF8_NAME)
   assert shown == 'caf\\xe9 \\xff.mid'
   assert window_set.report['windows_per_file'][shown] == 3
@@ -278,6 +279,8 @@ def test_odd_names_survive_the_cache_and_the_split(corpus, converter, tmp_path):
   preprocess.write_cache(window_set, str(tmp_path / 'cache'))
   loaded = preprocess.read_cache(str(tmp_path / 'cache'))
   assert loaded.sources == window_set.sources
+  np.testing.assert_array_equal(loaded.labels, window_set.labels)
+  np.testing.assert_array_equal(loaded.source_ids, window_set.source_ids)
   report = json.loads((tmp_path / 'cache' / 'report.json').read_text(encoding='utf-8'))
   assert report['failures'] == window_set.report['failures']
   from music_vae_lite import input_pipeline  # pylint: disable=g-import-not-at-top
@@ -289,7 +292,7 @@ def test_odd_names_survive_the_cache_and_the_split(corpus, converter, tmp_path):
 
 def test_an_old_cache_with_raw_names_is_read_with_printable_names(tmp_path):
   raw = os.fsdecode(b'old\xff.mid')  # a lone surrogate, as an older version stored it
-  labels = np.zeros([4, 32], np.int32)
+  labels = np.zeros([4, 32, 1], np.int32)
   old = preprocess.WindowSet(labels, np.array([0, 0, 1, 1], np.int32), [raw, 'a\nb.mid'],
                              'melody', 2, {'windows_kept': 4})
   preprocess.write_cache(old, str(tmp_path))

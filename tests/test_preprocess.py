@@ -103,7 +103,8 @@ def test_report_names_every_file_with_its_reason(folder_windows, midi_folder, co
   expected = converter.to_tensors(good).labels
   np.testing.assert_array_equal(_windows_by_source(folder_windows)['good.mid'], expected)
   assert folder_windows.labels.dtype == np.int32
-  assert folder_windows.labels.shape == (8, 32)
+  assert folder_windows.labels.shape == (8, 32, 1)  # [N, T, P]: one melody part
+  assert folder_windows.controls is None  # melody has no controls
 
   text = preprocess.format_report(report)
   for name in failures:
@@ -150,6 +151,48 @@ def test_worker_processes_give_the_same_windows(midi_folder, converter, folder_w
     assert parallel.report[key] == folder_windows.report[key]
 
 
+class ControlledMelodyConverter(converters.MelodyConverter):
+  """Melody windows with a made-up control per step: 1 + the pitch class of a note-on, else 0."""
+  encoding = 'controlled_melody'
+  control_depth = 13
+
+  def to_tensors(self, note_sequence):
+    result = super().to_tensors(note_sequence)
+    return result._replace(controls=controls_of(result.labels))
+
+
+def controls_of(labels):
+  labels = np.asarray(labels)[..., 0]
+  return np.where(labels >= 2, (labels + 19) % 12 + 1, 0).astype(np.int32)
+
+
+def test_windows_and_cache_of_a_family_with_controls(midi_folder, folder_windows, tmp_path):
+  converter = ControlledMelodyConverter(slice_bars=2, max_windows_per_sequence=5)
+  window_set = preprocess.preprocess(midi_folder, converter, num_workers=1)
+  np.testing.assert_array_equal(window_set.labels, folder_windows.labels)
+  assert window_set.controls.shape == (8, 32) and window_set.controls.dtype == np.int32
+  np.testing.assert_array_equal(window_set.controls, controls_of(window_set.labels))
+  assert window_set.controls.any()
+  # Windows in worker processes carry their controls too.
+  parallel = preprocess.preprocess(midi_folder, converter, num_workers=2)
+  np.testing.assert_array_equal(parallel.controls, window_set.controls)
+
+  output_dir = str(tmp_path / 'cache')
+  cache_path = preprocess.write_cache(window_set, output_dir)
+  with np.load(cache_path, allow_pickle=False) as data:
+    assert data['controls'].shape == (8, 32) and data['controls'].dtype.kind == 'u'
+  loaded = preprocess.load_examples(output_dir, converter)
+  np.testing.assert_array_equal(loaded.labels, window_set.labels)
+  np.testing.assert_array_equal(loaded.controls, window_set.controls)
+  assert loaded.controls.dtype == np.int32 and loaded.encoding == 'controlled_melody'
+  # A subset keeps each window's controls with it.
+  mask = np.arange(8) % 3 == 1
+  subset = loaded.subset(mask)
+  np.testing.assert_array_equal(subset.labels, window_set.labels[mask])
+  np.testing.assert_array_equal(subset.controls, window_set.controls[mask])
+  assert folder_windows.subset(mask).controls is None
+
+
 def test_read_note_sequences_yields_every_file(midi_folder):
   read = {name: (sequence, error) for name, sequence, error
           in preprocess.read_note_sequences(midi_folder)}
@@ -186,7 +229,9 @@ def test_cache_round_trip_without_pickle(folder_windows, converter, tmp_path):
   cache_path = preprocess.write_cache(folder_windows, output_dir)
   assert sorted(os.listdir(output_dir)) == ['report.json', 'windows.npz']
   with np.load(cache_path, allow_pickle=False) as data:  # would raise on any object array
-    assert data['labels'].dtype == np.uint16
+    assert int(data['format_version']) == preprocess.CACHE_FORMAT_VERSION == 2
+    assert data['labels'].dtype == np.uint16 and data['labels'].shape == (8, 32, 1)
+    assert 'controls' not in data.files  # a family without controls stores none
     for key in data.files:
       assert data[key].dtype.kind in 'iuU', key
   with open(os.path.join(output_dir, 'report.json')) as f:
@@ -194,7 +239,7 @@ def test_cache_round_trip_without_pickle(folder_windows, converter, tmp_path):
 
   loaded = preprocess.load_examples(output_dir, converter)
   np.testing.assert_array_equal(loaded.labels, folder_windows.labels)
-  assert loaded.labels.dtype == np.int32
+  assert loaded.labels.dtype == np.int32 and loaded.controls is None
   np.testing.assert_array_equal(loaded.source_ids, folder_windows.source_ids)
   assert loaded.sources == folder_windows.sources
   assert (loaded.encoding, loaded.slice_bars) == ('melody', 2)
@@ -203,6 +248,72 @@ def test_cache_round_trip_without_pickle(folder_windows, converter, tmp_path):
   assert len(preprocess.load_examples(cache_path, converter)) == len(folder_windows)
   preprocess.write_cache(loaded, output_dir)
   assert sorted(os.listdir(output_dir)) == ['report.json', 'windows.npz']
+
+
+def _hand_built(labels, controls=None, encoding='two_part', slice_bars=1):
+  labels = np.asarray(labels, np.int32)
+  return preprocess.WindowSet(labels, np.arange(len(labels), dtype=np.int32) % 2,
+                              ['a.mid', 'b.mid'], encoding, slice_bars,
+                              {'windows_kept': len(labels)}, controls)
+
+
+def test_cache_format_2_named_arrays_round_trip(tmp_path):
+  rng = np.random.default_rng(0)
+  labels = np.stack([rng.integers(0, 90, [5, 16]), rng.integers(0, 512, [5, 16])], axis=-1)
+  controls = rng.integers(0, 49, [5, 16]).astype(np.int32)
+  for with_controls in (False, True):
+    window_set = _hand_built(labels, controls if with_controls else None)
+    output_dir = str(tmp_path / f'cache_{with_controls}')
+    cache_path = preprocess.write_cache(window_set, output_dir)
+    with np.load(cache_path, allow_pickle=False) as data:
+      assert set(data.files) == {'format_version', 'labels', 'source_ids', 'sources', 'encoding',
+                                 'slice_bars', 'report_json'} | (
+                                     {'controls'} if with_controls else set())
+      assert data['labels'].shape == (5, 16, 2) and data['labels'].dtype == np.uint16
+    loaded = preprocess.read_cache(output_dir)
+    np.testing.assert_array_equal(loaded.labels, labels)  # 511 survives: 16-bit labels
+    assert loaded.labels.dtype == np.int32
+    if with_controls:
+      np.testing.assert_array_equal(loaded.controls, controls)
+      assert loaded.controls.dtype == np.int32
+    else:
+      assert loaded.controls is None
+    assert (loaded.encoding, loaded.slice_bars, loaded.sources) == ('two_part', 1,
+                                                                   ['a.mid', 'b.mid'])
+    np.testing.assert_array_equal(loaded.source_ids, [0, 1, 0, 1, 0])
+
+
+def test_old_and_damaged_caches_are_refused(tmp_path):
+  # A format-1 cache ([N, T] labels) must be rebuilt, not misread.
+  old_path = str(tmp_path / 'old.npz')
+  np.savez(old_path, format_version=np.int32(1), labels=np.zeros([2, 32], np.uint16),
+           source_ids=np.zeros([2], np.int32), sources=np.array(['a.mid']),
+           encoding=np.array('melody'), slice_bars=np.int32(2), report_json=np.array('{}'))
+  with pytest.raises(ValueError, match='cache format 1, expected 2; rebuild it'):
+    preprocess.read_cache(old_path)
+  # Controls that do not line up with the labels.
+  preprocess.write_cache(_hand_built(np.zeros([3, 16, 2]), np.zeros([3, 8], np.int32)),
+                         str(tmp_path / 'short_controls'))
+  with pytest.raises(ValueError, match=r'damaged: labels \(3, 16, 2\), source_ids \(3,\), '
+                     r'controls \(3, 8\)'):
+    preprocess.read_cache(str(tmp_path / 'short_controls'))
+  # A cache whose parts or controls do not fit the converter of its own encoding.
+  melody = converters.MelodyConverter(slice_bars=2)
+  two_parts = str(tmp_path / 'two_parts')
+  preprocess.write_cache(_hand_built(np.zeros([3, 32, 2]), encoding='melody', slice_bars=2),
+                         two_parts)
+  with pytest.raises(ValueError, match=r'damaged: windows of 32 steps and 2 part\(s\)'):
+    preprocess.load_examples(two_parts, melody)
+  with_controls = str(tmp_path / 'with_controls')
+  preprocess.write_cache(_hand_built(np.zeros([3, 32, 1]), np.zeros([3, 32], np.int32),
+                                     encoding='melody', slice_bars=2), with_controls)
+  with pytest.raises(ValueError, match='damaged: melody windows take no controls'):
+    preprocess.load_examples(with_controls, melody)
+  without_controls = str(tmp_path / 'without_controls')
+  preprocess.write_cache(_hand_built(np.zeros([3, 32, 1]), encoding='controlled_melody',
+                                     slice_bars=2), without_controls)
+  with pytest.raises(ValueError, match='damaged: controlled_melody windows need controls'):
+    preprocess.load_examples(without_controls, ControlledMelodyConverter(slice_bars=2))
 
 
 def test_a_cache_for_another_config_is_refused(folder_windows, tmp_path):
@@ -278,6 +389,6 @@ def test_cli_writes_the_cache_and_prints_the_report(midi_folder, tmp_path):
   assert preprocess.read_cache(output_dir).encoding == 'melody'
 
   result = _run_cli(f'--input={midi_folder}', f'--output={output_dir}', '--encoding=piano')
-  assert result.returncode != 0 and 'melody|drums' in result.stderr
+  assert result.returncode != 0 and 'drums|melody|melody_chords|trio' in result.stderr
   result = _run_cli(f'--input={tmp_path / "nowhere"}', f'--output={output_dir}')
   assert result.returncode == 2 and 'does not exist' in result.stderr

@@ -15,6 +15,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from music_vae_lite import encodings
 from music_vae_lite import limits
 from music_vae_lite.cli import common
 
@@ -24,7 +25,8 @@ _INPUT = flags.DEFINE_string(
     'input', None, 'A folder of MIDI files (searched recursively), a MIDI file, or a TFRecord of '
     'NoteSequence protos.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Cache folder to write (windows.npz, report.json).')
-_ENCODING = flags.DEFINE_enum('encoding', 'melody', ['melody', 'drums'], 'What to extract.')
+_ENCODING = flags.DEFINE_enum('encoding', 'melody', sorted(encodings.ENCODINGS),
+                              'What to extract (the data family, as config.data.encoding).')
 _SLICE_BARS = flags.DEFINE_integer('slice_bars', 2, 'Window length in bars (16 steps each).',
                                    lower_bound=1)
 _MAX_WINDOWS = flags.DEFINE_integer(
