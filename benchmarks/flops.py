@@ -70,12 +70,9 @@ class Matmul:
 
 def depths(config):
   """(input depth D, output depth V, steps T) of a config's data encoding."""
-  steps = config.data.slice_bars * STEPS_PER_BAR
-  if config.data.encoding == 'melody':
-    return 90, 90, steps
-  if config.data.encoding == 'drums':
-    return 10, 512, steps
-  raise ValueError(f'Unknown encoding {config.data.encoding!r} in config {config.name!r}.')
+  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
+  converter = converters.get_converter(config.data)
+  return converter.input_depth, converter.output_depth, converter.window_steps
 
 
 def mode_settings(mode):
@@ -161,26 +158,12 @@ def forward_matmuls(config, fused=True, path=FUSED_TEACHER_FORCED):
 
 
 def num_parameters(config):
-  """Trainable parameters implied by the layer shapes (kernels and biases)."""
-  input_depth, output_depth, _ = depths(config)
-  model = config.model
-  enc, dec = list(model.enc_rnn_size), list(model.dec_rnn_size)
-
-  def lstm(layer_input, units):
-    return (layer_input + units) * 4 * units + 4 * units
-
-  def dense(k, n):
-    return k * n + n
-
-  total = sum(2 * lstm(input_depth if k == 0 else 2 * enc[k - 1], u) for k, u in enumerate(enc))
-  total += 2 * dense(2 * enc[-1], model.z_size)
-  code = model.z_size if model.decoder == 'flat' else dec[-1]
-  total += dense(code, 2 * sum(dec)) + dense(dec[-1], output_depth)
-  total += sum(lstm(output_depth + code if k == 0 else dec[k - 1], u) for k, u in enumerate(dec))
-  if model.decoder == 'hierarchical':
-    total += dense(model.z_size, 2 * sum(dec))
-    total += sum(lstm(1 if k == 0 else dec[k - 1], u) for k, u in enumerate(dec))
-  return total
+  """Trainable parameters of the model `config` describes, counted on the model itself (built in
+  a throwaway graph, so even the 200 M-parameter configs allocate no weights)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import model_registry  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    return model_registry.build_model(config).num_parameters()
 
 
 def training_counts(config, mode, step=0):

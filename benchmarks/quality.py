@@ -220,7 +220,8 @@ def main(argv):
                                              converters.get_converter(reference_data))
   train_set, _ = input_pipeline.split_by_source(window_set, config.data.eval_fraction)
   _, eval_set = input_pipeline.split_by_source(reference_set, config.data.eval_fraction)
-  eval_labels = eval_set.labels
+  # The baselines and statistics read one melody part: [N, T] (the model takes [N, T, 1]).
+  eval_labels, train_labels = eval_set.labels[..., 0], train_set.labels[..., 0]
   emit('train_windows', len(train_set))
   emit('eval_windows', len(eval_set), files=eval_set.report['split']['eval_files'])
 
@@ -238,7 +239,7 @@ def main(argv):
          per_cpu_s=round(examples / cpu, 1), load1=round(os.getloadavg()[0], 2))
 
   model = trained_model.TrainedModel(run_dir, batch_size=256)
-  metrics = train.evaluate(model.model, config, eval_labels, step=result.step, batch_size=256,
+  metrics = train.evaluate(model.model, config, eval_set, step=result.step, batch_size=256,
                            converter=converter, seed=_SEED.value)
   for name in ('metrics/teacher_forced_accuracy', 'metrics/sampled_accuracy',
                'metrics/teacher_forced_note_on_accuracy', 'metrics/sampled_note_on_accuracy',
@@ -251,16 +252,16 @@ def main(argv):
 
   if converter.encoding == 'melody':
     emit('baseline_no_event_accuracy', round(no_event_accuracy(eval_labels), 4))
-    bigram = Bigram(train_set.labels, converter.output_depth).predict(eval_labels)
+    bigram = Bigram(train_labels, converter.output_depth).predict(eval_labels)
     correct = bigram == eval_labels
     emit('baseline_bigram_accuracy', round(float(np.mean(correct)), 4))
     emit('baseline_bigram_note_on_accuracy',
          round(float(np.mean(correct[eval_labels >= FIRST_NOTE])), 4))
-    trigram = TrigramWithBarPosition(train_set.labels, converter.output_depth)
+    trigram = TrigramWithBarPosition(train_labels, converter.output_depth)
     emit('baseline_trigram_nats_per_step', round(trigram.nats_per_step(eval_labels), 4))
 
-  _, mu, _ = model.encode_labels(eval_labels, seed=_SEED.value)
-  reconstructed = model.decode_to_labels(mu, temperature=0.0, seed=_SEED.value)
+  _, mu, _ = model.encode_labels(eval_set.labels, seed=_SEED.value)
+  reconstructed = model.decode_to_labels(mu, temperature=0.0, seed=_SEED.value)[..., 0]
   emit('argmax_reconstruction_exact_match',
        round(float(np.mean(np.all(reconstructed == eval_labels, axis=1))), 4))
   emit('argmax_reconstruction_accuracy', round(float(np.mean(reconstructed == eval_labels)), 4))
@@ -270,7 +271,7 @@ def main(argv):
          round(float(np.mean(reconstructed[on] == eval_labels[on])), 4))
 
     samples = model.sample_labels(_NUM_SAMPLES.value, temperature=_TEMPERATURE.value,
-                                  seed=_SEED.value)
+                                  seed=_SEED.value)[..., 0]
     data_stats, sample_stats = window_statistics(eval_labels), window_statistics(samples)
     for name, data_value in data_stats.items():
       value = sample_stats[name]
@@ -280,8 +281,9 @@ def main(argv):
 
   rng = np.random.default_rng(_SEED.value)
   pairs = rng.choice(len(eval_labels), size=[_PAIRS.value, 2], replace=False)
-  paths = [model.interpolate_labels(eval_labels[a], eval_labels[b], _INTERPOLATION_STEPS.value,
-                                    temperature=0.0, seed=_SEED.value) for a, b in pairs]
+  paths = [model.interpolate_labels(eval_set.labels[a], eval_set.labels[b],
+                                    _INTERPOLATION_STEPS.value, temperature=0.0,
+                                    seed=_SEED.value)[..., 0] for a, b in pairs]
   tolerance = int(window_steps * HAMMING_TOLERANCE)
   ends, both, monotonic = interpolation_figures(paths, eval_labels[pairs[:, 0]],
                                                 eval_labels[pairs[:, 1]], tolerance)

@@ -61,13 +61,17 @@ def random_batch(config, batch_size, seed=0):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
   converter = converters.get_converter(config.data)
-  labels = np.random.default_rng(seed).integers(
-      0, converter.output_depth, [batch_size, converter.window_steps]).astype(np.int32)
-  return converter, {
-      'inputs': converter.inputs_from_labels(labels).astype(np.float32),
-      'labels': labels,
-      'lengths': np.full([batch_size], converter.window_steps, np.int32),
-  }
+  rng = np.random.default_rng(seed)
+  labels = np.stack([rng.integers(0, part.depth, [batch_size, converter.window_steps])
+                     for part in converter.parts], axis=-1).astype(np.int32)
+  batch = {'labels': labels, 'lengths': np.full([batch_size], converter.window_steps, np.int32)}
+  controls = None
+  if converter.control_depth:
+    controls = rng.integers(0, converter.control_depth,
+                            [batch_size, converter.window_steps]).astype(np.int32)
+    batch['controls'] = controls
+  batch['inputs'] = converter.inputs_from_labels(labels, controls).astype(np.float32)
+  return converter, batch
 
 
 def build_step(config, mode, batch):
@@ -100,10 +104,9 @@ def _benchmark_step(config, mode, converter, batch):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tf_keras  # pylint: disable=g-import-not-at-top
   from music_vae_lite import losses  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import models  # pylint: disable=g-import-not-at-top
+  from music_vae_lite import model_registry  # pylint: disable=g-import-not-at-top
   train_config = config.train
-  model = models.MusicVAE(config.model, converter.input_depth, converter.output_depth,
-                          converter.window_steps, seed=train_config.seed)
+  model = model_registry.build_model(config, converter)
   optimizer = tf_keras.optimizers.Adam(train_config.learning_rate)
   fused = flops.mode_settings(mode)['fused']
   dtype = tf.bfloat16 if train_config.mixed_precision else tf.float32

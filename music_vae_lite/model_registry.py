@@ -21,7 +21,9 @@ def use_fused_kernels(train_config):
 
 
 def build_model(config, converter=None):
-  """The MusicVAE described by `config` (its weights initialised from config.train.seed)."""
+  """The MusicVAE described by `config` (its weights initialised from config.train.seed): an
+  encoder and the decoder of the converter's parts and controls (encodings.ENCODINGS names the
+  converter of every family)."""
   converter = converter or converters.get_converter(config.data)
-  return models.MusicVAE(config.model, converter.input_depth, converter.output_depth,
-                         converter.window_steps, seed=config.train.seed)
+  return models.MusicVAE(config.model, converter.parts, converter.window_steps,
+                         control_depth=converter.control_depth, seed=config.train.seed)

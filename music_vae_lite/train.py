@@ -203,7 +203,17 @@ class Evaluator:
       _, sampled = losses.compute_loss(model, batch, step, config.model, seed,
                                        sampling_probability=1.0, fused=fused, compute_dtype=dtype)
       posterior = model.posterior(batch['inputs'], batch['lengths'], fused, dtype)
+      per_part = {}
+      for name, value in forced.items():  # several parts: each part's accuracies too
+        if name.startswith('metrics/accuracy/') or name.startswith('metrics/note_on_accuracy/'):
+          kind, part = name[len('metrics/'):].split('/')
+          per_part[f'metrics/teacher_forced_{kind}/{part}'] = value
+          per_part[f'metrics/sampled_{kind}/{part}'] = sampled[name]
+      first_onsets = tf.constant([part.first_onset for part in model.decoder.parts], tf.int32)
+      note_ons = tf.reduce_sum(tf.cast(tf.cast(batch['labels'], tf.int32) >= first_onsets,
+                                       tf.float32), axis=[0, 1])  # [P]
       return {
+          **per_part,
           'loss': forced['loss'],
           'losses/r_loss': forced['losses/r_loss'],
           'losses/r_loss_per_step': forced['losses/r_loss_per_step'],
@@ -216,17 +226,18 @@ class Evaluator:
           'metrics/teacher_forced_note_on_accuracy': forced['metrics/note_on_accuracy'],
           'metrics/sampled_note_on_accuracy': sampled['metrics/note_on_accuracy'],
           'losses/sampled_r_loss': sampled['losses/r_loss'],
-      }, posterior.mean(), losses.per_dimension_kl(posterior)
+      }, posterior.mean(), losses.per_dimension_kl(posterior), note_ons
 
     self._eval_batch = eval_batch
 
-  def dataset(self, labels, batch_size, num_batches=None):
-    """Batches for evaluation: in order; `num_batches` (repeating the windows if there are fewer)
-    or one pass over every window (the last batch may be smaller)."""
+  def dataset(self, windows, batch_size, num_batches=None):
+    """Batches for evaluation of windows (a WindowSet, or labels [N, T, P]): in order;
+    `num_batches` (repeating the windows if there are fewer) or one pass over every window (the
+    last batch may be smaller)."""
     if num_batches is None:
-      return input_pipeline.make_dataset(labels, self.converter, batch_size, seed=0, shuffle=False,
-                                         repeat=False, drop_remainder=False)
-    return input_pipeline.make_dataset(labels, self.converter, batch_size, seed=0, shuffle=False,
+      return input_pipeline.make_dataset(windows, self.converter, batch_size, seed=0,
+                                         shuffle=False, repeat=False, drop_remainder=False)
+    return input_pipeline.make_dataset(windows, self.converter, batch_size, seed=0, shuffle=False,
                                        repeat=True, drop_remainder=True).take(num_batches)
 
   def __call__(self, dataset, step, seed=0, progress=None):
@@ -239,12 +250,13 @@ class Evaluator:
     step = tf.constant(step, tf.int64)
     for index, batch in enumerate(dataset):
       batch_seed = tf.constant([seed, index], tf.int32)
-      metrics, mu, kl = self._eval_batch(batch, step, batch_seed)
+      metrics, mu, kl, note_ons = self._eval_batch(batch, step, batch_seed)
       size = int(batch['labels'].shape[0])
-      note_ons = float(tf.reduce_sum(losses.note_on_mask(batch['labels'],
-                                                         self.converter.output_depth)))
+      note_ons = {part.name: float(n) for part, n in zip(self.converter.parts, note_ons.numpy())}
       for name, value in metrics.items():
-        weight = note_ons if 'note_on' in name else size
+        weight = size
+        if 'note_on' in name:  # weighted by the note-on steps: all parts', or the named part's
+          weight = note_ons.get(name.rsplit('/', 1)[-1], sum(note_ons.values()))
         totals[name] = totals.get(name, 0.0) + float(value) * weight
         weights[name] = weights.get(name, 0.0) + weight
       means.append(mu.numpy().astype(np.float64))
@@ -263,47 +275,51 @@ class Evaluator:
     return results
 
 
-def evaluate(model, config, labels, *, step, batch_size=None, seed=0, converter=None,
+def evaluate(model, config, windows, *, step, batch_size=None, seed=0, converter=None,
              progress=None):
-  """EVAL_METRICS over every window of `labels` [N, T] (one pass), with 'num_windows'.
+  """EVAL_METRICS over every window of `windows` (a WindowSet, or labels [N, T, P]; one pass),
+  with 'num_windows', and each part's accuracies for a family of several parts.
 
   `progress(windows_done)` is called after every batch."""
   converter = converter or converters.get_converter(config.data)
   evaluator = Evaluator(model, config, converter)
   batch_size = batch_size or config.train.batch_size
-  return evaluator(evaluator.dataset(labels, batch_size), step, seed, progress)
+  return evaluator(evaluator.dataset(windows, batch_size), step, seed, progress)
 
 
 class ImageMaker:
   """Piano rolls of fixed windows beside their reconstructions (argmax decoding from the posterior
   mean) and of samples from fixed prior draws, so pictures from different steps compare directly."""
 
-  def __init__(self, model, config, converter, labels, seed):
+  def __init__(self, model, config, converter, windows, seed):
     self.converter = converter
-    self.labels = np.asarray(labels[:IMAGE_WINDOWS])
-    self.inputs = converter.inputs_from_labels(self.labels).astype(np.float32)
+    labels, controls = input_pipeline.window_arrays(windows)
+    self.labels = labels[:IMAGE_WINDOWS]
+    # Samples get the controls of the shown windows (a conditioned model needs some).
+    self.controls = None if controls is None else np.asarray(controls[:IMAGE_WINDOWS], np.int32)
+    self.inputs = converter.inputs_from_labels(self.labels, self.controls).astype(np.float32)
     self.z = np.random.default_rng(seed).standard_normal(
         [len(self.labels), config.model.z_size]).astype(np.float32)
     self.seed = tf.constant([seed, 1], tf.int32)
     dtype = compute_dtype(config.train)
 
     @tf.function
-    def reconstruct_and_sample(inputs, lengths, z, seed):
+    def reconstruct_and_sample(inputs, lengths, z, seed, controls):
       mu = model.posterior(inputs, lengths, use_fused_kernels(config.train), dtype).mean()
-      reconstructions = model.decoder.sample(mu, 0.0, seed=seed, compute_dtype=dtype)
-      samples = model.decoder.sample(z, IMAGE_SAMPLE_TEMPERATURE, seed=seed, compute_dtype=dtype)
+      reconstructions = model.decoder.sample(mu, 0.0, controls, seed=seed, compute_dtype=dtype)
+      samples = model.decoder.sample(z, IMAGE_SAMPLE_TEMPERATURE, controls, seed=seed,
+                                     compute_dtype=dtype)
       return reconstructions, samples
 
     self._fn = reconstruct_and_sample
 
   def __call__(self):
     lengths = np.full([len(self.labels)], self.labels.shape[1], np.int32)
-    reconstructions, samples = self._fn(self.inputs, lengths, self.z, self.seed)
-    encoding = self.converter.encoding
+    reconstructions, samples = self._fn(self.inputs, lengths, self.z, self.seed, self.controls)
     pairs = [[x, y] for x, y in zip(self.labels, reconstructions.numpy())]
     return {
-        'images/input_and_reconstruction': pianoroll.render(pairs, encoding),
-        'images/sample': pianoroll.render([[s] for s in samples.numpy()], encoding,
+        'images/input_and_reconstruction': pianoroll.render(pairs, self.converter),
+        'images/sample': pianoroll.render([[s] for s in samples.numpy()], self.converter,
                                           colours=pianoroll.COLUMN_COLOURS[2:]),
     }
 
@@ -356,7 +372,8 @@ def _format_duration(seconds):
 def _load_window_set(examples, converter):
   if isinstance(examples, preprocess.WindowSet):
     window_steps = examples.labels.shape[1]
-    if (examples.encoding, window_steps) != (converter.encoding, converter.window_steps):
+    if (examples.encoding, window_steps) != (converter.encoding, converter.window_steps) or (
+        examples.controls is None) != (not converter.control_depth):
       raise ValueError(f'The examples hold {examples.encoding} windows of {window_steps} steps, '
                        f'the config needs {converter.encoding} windows of '
                        f'{converter.window_steps} steps.')
@@ -530,7 +547,7 @@ def _train(config, run_dir, examples, strategy, init_from, resume_from, window_s
                                   window_set.report.get('input', 'a WindowSet'))
   # Batches are a function of (seed, step), so a resumed run continues the very same stream.
   dataset = distribute.distribute_windows(
-      strategy, train_set.labels, converter, train_config.batch_size,
+      strategy, train_set, converter, train_config.batch_size,
       seed=distribute.derived_seed(train_config.seed), transpose=config.data.transpose,
       start_step=start_step)
   iterator = iter(dataset)
@@ -540,17 +557,17 @@ def _train(config, run_dir, examples, strategy, init_from, resume_from, window_s
   if is_chief:
     if len(eval_set):
       evaluator = Evaluator(state.model, config, converter)
-      eval_dataset = evaluator.dataset(eval_set.labels, train_config.batch_size,
+      eval_dataset = evaluator.dataset(eval_set, train_config.batch_size,
                                        train_config.eval_batches)
     else:
       logging.warning('No held-out windows (eval_fraction=%s, %d files): evaluation is skipped.',
                       config.data.eval_fraction, train_set.report['split']['train_files'])
     image_maker = ImageMaker(state.model, config, converter,
-                             eval_set.labels if len(eval_set) else train_set.labels,
+                             eval_set if len(eval_set) else train_set,
                              train_config.seed)
 
   finite_check_batch = next(iter(input_pipeline.make_dataset(
-      train_set.labels[:train_config.batch_size], converter,
+      train_set.subset(np.arange(len(train_set)) < train_config.batch_size), converter,
       min(train_config.batch_size, len(train_set)), seed=0, shuffle=False, repeat=False)))
 
   def save(step):

@@ -156,8 +156,9 @@ class TrainedModel:
   # ------------------------------------------------------------------------------------------
   # NoteSequences <-> windows.
 
-  def extract_window(self, note_sequence, window=None, name='input'):
-    """(labels [T], window index, number of windows) of one NoteSequence.
+  def extract(self, note_sequence, window=None, name='input'):
+    """(labels [T, P], controls [T] or None, window index, number of windows) of one
+    NoteSequence.
 
     Args:
       note_sequence: an unquantized NoteSequence.
@@ -176,99 +177,165 @@ class TrainedModel:
                      if self.converter.starts_with_note(labels)), 0)
     if not 0 <= window < count:
       raise NoWindowError(f'{name} has {count} window(s); window {window + 1} does not exist.')
-    return np.asarray(result.labels[window]), window, count
+    controls = None if result.controls is None else np.asarray(result.controls[window])
+    return np.asarray(result.labels[window]), controls, window, count
+
+  def extract_window(self, note_sequence, window=None, name='input'):
+    """(labels [T, P], window index, number of windows) of one NoteSequence (see extract)."""
+    labels, _, window, count = self.extract(note_sequence, window, name)
+    return labels, window, count
 
   def _windows(self, note_sequences):
-    windows = []
+    windows, controls = [], []
     for index, sequence in enumerate(note_sequences):
-      labels, _, count = self.extract_window(sequence, 0, name=f'NoteSequence {index}')
+      labels, window_controls, _, count = self.extract(sequence, 0, name=f'NoteSequence {index}')
       if count > 1:
         logging.warning('NoteSequence %d gives %d windows; encoding the first.', index, count)
       windows.append(labels)
-    return np.stack(windows)
+      controls.append(window_controls)
+    return np.stack(windows), (np.stack(controls) if self.converter.control_depth else None)
+
+  def check_controls(self, controls, rows=None):
+    """Controls for a conditioned model: int32 [T] (the same for every row), or [rows, T];
+    None for a model without controls. ValueError when they are missing, extra or out of range."""
+    depth = self.converter.control_depth
+    if not depth:
+      if controls is not None:
+        raise ValueError(f'This {self.converter.encoding} model takes no controls (chords).')
+      return None
+    if controls is None:
+      raise ValueError(f'This {self.converter.encoding} model is conditioned on controls '
+                       f'(chords): pass controls [{self.num_steps}], e.g. from '
+                       'chords.parse_chords("C G Am F", num_steps).')
+    controls = np.asarray(controls)
+    if controls.shape not in ((self.num_steps,), (rows, self.num_steps)):
+      raise ValueError(f'controls must have shape [{self.num_steps}]'
+                       + (f' or [{rows}, {self.num_steps}]' if rows is not None else '')
+                       + f', got {controls.shape}.')
+    if controls.min() < 0 or controls.max() >= depth:
+      raise ValueError(f'controls must be in [0, {depth}), got {controls.min()}..{controls.max()}.')
+    return controls.astype(np.int32)
 
   # ------------------------------------------------------------------------------------------
   # The API.
 
-  def encode_labels(self, labels, seed=None):
-    """(z, mu, sigma), each float32 [N, z_size], for label windows [N, T]."""
+  def encode_labels(self, labels, seed=None, controls=None):
+    """(z, mu, sigma), each float32 [N, z_size], for label windows [N, T, P] (and, for a
+    conditioned model, their controls [N, T] or [T])."""
     labels = np.asarray(labels, np.int32)
-    if labels.ndim != 2 or labels.shape[1] != self.num_steps:
-      raise ValueError(f'Expected label windows [N, {self.num_steps}], got shape {labels.shape}.')
+    parts = len(self.converter.parts)
+    if labels.ndim != 3 or labels.shape[1:] != (self.num_steps, parts):
+      raise ValueError(f'Expected label windows [N, {self.num_steps}, {parts}], got shape '
+                       f'{labels.shape}.')
+    controls = self.check_controls(controls, len(labels))
+    if controls is not None and controls.ndim == 1:
+      controls = np.broadcast_to(controls, labels.shape[:2])
     seed = _seed_or_random(seed)
     outputs = []
-    for index, chunk in enumerate(self._chunks(labels)):
-      inputs = self.converter.inputs_from_labels(chunk).astype(np.float32)
+    for index, start in enumerate(range(0, len(labels), self.batch_size)):
+      chunk = labels[start:start + self.batch_size]
+      chunk_controls = None if controls is None else controls[start:start + self.batch_size]
+      inputs = self.converter.inputs_from_labels(chunk, chunk_controls).astype(np.float32)
       lengths = np.full([len(chunk)], self.num_steps, np.int32)
       out = self.inference.encode(inputs, lengths, tf.constant([seed, index], tf.int32))
       outputs.append([out['z'].numpy(), out['mu'].numpy(), out['sigma'].numpy()])
     return tuple(np.concatenate(parts) for parts in zip(*outputs))
 
   def encode(self, note_sequences, seed=None):
-    """(z, mu, sigma) for NoteSequences, one window each (the first, with a warning, if several).
+    """(z, mu, sigma) for NoteSequences, one window each (the first, with a warning, if several;
+    a conditioned model reads their chords too).
 
     Raises NoWindowError naming the sequence and the reason when one gives no window."""
     if not len(note_sequences):
       raise ValueError('encode needs at least one NoteSequence.')
-    return self.encode_labels(self._windows(note_sequences), seed)
+    labels, controls = self._windows(note_sequences)
+    return self.encode_labels(labels, seed, controls)
 
-  def decode_to_labels(self, z, temperature=1.0, seed=None):
-    """Label windows int32 [N, T] decoded from z [N, z_size]."""
+  def _controls_input(self, controls):
+    """The extra argument of the inference functions: [controls] or nothing."""
+    return [] if controls is None else [tf.constant(controls, tf.int32)]
+
+  def decode_to_labels(self, z, temperature=1.0, seed=None, controls=None):
+    """Label windows int32 [N, T, P] decoded from z [N, z_size] (a conditioned model: following
+    controls [T])."""
     temperature = check_temperature(temperature)
+    controls = self.check_controls(controls)
     z = np.asarray(z, np.float32)
     if z.ndim != 2 or z.shape[1] != self.z_size:
       raise ValueError(f'z must have shape [N, {self.z_size}], got {z.shape}.')
     if not len(z):
-      return np.zeros([0, self.num_steps], np.int32)
+      return np.zeros([0, self.num_steps, len(self.converter.parts)], np.int32)
     seed = _seed_or_random(seed)
     outputs = []
     for index, chunk in enumerate(self._chunks(z)):
       out = self.inference.decode(chunk, tf.constant(temperature, tf.float32),
-                                  tf.constant([seed, index], tf.int32))
+                                  tf.constant([seed, index], tf.int32),
+                                  *self._controls_input(controls))
       outputs.append(out['tokens'].numpy())
     return np.concatenate(outputs)
 
-  def decode(self, z, temperature=1.0, seed=None):
-    """NoteSequences decoded from z [N, z_size] (120 qpm, velocity 80)."""
-    return self.converter.from_tensors(self.decode_to_labels(z, temperature, seed))
+  def _sequences(self, labels, controls):
+    if controls is not None:
+      controls = np.broadcast_to(controls, labels.shape[:2])
+    return self.converter.from_tensors(labels, controls)
 
-  def sample_labels(self, n, temperature=1.0, seed=None):
-    """n label windows from z ~ N(0, I). Chunk k (at most batch_size rows) is the exported
-    `sample` at seed [s, k], s derived from `seed`: with n <= batch_size, a SavedModel given the
-    same seed pair returns the same windows."""
+  def decode(self, z, temperature=1.0, seed=None, controls=None):
+    """NoteSequences decoded from z [N, z_size] (120 qpm, velocity 80)."""
+    return self._sequences(self.decode_to_labels(z, temperature, seed, controls), controls)
+
+  def sample_labels(self, n, temperature=1.0, seed=None, controls=None):
+    """n label windows [n, T, P] from z ~ N(0, I) (a conditioned model: following controls [T]).
+    Chunk k (at most batch_size rows) is the exported `sample` at seed [s, k], s derived from
+    `seed`: with n <= batch_size, a SavedModel given the same seed pair returns the same windows."""
     if n < 1:
       raise ValueError(f'n must be >= 1, got {n}.')
     temperature = tf.constant(check_temperature(temperature), tf.float32)
+    controls = self.check_controls(controls)
     seed = _seed_or_random(seed)
     outputs = []
     for index, start in enumerate(range(0, n, self.batch_size)):
       count = min(self.batch_size, n - start)
       out = self.inference.sample(tf.constant(count, tf.int32), temperature,
-                                  tf.constant([seed, index], tf.int32))
+                                  tf.constant([seed, index], tf.int32),
+                                  *self._controls_input(controls))
       outputs.append(out['tokens'].numpy())
     return np.concatenate(outputs)
 
-  def sample(self, n, temperature=1.0, seed=None):
+  def sample(self, n, temperature=1.0, seed=None, controls=None):
     """n NoteSequences from z ~ N(0, I); the same seed gives the same sequences."""
-    return self.converter.from_tensors(self.sample_labels(n, temperature, seed))
+    return self._sequences(self.sample_labels(n, temperature, seed, controls), controls)
 
-  def interpolate_labels(self, start, end, num_steps, temperature=1.0, seed=None):
-    """Label windows [num_steps, T] decoded along the slerp between the posterior means of two
-    label windows [T], endpoints included."""
+  def interpolate_labels(self, start, end, num_steps, temperature=1.0, seed=None, controls=None,
+                         start_controls=None, end_controls=None):
+    """Label windows [num_steps, T, P] decoded along the slerp between the posterior means of two
+    label windows [T, P], endpoints included. A conditioned model encodes each end with its own
+    controls (`start_controls`, `end_controls`, [T]) and decodes every point with `controls`
+    (default: the start's)."""
     if num_steps < 2:
       raise ValueError(f'num_steps must be >= 2 (it includes both ends), got {num_steps}.')
-    _, mu, _ = self.encode_labels(np.stack([start, end]), seed)
+    ends_controls = None
+    if self.converter.control_depth:
+      start_controls = self.check_controls(start_controls if start_controls is not None
+                                           else controls)
+      end_controls = self.check_controls(end_controls if end_controls is not None
+                                         else start_controls)
+      ends_controls = np.stack([start_controls, end_controls])
+      controls = start_controls if controls is None else controls
+    _, mu, _ = self.encode_labels(np.stack([start, end]), seed, ends_controls)
     # The points the exported `interpolate` decodes (the same tokens when num_steps <= batch_size).
     z = inference.interpolation_points(mu[0], mu[1], num_steps).numpy()
-    return self.decode_to_labels(z, temperature, seed)
+    return self.decode_to_labels(z, temperature, seed, controls)
 
   def interpolate(self, start_sequence, end_sequence, num_steps, temperature=1.0, seed=None,
-                  start_window=None, end_window=None):
+                  start_window=None, end_window=None, controls=None):
     """NoteSequences morphing from one sequence to the other.
 
     `start_window` / `end_window` pick the window (0-based) of each sequence; by default the first
-    that starts with a note (see extract_window)."""
-    start, _, _ = self.extract_window(start_sequence, start_window, name='start sequence')
-    end, _, _ = self.extract_window(end_sequence, end_window, name='end sequence')
-    return self.converter.from_tensors(
-        self.interpolate_labels(start, end, num_steps, temperature, seed))
+    that starts with a note (see extract). A conditioned model follows `controls` [T] (default: the
+    start window's chords)."""
+    start, start_controls, _, _ = self.extract(start_sequence, start_window, name='start sequence')
+    end, end_controls, _, _ = self.extract(end_sequence, end_window, name='end sequence')
+    controls = start_controls if controls is None else controls
+    labels = self.interpolate_labels(start, end, num_steps, temperature, seed, controls,
+                                     start_controls, end_controls)
+    return self._sequences(labels, controls)

@@ -89,7 +89,7 @@ def deterministic_loss(model, batch, step, model_config, seed, **kwargs):
   # z = posterior mean and teacher forcing: no per-replica randomness, so both runs compare.
   posterior = model.posterior(batch['inputs'], batch['lengths'])
   logits = model.decoder.reconstruct(posterior.mean(), batch['labels'], 0.0, seed=seed)
-  r_loss = losses.reconstruction_loss(logits, batch['labels'], batch['lengths'])[0]
+  r_loss = model.decoder.reconstruction_loss(logits, batch['labels'], batch['lengths'])[0]
   loss = tf.reduce_mean(r_loss) + 0.1 * tf.reduce_mean(losses.kl_cost(posterior, model_config)[0])
   return loss, {'loss': loss}
 

@@ -46,9 +46,9 @@ def model(request, tmp_path_factory):
 
 
 def _windows(model, count, seed):
-  """Label windows [count, T] the converter accepts (drum labels are any 9-bit masks)."""
+  """Label windows [count, T, 1] the converter accepts (drum labels are any 9-bit masks)."""
   return np.random.default_rng(seed).integers(0, model.converter.output_depth,
-                                              [count, model.num_steps]).astype(np.int32)
+                                              [count, model.num_steps, 1]).astype(np.int32)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -181,7 +181,8 @@ def test_saved_model_loads_without_the_library_and_matches_trained_model(saved_m
   encoding = got['metadata']['encoding']
   assert got['asset_equal'] and got['metadata']['config']['name'] == name
   assert encoding['encoding'] == model.converter.encoding and encoding['num_steps'] == 32
-  tokens = np.array(got['decoded'])
+  tokens = np.array(got['decoded'])[..., 0]
+  assert [part['name'] for part in encoding['parts']] == [encoding['encoding']]
   if encoding['encoding'] == 'melody':
     events = np.array(got['events']['melody_events'])
     np.testing.assert_array_equal(events[tokens >= 2], tokens[tokens >= 2] + 19)
@@ -189,7 +190,7 @@ def test_saved_model_loads_without_the_library_and_matches_trained_model(saved_m
   else:
     hits = np.array(got['events']['drum_hits'])
     np.testing.assert_array_equal((hits * 2 ** np.arange(9)).sum(-1), tokens)
-    assert encoding['drum_pitch_classes'][0] == [36, 35]
+    assert encoding['parts'][0]['drum_pitch_classes'][0] == [36, 35]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -344,4 +345,4 @@ def test_magenta_js_parity(config_name, tmp_path):
   np.testing.assert_allclose(got['mu'], mu, atol=1e-5)
   assert np.abs(mu).max() > 0.05
   # Argmax, not a low temperature: near-ties would make low-temperature draws differ.
-  np.testing.assert_array_equal(got['tokens'], model.decode_to_labels(z, 0.0))
+  np.testing.assert_array_equal(got['tokens'], model.decode_to_labels(z, 0.0)[..., 0])

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from music_vae_lite import config_lib, losses, models, schedules
+from music_vae_lite import config_lib, converters, losses, models, schedules
 
 tfd = tfp.distributions
 
@@ -89,13 +89,18 @@ def test_sampling_schedules():
 
 
 def _batch(batch_size=4, num_steps=32, depth=90, seed=0):
-  labels = tf.random.stateless_uniform([batch_size, num_steps], [seed, 1], 0, depth, tf.int32)
-  return {'inputs': tf.one_hot(labels, depth), 'labels': labels, 'lengths': tf.fill([batch_size], num_steps)}
+  labels = tf.random.stateless_uniform([batch_size, num_steps, 1], [seed, 1], 0, depth, tf.int32)
+  return {'inputs': tf.one_hot(labels[..., 0], depth), 'labels': labels,
+          'lengths': tf.fill([batch_size], num_steps)}
+
+
+def _melody_model(config):
+  return models.MusicVAE(config, (converters.MELODY_PART,), 32)
 
 
 def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
   config = _model_config(free_bits=1.0, max_beta=0.7, beta_rate=0.5)
-  model = models.MusicVAE(config, 90, 90, 32)
+  model = _melody_model(config)
   loss, metrics = losses.compute_loss(model, _batch(), 3, config, tf.constant([1, 2], tf.int64))
   beta = 0.7 * (1 - 0.5 ** 3)
   assert float(metrics['losses/kl_beta']) == pytest.approx(beta, rel=1e-6)
@@ -107,18 +112,27 @@ def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
   assert float(metrics['losses/r_loss_per_step']) * 32 == pytest.approx(float(metrics['losses/r_loss']), rel=1e-5)
 
 
-def test_reconstruction_loss_ignores_padding():
-  logits = tf.random.stateless_normal([2, 5, 7], [3, 4])
-  labels = tf.constant([[1, 2, 3, 4, 5], [1, 2, 0, 0, 0]])
-  r_loss, correct, mask = losses.reconstruction_loss(logits, labels, tf.constant([5, 2]))
-  xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits).numpy()
+def test_reconstruction_loss_ignores_padding_and_sums_the_parts():
+  trio = (converters.MELODY_PART, converters.Part('bass', 'melody', 1, 33),
+          converters.Part('drums', 'drums', 9, 0))
+  decoder = models.Decoder(trio, num_steps=5)
+  logits = tf.random.stateless_normal([2, 5, 692], [3, 4])
+  labels = tf.constant([[[1, 2, 0], [2, 3, 1], [3, 4, 5], [4, 5, 0], [5, 6, 511]],
+                        [[1, 0, 3], [2, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]])
+  r_loss, steps = decoder.reconstruction_loss(logits, labels, tf.constant([5, 2]))
+  melody, bass, drums = tf.split(logits, [90, 90, 512], axis=-1)
+  xent = sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels[..., k], logits=part)
+             for k, part in enumerate((melody, bass, drums))).numpy()
   np.testing.assert_allclose(r_loss.numpy(), [xent[0].sum(), xent[1, :2].sum()], rtol=1e-6)
-  assert mask.numpy().sum() == 7 and correct.numpy()[1, 2:].sum() == 0
+  assert steps['mask'].numpy().sum() == 7 and steps['correct'].numpy()[1, 2:].sum() == 0
+  # Note-on steps per part: melody-kind labels >= 2, drum labels >= 1, on valid steps only.
+  np.testing.assert_array_equal(steps['note_on'].numpy()[1], [[0, 0, 1], [1, 0, 0], [0, 0, 0],
+                                                              [0, 0, 0], [0, 0, 0]])
 
 
 def test_eager_and_tf_function_give_the_same_loss():
   config = _model_config(sampling_schedule='constant', sampling_rate=0.5)
-  model = models.MusicVAE(config, 90, 90, 32)
+  model = _melody_model(config)
   batch, seed = _batch(), tf.constant([5, 6], tf.int64)
   eager, _ = losses.compute_loss(model, batch, 10, config, seed)
   graph, _ = tf.function(lambda b, s: losses.compute_loss(model, b, 10, config, s))(batch, seed)
@@ -126,24 +140,19 @@ def test_eager_and_tf_function_give_the_same_loss():
 
 
 def test_note_on_mask_and_accuracy_count_only_steps_that_start_a_note():
-  melody = tf.constant([[0, 1, 2, 60, 0, 89]])
-  np.testing.assert_array_equal(losses.note_on_mask(melody, 90).numpy(), [[0, 0, 1, 1, 0, 1]])
-  drums = tf.constant([[0, 1, 511, 0]])
-  np.testing.assert_array_equal(losses.note_on_mask(drums, 512).numpy(), [[0, 1, 1, 0]])
+  class AlwaysNoEvent(models.Decoder):  # predicts label 0 (no event) everywhere
+    def reconstruct(self, z, labels, sampling_probability, controls=None, **kwargs):
+      return tf.one_hot(tf.zeros_like(labels[..., 0]), 90) * 10.0
 
-  class Fixed(tf.Module):  # a "model" whose decoder always predicts label 0 (no event)
+  class Fixed(tf.Module):
     output_depth = 90
     z_size = 3
+    decoder = AlwaysNoEvent((converters.MELODY_PART,), num_steps=4)
 
     def posterior(self, inputs, lengths, fused, dtype):
       return _posterior([[0.0, 0.0, 0.0]] * 2, [[1.0, 1.0, 1.0]] * 2)
 
-    class decoder:  # pylint: disable=invalid-name
-      @staticmethod
-      def reconstruct(z, labels, sampling_probability, **kwargs):
-        return tf.one_hot(tf.zeros_like(labels), 90) * 10.0
-
-  labels = np.array([[0, 0, 30, 1], [0, 40, 0, 0]], np.int32)
+  labels = np.array([[0, 0, 30, 1], [0, 40, 0, 0]], np.int32)[..., None]
   batch = {'inputs': tf.zeros([2, 4, 90]), 'labels': labels, 'lengths': np.array([4, 4], np.int32)}
   _, metrics = losses.compute_loss(Fixed(), batch, 0, _model_config(z_size=3), tf.constant([0, 0]),
                                    sampling_probability=0.0)

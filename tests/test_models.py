@@ -3,15 +3,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from music_vae_lite import config_lib, lstm, models
-
-DEPTHS = {'melody': (90, 90), 'drums': (10, 512)}
+from music_vae_lite import config_lib, converters, lstm, model_registry, models
 
 
 def _build(name, **model_overrides):
   config = config_lib.load_config(name)
   config.model.update(model_overrides)
-  return models.MusicVAE(config.model, *DEPTHS[config.data.encoding], config.data.slice_bars * 16), config
+  return model_registry.build_model(config), config
 
 
 # The full-size models (over 100 M parameters, about 0.6 GB each) are built only in the slow run;
@@ -70,8 +68,8 @@ def test_lstm_layer_matches_the_original_cell_maths(fused):
 
 
 def _melody_batch(batch_size, num_steps, seed):
-  labels = tf.random.stateless_uniform([batch_size, num_steps], [seed, 0], 0, 90, tf.int32)
-  return tf.one_hot(labels, 90), labels
+  labels = tf.random.stateless_uniform([batch_size, num_steps, 1], [seed, 0], 0, 90, tf.int32)
+  return tf.one_hot(labels[..., 0], 90), labels
 
 
 def test_encoder_ignores_padding_and_fused_equals_stepwise():
@@ -131,8 +129,8 @@ def test_sampling_temperature_and_seed():
   assert not np.array_equal(hot, model.decoder.sample(z, 5.0, seed=tf.constant([3, 1], tf.int64)))
   # Greedy sampling is the argmax of the teacher-forced logits on its own output.
   logits = model.decoder.reconstruct(z, greedy, 0.0, seed=tf.constant([0, 0], tf.int64))
-  np.testing.assert_array_equal(tf.argmax(logits, -1, output_type=tf.int32), greedy)
-  assert greedy.shape == (4, 32) and greedy.dtype == tf.int32
+  np.testing.assert_array_equal(tf.argmax(logits, -1, output_type=tf.int32), greedy[..., 0])
+  assert greedy.shape == (4, 32, 1) and greedy.dtype == tf.int32
 
 
 def test_hierarchical_decoder_is_causal_per_bar_and_resets_each_bar():
@@ -157,7 +155,8 @@ def test_hierarchical_decoder_is_causal_per_bar_and_resets_each_bar():
   np.testing.assert_allclose(alone, logits[:, bar], atol=1e-5)
   # In free-running sampling, changing bar k's embedding cannot change earlier bars.
   seed = tf.constant([8, 8], tf.int64)
-  kw = dict(labels=None, sampling_probability=0.0, temperature=1.0, seed=seed, compute_dtype=tf.float32)
+  kw = dict(labels=None, controls=None, sampling_probability=0.0, temperature=1.0, seed=seed,
+            compute_dtype=tf.float32)
   sampled_logits, tokens = decoder._bar_by_bar(embeddings, **kw)  # pylint: disable=protected-access
   sampled_changed, tokens_changed = decoder._bar_by_bar(changed, **kw)  # pylint: disable=protected-access
   np.testing.assert_array_equal(tokens[:, :16 * k], tokens_changed[:, :16 * k])
@@ -210,11 +209,11 @@ def test_two_pass_scheduled_sampling_equals_the_step_by_step_logits(name):
   seed, p = tf.constant([3, 9], tf.int64), tf.constant(0.5)
   two_pass = decoder.reconstruct(z, labels, p, seed=seed)
   if name == 'tiny-mel_2bar':
-    start = tf.fill([4], decoder.output_depth)
+    start = decoder.core.start_tokens(4)
     one_pass = decoder.core.autoregressive(z[:, tf.newaxis], model.num_steps, start, labels=labels,
                                            sampling_probability=p, seed=seed)[0]
   else:
-    one_pass = decoder._bar_by_bar(decoder.bar_embeddings(z), labels=labels,  # pylint: disable=protected-access
+    one_pass = decoder._bar_by_bar(decoder.bar_embeddings(z), labels=labels, controls=None,  # pylint: disable=protected-access
                                    sampling_probability=p, temperature=1.0, seed=seed,
                                    compute_dtype=tf.float32)[0]
   np.testing.assert_allclose(two_pass, one_pass, atol=1e-5)
@@ -317,3 +316,97 @@ def test_hierarchical_encoder_encodes_bars_then_the_sequence_of_bars():
   changed = tf.concat([inputs[1:, :40], tf.one_hot(rng.integers(0, 90, [1, 216]), 90)], axis=1)
   np.testing.assert_allclose(encoder(changed, tf.constant([40])).numpy(), got.numpy()[1:],
                              atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several parts (trio) and controls (chords): the decoder contract beyond one categorical part.
+
+TRIO_PARTS = (converters.MELODY_PART,
+              converters.Part('bass', 'melody', instrument=1, program=33),
+              converters.Part('drums', 'drums', instrument=9, program=0))
+
+
+def _tiny_model_config(decoder, split_parts=False):
+  config = config_lib.load_config('tiny-hierdec-mel_16bar').model
+  config.decoder = decoder
+  config.split_parts = split_parts
+  return config
+
+
+def _trio_labels(batch_size, num_steps, seed):
+  rng = np.random.default_rng(seed)
+  return tf.constant(np.stack([rng.integers(0, 90, [batch_size, num_steps]),
+                               rng.integers(0, 90, [batch_size, num_steps]),
+                               rng.integers(0, 512, [batch_size, num_steps])], -1), tf.int32)
+
+
+@pytest.mark.parametrize('decoder, split', [('flat', False), ('hierarchical', False),
+                                            ('hierarchical', True)])
+def test_multi_part_decoders_shapes_paths_and_names(decoder, split):
+  model = models.MusicVAE(_tiny_model_config(decoder, split), TRIO_PARTS, 32)
+  assert model.input_depth == model.output_depth == 692
+  labels = _trio_labels(2, 32, 1)
+  z = tf.random.stateless_normal([2, model.z_size], [1, 2])
+  seed = tf.constant([3, 4], tf.int64)
+  fused = model.decoder.reconstruct(z, labels, 0.0, seed=seed, fused=True)
+  stepwise = model.decoder.reconstruct(z, labels, 0.0, seed=seed)
+  assert fused.shape == (2, 32, 692)
+  np.testing.assert_allclose(stepwise, fused, atol=1e-5)
+  # Scheduled sampling with p = 1 in two passes equals the step-by-step free-running logits.
+  two_pass = model.decoder.reconstruct(z, labels, tf.constant(1.0), seed=seed)
+  samples = model.decoder.sample(z, 1.0, seed=seed)
+  assert samples.shape == (2, 32, 3)
+  assert samples.numpy()[..., :2].max() < 90 and samples.numpy()[..., 2].max() < 512
+  again = model.decoder.reconstruct(z, samples, 0.0, seed=seed)
+  np.testing.assert_allclose(two_pass, again, atol=1e-5)
+  names = model.original_variable_names()
+  assert len(names) == len(model.trainable_variables)
+  if split:  # each core sees only its own previous token plus the bar embedding
+    units = model.decoder.conductor.sizes[-1]
+    for k, depth in enumerate((90, 90, 512)):
+      kernel = names[f'core_decoder/core_decoder_{k}/decoder/multi_rnn_cell/cell_0/lstm_cell/kernel']
+      assert kernel.shape[0] == depth + units + units
+  r_loss, steps = model.decoder.reconstruction_loss(fused, labels, tf.constant([32, 16]))
+  assert r_loss.shape == (2,) and steps['correct'].shape == (2, 32, 3)
+  np.testing.assert_array_equal(steps['mask'].numpy()[1, 16:], 0.0)
+
+
+def test_split_cores_do_not_see_each_others_tokens():
+  model = models.MusicVAE(_tiny_model_config('hierarchical', True), TRIO_PARTS, 32)
+  labels = _trio_labels(2, 32, 2)
+  z = tf.random.stateless_normal([2, model.z_size], [1, 2])
+  seed = tf.constant([0, 0], tf.int64)
+  logits = model.decoder.reconstruct(z, labels, 0.0, seed=seed).numpy()
+  other_drums = tf.concat([labels[..., :2], _trio_labels(2, 32, 3)[..., 2:]], -1)
+  changed = model.decoder.reconstruct(z, other_drums, 0.0, seed=seed).numpy()
+  np.testing.assert_array_equal(changed[..., :180], logits[..., :180])  # melody and bass
+  assert np.abs(changed[..., 180:] - logits[..., 180:]).max() > 1e-4
+
+
+def test_controls_reach_the_encoder_and_every_decoder_step():
+  config = _tiny_model_config('flat')
+  model = models.MusicVAE(config, (converters.MELODY_PART,), 32, control_depth=49)
+  assert model.input_depth == 90 + 49
+  names = model.original_variable_names()
+  assert names['decoder/multi_rnn_cell/cell_0/lstm_cell/kernel'].shape[0] == (
+      90 + config.z_size + 49 + config.dec_rnn_size[0])
+  _, labels = _melody_batch(2, 32, 4)
+  z = tf.random.stateless_normal([2, config.z_size], [1, 2])
+  seed = tf.constant([1, 1], tf.int64)
+  controls = tf.fill([2, 32], 1)
+  with pytest.raises(ValueError, match='controls'):
+    model.decoder.reconstruct(z, labels, 0.0, seed=seed)
+  fused = model.decoder.reconstruct(z, labels, 0.0, controls, seed=seed, fused=True)
+  stepwise = model.decoder.reconstruct(z, labels, 0.0, controls, seed=seed)
+  np.testing.assert_allclose(stepwise, fused, atol=1e-5)
+  # A control changed from step 20 on changes the logits from step 20 on, and only those.
+  later = tf.concat([controls[:, :20], tf.fill([2, 12], 30)], axis=1)
+  changed = model.decoder.reconstruct(z, labels, 0.0, later, seed=seed).numpy()
+  diff = np.abs(changed - stepwise.numpy()).max(axis=(0, 2))
+  np.testing.assert_array_equal(diff[:20], 0.0)
+  assert diff[20] > 1e-5
+  # The free-running loop uses the same control at the same step: two passes agree.
+  samples = model.decoder.sample(z, 1.0, later, seed=seed)
+  free_logits = model.decoder.reconstruct(z, labels, tf.constant(1.0), later, seed=seed)
+  np.testing.assert_allclose(model.decoder.reconstruct(z, samples, 0.0, later, seed=seed),
+                             free_logits, atol=1e-5)

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from music_vae_lite import config_lib, converters, losses, models
+from music_vae_lite import config_lib, converters, losses, model_registry
 
 CORPUS = pathlib.Path(__file__).resolve().parent.parent / 'data' / 'midi'
 
@@ -41,8 +41,7 @@ def test_tiny_model_overfits_real_windows(name, slice_bars, num_windows, learnin
   labels = _real_windows(converter, num_windows)
   batch = {'inputs': converter.inputs_from_labels(labels.numpy()), 'labels': labels,
            'lengths': tf.fill([num_windows], converter.window_steps)}
-  model = models.MusicVAE(config.model, converter.input_depth, converter.output_depth,
-                          converter.window_steps)
+  model = model_registry.build_model(config, converter)
   optimizer = tf_keras.optimizers.Adam(learning_rate)
 
   @tf.function

@@ -58,3 +58,22 @@ def test_interpolation_figures():
   assert both == pytest.approx(2 / 3)
   assert mono == pytest.approx(1 / 3)  # wobbly goes back; missed's last step moves away from end
   assert math.isclose(quality.hamming(start, end), 32)
+
+
+# preprocess and the models hand over windows [N, T, P]; a melody has one part (P = 1).
+
+def _one_part(windows):
+  return np.asarray(windows)[..., np.newaxis]
+
+
+def test_statistics_of_one_part_windows_equal_those_of_bare_windows():
+  windows = np.zeros([3, 32], np.int64)
+  windows[0, [0, 4, 8]] = [40, 41, 60]
+  windows[1, [0, 16]] = [30, 60]
+  assert quality.window_statistics(_one_part(windows)) == quality.window_statistics(windows)
+  assert quality.no_event_accuracy(_one_part(windows)) == quality.no_event_accuracy(windows)
+  assert quality.note_on_share(_one_part(windows)) == quality.note_on_share(windows)
+  start, end = np.zeros(32, np.int64), np.full(32, 60)
+  path = np.stack([np.where(np.arange(32) < k, 60, 0) for k in (0, 8, 16, 24, 32)])
+  assert quality.interpolation_figures([_one_part(path)], [_one_part(start)], [_one_part(end)],
+                                       tolerance=4) == (1.0, 1.0, 1.0)

@@ -92,7 +92,7 @@ def test_loads_from_a_run_dir_its_train_dir_or_a_checkpoint_prefix(run_dir, mode
 
 def test_sample_is_seeded_and_runs_one_compiled_graph(model):
   first = model.sample_labels(6, temperature=1.0, seed=3)  # 6 > batch_size 4: two chunks
-  assert first.shape == (6, 32) and first.dtype == np.int32
+  assert first.shape == (6, 32, 1) and first.dtype == np.int32
   np.testing.assert_array_equal(model.sample_labels(6, temperature=1.0, seed=3), first)
   assert not np.array_equal(model.sample_labels(6, temperature=1.0, seed=4), first)
   model.sample_labels(1, temperature=0.3, seed=5)
@@ -129,7 +129,7 @@ def test_interpolation_starts_and_ends_at_the_inputs_means(model):
   start, end = _melody([60, 64, 67, 72] * 4), _melody([65, 69, 72, 77] * 4)
   labels = model.interpolate_labels(model.extract_window(start)[0], model.extract_window(end)[0],
                                     num_steps=5, temperature=0.0)
-  assert labels.shape == (5, 32)
+  assert labels.shape == (5, 32, 1)
   _, mu, _ = model.encode([start, end])
   np.testing.assert_array_equal(labels[[0, -1]], model.decode_to_labels(mu, 0.0))
   assert len(model.interpolate(start, end, num_steps=3, temperature=0.5, seed=0)) == 3
@@ -143,7 +143,7 @@ def test_inputs_without_a_window_say_why(model):
   with pytest.raises(trained_model.NoWindowError, match='NoteSequence 1'):
     model.encode([_melody([60, 62, 64, 65] * 4), note_seq.NoteSequence()])
   labels, index, count = model.extract_window(_melody(list(range(60, 72)) * 8), window=1)
-  assert count > 1 and index == 1 and labels.shape == (32,)
+  assert count > 1 and index == 1 and labels.shape == (32, 1)
   with pytest.raises(trained_model.NoWindowError, match='window 99 does not exist'):
     model.extract_window(_melody([60, 62, 64, 65] * 4), window=98)
 
@@ -210,7 +210,7 @@ def test_unwritable_output_dir_is_reported(tmp_path):
 
 
 def test_chunks_are_not_padded_and_do_not_change_the_encoding(model):
-  labels = np.random.default_rng(7).integers(0, 90, [6, model.num_steps])
+  labels = np.random.default_rng(7).integers(0, 90, [6, model.num_steps, 1])
   _, mu, sigma = model.encode_labels(labels, seed=0)  # chunks of 4 and 2 rows
   for row in range(6):
     _, mu_alone, sigma_alone = model.encode_labels(labels[row:row + 1], seed=0)
@@ -222,7 +222,7 @@ def test_chunks_are_not_padded_and_do_not_change_the_encoding(model):
 def test_bfloat16_generation_stays_close_to_float32(run_dir, model):
   half = trained_model.TrainedModel(run_dir, batch_size=4, compute_dtype='bfloat16')
   assert half.compute_dtype == 'bfloat16' and model.compute_dtype == 'float32'
-  labels = np.random.default_rng(8).integers(0, 90, [3, model.num_steps])
+  labels = np.random.default_rng(8).integers(0, 90, [3, model.num_steps, 1])
   _, mu, _ = model.encode_labels(labels, seed=0)
   _, mu_half, _ = half.encode_labels(labels, seed=0)
   np.testing.assert_allclose(mu_half, mu, atol=0.02)

@@ -37,6 +37,24 @@ def define_bf16_flag():
       'Outputs at the same seed can differ from float32 in a few notes.')
 
 
+def define_chords_flag():
+  """--chords, for the programs that generate with a chord-conditioned model."""
+  return flags.DEFINE_string(
+      'chords', None, 'For a chord-conditioned model (e.g. cpu-mel_2bar_chords): the chords the '
+      'output follows, e.g. "C G Am F" (one per bar, or per equal group of steps; N.C. for none).')
+
+
+def controls_from_flag(model, chords_text):
+  """The controls [T] that --chords gives for `model` (None without --chords)."""
+  if not chords_text:
+    return None
+  if not model.converter.control_depth:
+    raise ValueError(f'--chords: this {model.converter.encoding} model is not conditioned on '
+                     'chords (train a *_chords config for that).')
+  from music_vae_lite import chords  # pylint: disable=g-import-not-at-top
+  return chords.parse_chords(chords_text, model.num_steps)
+
+
 def check_model_flags(run_dir, checkpoint):
   """Checks --run_dir / --checkpoint without TensorFlow: exactly one, naming something that exists
   (a run directory with its config.json, or a checkpoint prefix with its .index file)."""

@@ -6,7 +6,8 @@ Reports over every window of the examples (or of their held-out / training split
 config.data.eval_fraction, with --split): teacher-forced accuracy (each decoder step sees the true
 previous token), sampled accuracy (free-running: each step sees the model's own sample, sampling
 probability 1, as in the original's eval), r_loss (summed cross-entropy per window, nats), the KL
-in bits, and the rest of train.EVAL_METRICS.
+in bits, and the rest of train.EVAL_METRICS. For a family of several parts (trio: melody, bass,
+drums) `parts` gives each part's accuracies as well.
 """
 import json
 import os
@@ -84,7 +85,7 @@ def main(argv):
         logging.info('Evaluated %d of %d windows (%.0f%%).', done, total, 100.0 * done / total)
         last_report[0] = time.time()
 
-    metrics = train.evaluate(model.model, model.config, window_set.labels, step=model.step,
+    metrics = train.evaluate(model.model, model.config, window_set, step=model.step,
                              batch_size=_BATCH_SIZE.value, seed=_SEED.value,
                              converter=model.converter, progress=progress)
     report = {'checkpoint': model.checkpoint_path, 'step': model.step,
@@ -92,6 +93,11 @@ def main(argv):
               'num_windows': metrics['num_windows'],
               'num_files': len(set(int(i) for i in window_set.source_ids))}
     report.update({key: metrics[name] for key, name in _KEYS.items()})
+    if len(model.converter.parts) > 1:  # e.g. trio: each part's accuracies
+      report['parts'] = {
+          part.name: {key: metrics[f'{name}/{part.name}'] for key, name in _KEYS.items()
+                      if name.startswith('metrics/')}
+          for part in model.converter.parts}
     checkpoints.atomic_write(output_json, json.dumps(report, indent=2) + '\n')
     print(json.dumps(report, indent=2))
 

@@ -10,7 +10,8 @@ two means are interpolated spherically (slerp) at num_outputs evenly spaced poin
 included, and each point is decoded. Writes each step as
 <config>_interpolate_<time>-NNN-of-MMM.mid, the whole morph as one MIDI file (steps one after
 another, <...>-morph.mid) and a piano roll of the steps (<...>.png). An input that gives no window
-is reported with the reason (e.g. "3/4 time"); one that gives several is reported too.
+is reported with the reason (e.g. "3/4 time"); one that gives several is reported too. A
+chord-conditioned model follows --chords="C G Am F", or by default the first input's chords.
 """
 import os
 import sys
@@ -26,6 +27,7 @@ from music_vae_lite.cli import common
 
 _RUN_DIR, _CHECKPOINT = common.define_model_flags()
 _BF16 = common.define_bf16_flag()
+_CHORDS = common.define_chords_flag()
 _INPUT_1 = flags.DEFINE_string('input_midi_1', None, 'The MIDI file to start from.')
 _INPUT_2 = flags.DEFINE_string('input_midi_2', None, 'The MIDI file to end at.')
 _NUM_OUTPUTS = flags.DEFINE_integer('num_outputs', 5, 'Interpolation steps, both ends included.',
@@ -52,11 +54,12 @@ def read_midi(path, flag):
 
 
 def input_window(model, path, flag, window):
-  """The label window to encode for one input file, saying which one was used."""
+  """(labels, controls or None) of the window to encode for one input file, saying which one
+  was used."""
   from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
   sequence = read_midi(path, flag)
   try:
-    labels, index, count = model.extract_window(
+    labels, controls, index, count = model.extract(
         sequence, None if window is None else window - 1, name=f'--{flag} {path}')
   except trained_model.NoWindowError as e:
     raise ValueError(str(e)) from e
@@ -65,7 +68,7 @@ def input_window(model, path, flag, window):
       else 'none starts with a note')
   print(f'--{flag} {os.path.basename(path)}: window {index + 1} of {count} ({how}; choose '
         f'another with --{flag.replace("input_midi", "window")}=k).')
-  return labels
+  return labels, controls
 
 
 def main(argv):
@@ -77,6 +80,7 @@ def main(argv):
     files.check_midi_file(_INPUT_2.value, 'input_midi_2')
     common.check_output_dir(_OUTPUT_DIR.value)
   from note_seq import sequences_lib  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
@@ -84,10 +88,16 @@ def main(argv):
   with common.user_errors('mvl_interpolate'):
     temperature = trained_model.check_temperature(_TEMPERATURE.value)
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)
-    start = input_window(model, _INPUT_1.value, 'input_midi_1', _WINDOW_1.value)
-    end = input_window(model, _INPUT_2.value, 'input_midi_2', _WINDOW_2.value)
-    labels = model.interpolate_labels(start, end, _NUM_OUTPUTS.value, temperature, _SEED.value)
-    sequences = model.converter.from_tensors(labels)
+    start, start_controls = input_window(model, _INPUT_1.value, 'input_midi_1', _WINDOW_1.value)
+    end, end_controls = input_window(model, _INPUT_2.value, 'input_midi_2', _WINDOW_2.value)
+    # A chord-conditioned model follows --chords, else the first input's chords.
+    controls = common.controls_from_flag(model, _CHORDS.value)
+    if controls is None:
+      controls = start_controls
+    labels = model.interpolate_labels(start, end, _NUM_OUTPUTS.value, temperature, _SEED.value,
+                                      controls, start_controls, end_controls)
+    sequences = model.converter.from_tensors(
+        labels, None if controls is None else np.broadcast_to(controls, labels.shape[:2]))
     output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
     stamp = time.strftime('%Y-%m-%d_%H%M%S')
     name = common.safe_name(model.config.name or 'model')
@@ -98,7 +108,7 @@ def main(argv):
     step_seconds = 60.0 / converters.OUTPUT_QPM / converters.STEPS_PER_QUARTER
     morph = sequences_lib.concatenate_sequences(sequences, [model.num_steps * step_seconds] * total)
     converters.write_midi(morph, f'{base}-morph.mid')
-    shown = pianoroll.write_column_png(f'{base}.png', labels, model.converter.encoding)
+    shown = pianoroll.write_column_png(f'{base}.png', labels, model.converter)
     note = f' of the first {shown} steps' if shown < total else ''
     print(f'Wrote {total} steps, the morph and a piano roll{note} to {output_dir} '
           f'({os.path.basename(base)}*).')

@@ -1,6 +1,7 @@
 r"""mvl_sample: draws melodies or drum patterns from a trained model's prior.
 
   mvl_sample --run_dir=runs/mel --num_outputs=5 --temperature=0.5 --output_dir=out [--seed=1] [--bf16]
+  mvl_sample --run_dir=runs/mel_chords --chords="C G Am F"      # a chord-conditioned model
 
 Writes <config>_sample_<time>-NNN-of-MMM.mid for each sample and one piano-roll PNG of them all
 (<config>_sample_<time>.png). --checkpoint=run_dir/train/ckpt-N picks a checkpoint instead of the
@@ -19,6 +20,7 @@ from music_vae_lite.cli import common
 
 _RUN_DIR, _CHECKPOINT = common.define_model_flags()
 _BF16 = common.define_bf16_flag()
+_CHORDS = common.define_chords_flag()
 _NUM_OUTPUTS = flags.DEFINE_integer('num_outputs', 5, 'Number of samples.', lower_bound=1)
 _TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Sampling temperature; 0 = argmax.',
                                   lower_bound=0.0)
@@ -32,6 +34,7 @@ def main(argv):
   with common.user_errors('mvl_sample'):
     common.check_model_flags(_RUN_DIR.value, _CHECKPOINT.value)
     common.check_output_dir(_OUTPUT_DIR.value)
+  import numpy as np  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
@@ -39,8 +42,10 @@ def main(argv):
   with common.user_errors('mvl_sample'):
     temperature = trained_model.check_temperature(_TEMPERATURE.value)
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)
-    labels = model.sample_labels(_NUM_OUTPUTS.value, temperature, _SEED.value)
-    sequences = model.converter.from_tensors(labels)
+    controls = common.controls_from_flag(model, _CHORDS.value)
+    labels = model.sample_labels(_NUM_OUTPUTS.value, temperature, _SEED.value, controls)
+    sequences = model.converter.from_tensors(
+        labels, None if controls is None else np.broadcast_to(controls, labels.shape[:2]))
     output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
     stamp = time.strftime('%Y-%m-%d_%H%M%S')
     base = f'{common.safe_name(model.config.name or "model")}_sample_{stamp}'
@@ -49,7 +54,7 @@ def main(argv):
       converters.write_midi(sequence, os.path.join(output_dir,
                                                    f'{base}-{index + 1:03d}-of-{total:03d}.mid'))
     shown = pianoroll.write_column_png(os.path.join(output_dir, f'{base}.png'), labels,
-                                       model.converter.encoding)
+                                       model.converter)
     note = f' (it shows the first {shown})' if shown < total else ''
     print(f'Wrote {total} MIDI file(s) and {base}.png{note} to {output_dir}.')
 
