@@ -13,9 +13,16 @@ and reported (fine-tuning starts a fresh optimizer). The released checkpoints we
 `LSTMBlockCell` layout even when trained with cuDNN; a `cudnn_compatible_lstm_cell` scope (the same
 layout under another name) is renamed, opaque cuDNN parameter blobs are refused.
 
-Families this library does not implement yet (trio, GrooVAE, NADE, hierarchical encoders, control
-inputs, residual cells) are recognised by their variable names and refused with
+Families: the config is inferred from the shapes (`infer_config`): the encoder (bidirectional, or
+hierarchical: `encoder/hierarchical_level_{0,1}/...`), the decoder (flat, or the conductor over one
+core decoder or, for trio, one per part: `core_decoder/core_decoder_{k}/...`), the input and output
+widths and the control depth (decoder cell_0 rows = outputs + code + controls + units), matched to
+the converters of the configs in ORIGINAL_CONFIGS: melody, drums, melody with chords, trio.
+Families this library does not implement yet (GrooVAE, NADE, multi-instrument performance, control
+preprocessing, residual cells) are recognised by their variable names or widths and refused with
 UnsupportedFamilyError ("not supported yet: <family>") before anything is built or written.
+The hierarchical encoder's segment length (16 steps, a bar) is not in the checkpoint: every
+original config with that encoder (hier-mel_16bar, hier-trio_16bar) uses it.
 
 Memory: `load_model` creates each of the model's variables from its checkpoint tensor, one at a
 time (no random initial weights are drawn first), so an import holds one copy of the weights plus
@@ -28,6 +35,7 @@ import os
 import re
 import tarfile
 import tempfile
+from typing import NamedTuple
 
 from absl import logging
 import numpy as np
@@ -39,28 +47,38 @@ from music_vae_lite import converters
 from music_vae_lite import model_registry
 
 # The original configs this library implements, by the name of the config that trained the
-# checkpoint (Magenta's `--config`): candidates when inferring a config from shapes.
+# checkpoint (Magenta's `--config`): candidates when inferring a config from shapes, tried in this
+# order (the first of a family is the one that takes size overrides).
 ORIGINAL_CONFIGS = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'cat-drums_2bar_small',
-                    'hierdec-mel_16bar')
+                    'cat-mel_2bar_med_chords', 'hierdec-mel_16bar', 'hier-mel_16bar',
+                    'hierdec-trio_16bar', 'hier-trio_16bar', 'flat-trio_16bar')
 GLOBAL_STEP = 'global_step'
 _OPTIMIZER_RE = re.compile(r'(/Adam(_\d+)?$)|(^beta[12]_power(_\d+)?$)')
 _CUDNN_SCOPE = '/cudnn_compatible_lstm_cell/'
-# (variable-name pattern, family) for what we cannot build yet; checked in this order.
+# (variable-name pattern, family) for what we cannot build yet; checked in this order. Families
+# whose names are ours but whose widths are not (GrooVAE, multi-instrument performance) are
+# refused by `_family`, from the shapes.
 _UNSUPPORTED = (
     (re.compile(r'opaque_kernel|cudnn_lstm/'), 'cuDNN opaque LSTM parameters (re-export the '
      'checkpoint in the LSTMBlockCell layout)'),
-    (re.compile(r'^core_decoder/core_decoder_\d+/'), 'hierdec-trio (multi-track '
-     'SplitMultiOutLstmDecoder, e.g. hierdec-trio_16bar)'),
     (re.compile(r'^decoder/nade/'), 'NADE drums (MultiLabelRnnNadeDecoder, e.g. '
      'nade-drums_2bar_full)'),
-    (re.compile(r'^encoder/hierarchical_level_\d+/'), 'hierarchical encoder (multi-track / '
-     'multi-instrument configs)'),
-    (re.compile(r'^control_preprocessing/'), 'control inputs (chord- or hit-conditioned configs)'),
+    (re.compile(r'^control_preprocessing/'), 'control preprocessing (the bidirectional LSTM '
+     'over the controls of BidirectionalLstmControlPreprocessingDecoder)'),
     (re.compile(r'input_projection_wrapper/'), 'residual LSTM cells'),
+    (re.compile(r'^decoder/hierarchical_level_[1-9]'), 'a conductor of more than one level'),
+    (re.compile(r'^encoder/hierarchical_level_[2-9]'), 'a hierarchical encoder of more than two '
+     'levels'),
 )
-_ENC = 'encoder/cell_{k}/bidirectional_rnn/fw/multi_rnn_cell/cell_0/lstm_cell/{v}'
-_FLAT_DEC = 'decoder/multi_rnn_cell/cell_{k}/lstm_cell/{v}'
-_CORE_DEC = 'core_decoder/decoder/multi_rnn_cell/cell_{k}/lstm_cell/{v}'
+_BIDIRECTIONAL = '{scope}/cell_{{k}}/bidirectional_rnn/fw/multi_rnn_cell/cell_0/lstm_cell/{{v}}'
+_ENC = _BIDIRECTIONAL.format(scope='encoder')
+# The hierarchical encoder's levels: 0 reads each bar, 1 the sequence of bar encodings.
+_ENC_LEVELS = tuple(_BIDIRECTIONAL.format(scope=f'encoder/hierarchical_level_{level}')
+                    for level in (0, 1))
+_DEC = '{scope}/multi_rnn_cell/cell_{{k}}/lstm_cell/{{v}}'
+_FLAT_SCOPE = 'decoder'
+_CORE_SCOPE = 'core_decoder/decoder'
+_SPLIT_CORE_SCOPE = 'core_decoder/core_decoder_{i}/decoder'
 _CONDUCTOR = 'decoder/hierarchical_level_0/cell_{k}/lstm_cell/{v}'
 
 
@@ -243,42 +261,129 @@ def _sizes(shapes, pattern):
   return sizes
 
 
+class Family(NamedTuple):
+  """What a checkpoint's variable shapes say about the model that wrote it (or what a config
+  builds): everything but the number of steps, which no variable shows."""
+  encoder: str  # 'bidirectional' or 'hierarchical' (config.model.encoder)
+  decoder: str  # 'flat' or 'hierarchical' (config.model.decoder)
+  split_parts: bool  # one core decoder per part (config.model.split_parts)
+  input_depth: int  # encoder input: every part's input, then the controls' one-hot
+  core_depths: tuple  # output width of each core decoder: (sum of parts,), or one per part
+  control_depth: int  # control classes fed to the decoder (0: none)
+
+  def describe(self):
+    controls = f' plus {self.control_depth} control classes' if self.control_depth else ''
+    cores = (f'{len(self.core_depths)} core decoders of outputs '
+             f'{" + ".join(map(str, self.core_depths))}' if self.split_parts
+             else f'outputs {self.core_depths[0]} wide')
+    return (f'a {self.encoder} encoder of inputs {self.input_depth} wide, a {self.decoder} decoder '
+            f'with {cores}{controls}')
+
+
+def config_family(config):
+  """The Family of the model `config` builds (the widths come from its data converter)."""
+  converter = converters.get_converter(config.data)
+  split_parts = bool(config.model.get('split_parts', False))
+  return Family(encoder=config.model.get('encoder', 'bidirectional'),
+                decoder=config.model.decoder, split_parts=split_parts,
+                input_depth=converter.input_depth,
+                core_depths=(tuple(converter.output_depths) if split_parts
+                             else (converter.output_depth,)),
+                control_depth=converter.control_depth)
+
+
 def _family(shapes):
-  """(decoder, encoding, z_size, enc sizes, dec sizes) read off the variable shapes."""
+  """(Family, z_size, enc sizes, dec sizes) read off the variable shapes.
+
+  Raises UnsupportedFamilyError for structures this library does not build (GrooVAE's 27-wide
+  outputs, multi-instrument performance events, different sizes across levels or cores) and
+  MagentaCheckpointError when a variable every MusicVAE has is missing."""
   def need(name):
     if name not in shapes:
       raise MagentaCheckpointError(f'not a MusicVAE checkpoint we can read: no variable {name}')
     return shapes[name]
 
+  def unsupported(what):
+    return UnsupportedFamilyError(f'not supported yet: {what}')
+
   z_size = need('encoder/mu/kernel')[1]
-  need(_ENC.format(k=0, v='bias'))
-  enc_sizes = _sizes(shapes, _ENC)
-  input_depth = need(_ENC.format(k=0, v='kernel'))[0] - enc_sizes[0]
-  if _CONDUCTOR.format(k=0, v='bias') in shapes:
-    decoder, dec_sizes = 'hierarchical', _sizes(shapes, _CORE_DEC)
-    output_depth = need('core_decoder/decoder/output_projection/bias')[0]
-    conductor = _sizes(shapes, _CONDUCTOR)
-    if conductor != dec_sizes:
-      raise UnsupportedFamilyError(f'not supported yet: a conductor of sizes {conductor} with a '
-                                   f'bar decoder of sizes {dec_sizes} (ours share dec_rnn_size)')
+  # Encoder: one bidirectional stack, or the hierarchical encoder's two (per bar, then over the
+  # bar encodings), each of the same sizes (the original builds both from enc_rnn_size).
+  if _ENC_LEVELS[0].format(k=0, v='bias') in shapes:
+    encoder = 'hierarchical'
+    enc_sizes, top_sizes = (_sizes(shapes, level) for level in _ENC_LEVELS)
+    if top_sizes != enc_sizes:
+      raise unsupported(f'a hierarchical encoder whose levels differ in size ({enc_sizes} and '
+                        f'{top_sizes}; ours build both from enc_rnn_size)')
+    input_depth = need(_ENC_LEVELS[0].format(k=0, v='kernel'))[0] - enc_sizes[0]
   else:
-    decoder, dec_sizes = 'flat', _sizes(shapes, _FLAT_DEC)
-    output_depth = need('decoder/output_projection/bias')[0]
-  encodings = {(cls.input_depth, cls.output_depth): cls.encoding
-               for cls in (converters.MelodyConverter, converters.DrumsConverter)}
-  if (input_depth, output_depth) not in encodings:
-    family = ('GrooVAE (27-wide hits, velocities and offsets)' if output_depth == 27
-              else f'inputs {input_depth} wide and outputs {output_depth} wide')
-    raise UnsupportedFamilyError(f'not supported yet: {family}; this library reads melody '
-                                 '(90 / 90) and drum (10 / 512) models')
-  return decoder, encodings[input_depth, output_depth], z_size, enc_sizes, dec_sizes
+    encoder = 'bidirectional'
+    need(_ENC.format(k=0, v='bias'))
+    enc_sizes = _sizes(shapes, _ENC)
+    input_depth = need(_ENC.format(k=0, v='kernel'))[0] - enc_sizes[0]
+  # Decoder: flat, or the conductor over one core decoder or one per part (trio).
+  if _CONDUCTOR.format(k=0, v='bias') in shapes:
+    decoder = 'hierarchical'
+    if _DEC.format(scope=_SPLIT_CORE_SCOPE.format(i=0)).format(k=0, v='bias') in shapes:
+      scopes = []
+      while _DEC.format(scope=(scope := _SPLIT_CORE_SCOPE.format(i=len(scopes)))).format(
+          k=0, v='bias') in shapes:
+        scopes.append(scope)
+    else:
+      scopes = [_CORE_SCOPE]
+  else:
+    decoder, scopes = 'flat', [_FLAT_SCOPE]
+  core_sizes = [_sizes(shapes, _DEC.format(scope=scope)) for scope in scopes]
+  dec_sizes = core_sizes[0]
+  if not dec_sizes:
+    need(_DEC.format(scope=scopes[0]).format(k=0, v='bias'))
+  if any(sizes != dec_sizes for sizes in core_sizes):
+    raise unsupported(f'core decoders of different sizes ({", ".join(map(str, core_sizes))}; '
+                      'ours share dec_rnn_size)')
+  if decoder == 'hierarchical' and (conductor := _sizes(shapes, _CONDUCTOR)) != dec_sizes:
+    raise unsupported(f'a conductor of sizes {conductor} with a bar decoder of sizes '
+                      f'{dec_sizes} (ours share dec_rnn_size)')
+  # Each core's step input is [previous output, code, controls]: the code is z (flat) or the
+  # conductor's top h (hierarchical); the rest of cell_0's input rows are the controls.
+  code_size = z_size if decoder == 'flat' else dec_sizes[-1]
+  core_depths = tuple(need(f'{scope}/output_projection/bias')[0] for scope in scopes)
+  # Families we know by their widths alone, named so that the message says what they are.
+  if sum(core_depths) == 27:
+    raise unsupported('GrooVAE (27-wide hits, velocities and offsets)')
+  if sum(core_depths) == 490:
+    raise unsupported('multi-instrument performance (490-wide performance events, e.g. '
+                      'hier-multiperf_vel_1bar_med)')
+  control_depths = {need(_DEC.format(scope=scope).format(k=0, v='kernel'))[0] - depth
+                    - code_size - dec_sizes[0] for scope, depth in zip(scopes, core_depths)}
+  if len(control_depths) != 1 or min(control_depths) < 0:
+    raise unsupported(f'decoder input widths that fit no known layout (controls of '
+                      f'{sorted(control_depths)} classes)')
+  family = Family(encoder, decoder, len(scopes) > 1, input_depth, core_depths,
+                  control_depths.pop())
+  return family, z_size, enc_sizes, dec_sizes
+
+
+def _candidates(family):
+  """The configs of ORIGINAL_CONFIGS of `family`, in order; UnsupportedFamilyError if none."""
+  families = [(config, config_family(config))
+              for config in map(config_lib.load_config, ORIGINAL_CONFIGS)]
+  candidates = [config for config, candidate in families if candidate == family]
+  if not candidates:
+    names = {}  # description -> configs of that family
+    for config, candidate in families:
+      names.setdefault(candidate.describe(), []).append(config.name)
+    known = '; '.join(f'{", ".join(configs)}: {description}'
+                      for description, configs in names.items())
+    raise UnsupportedFamilyError(f'not supported yet: {family.describe()}. This library reads '
+                                 f'these families: {known}')
+  return candidates
 
 
 def supported_variables(shapes):
   """`split_variables`, after checking the family is one we implement (also by shapes: GrooVAE
   differs from our models only in its widths)."""
   model_shapes, skipped, renamed = split_variables(shapes)
-  _family({name: shape for name, (_, shape) in model_shapes.items()})
+  _candidates(_family({name: shape for name, (_, shape) in model_shapes.items()})[0])
   return model_shapes, skipped, renamed
 
 
@@ -313,19 +418,17 @@ def _format_overrides(overrides):
 
 
 def infer_config(shapes):
-  """(config, note): the original config whose family (decoder, encoding) the variable shapes
-  show, with its sizes overridden where the checkpoint's differ; `note` says what was chosen.
+  """(config, note): the original config whose family (`Family`: encoder, decoder, widths,
+  controls) the variable shapes show, with its sizes overridden where the checkpoint's differ;
+  `note` says what was chosen.
 
   The number of bars is not stored in a checkpoint: it comes from the chosen config (2 bars for
-  the flat models, 16 for the hierarchical ones, as in every released checkpoint)."""
+  the cat- models, 16 for the trio and hierarchical ones, as in every original config of those
+  families)."""
   model_shapes, _, _ = split_variables(shapes)
-  decoder, encoding, z_size, enc_sizes, dec_sizes = _family(
+  family, z_size, enc_sizes, dec_sizes = _family(
       {name: shape for name, (_, shape) in model_shapes.items()})
-  candidates = []
-  for name in ORIGINAL_CONFIGS:
-    config = config_lib.load_config(name)
-    if (config.model.decoder, config.data.encoding) == (decoder, encoding):
-      candidates.append(config)
+  candidates = _candidates(family)
   exact = [c for c in candidates if not _mismatches(c, model_shapes)]
   if exact:
     return exact[0], f'the variable shapes match config {exact[0].name}'

@@ -8,6 +8,11 @@ non-standard sizes. Without it the config is inferred from the variable names an
 program says which it chose. A config that does not fit gets an error naming the variables that
 differ and the config that fits.
 
+Families read: melodies (cat-mel_2bar_*, hierdec-mel_16bar, hier-mel_16bar), drums
+(cat-drums_2bar_small), melodies with chords (cat-mel_2bar_med_chords) and trios
+(hierdec-trio_16bar, hier-trio_16bar, flat-trio_16bar). GrooVAE, NADE drums, multi-instrument
+performance and control preprocessing are refused with a one-line "not supported yet" error.
+
 The run directory (config.json + train/ckpt-<original global_step>) works with every program:
 mvl_sample, mvl_interpolate, mvl_evaluate, and mvl_train --init_from=RUN_DIR for fine-tuning.
 Optimizer state in the checkpoint (Adam slots, beta powers) is skipped and reported.
