@@ -71,3 +71,32 @@ def checkpoint_values(prefix):
   return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
           if name not in ('_CHECKPOINTABLE_OBJECT_GRAPH',
                           'save_counter/.ATTRIBUTES/VARIABLE_VALUE')}
+
+
+def write_trio_midis(folder, num_files=6, bars=18, seed=0):
+  """Melody (program 0) + bass (program 33) + drums, 4/4 at 120 qpm, random but in bar-long
+  patterns, as MIDI files: enough for a few 16-bar trio windows each."""
+  os.makedirs(folder, exist_ok=True)
+  rng = np.random.default_rng(seed)
+  step = 0.125
+  for index in range(num_files):
+    sequence = note_seq.NoteSequence(ticks_per_quarter=220)
+    sequence.tempos.add(qpm=120)
+    sequence.time_signatures.add(numerator=4, denominator=4)
+    for bar in range(bars):
+      start = bar * 16
+      for beat in range(4):
+        sequence.notes.add(pitch=int(rng.integers(60, 80)), velocity=80, instrument=0, program=0,
+                           start_time=(start + 4 * beat) * step,
+                           end_time=(start + 4 * beat + 3) * step)
+      root = int(rng.integers(36, 48))
+      sequence.notes.add(pitch=root, velocity=80, instrument=1, program=33,
+                         start_time=start * step, end_time=(start + 8) * step)
+      sequence.notes.add(pitch=root + 7, velocity=80, instrument=1, program=33,
+                         start_time=(start + 8) * step, end_time=(start + 16) * step)
+      for s, pitch in ((0, 36), (4, 38), (8, 36), (12, 38)):
+        sequence.notes.add(pitch=pitch, velocity=80, instrument=9, is_drum=True,
+                           start_time=(start + s) * step, end_time=(start + s + 1) * step)
+    sequence.total_time = bars * 16 * step
+    note_seq.sequence_proto_to_midi_file(sequence, os.path.join(folder, f'trio_{index:02d}.mid'))
+  return folder
