@@ -49,8 +49,9 @@ Melody (90 classes: 0 no event, 1 note off, 2..89 note on of pitch label + 19):
 Drums (512 classes, label = sum of 2**class for the classes hit at a step): only `is_drum` notes
 whose pitch is in `DRUM_PITCH_CLASSES` are kept, all drum instruments merged; only onsets count.
 
-Decoding (`from_tensors`, windows [N, T, P]): 120 qpm, 4/4, velocity 80, total_time = window length. A melody note
-lasts from its note-on to the next note-on, note-off or the end (instrument 0, program 0); a
+Decoding (`from_tensors`, windows [N, T, P]): 120 qpm, 4/4, velocity 80, total_time = window
+length. Each part is decoded as its kind, with its own instrument and program: a melody note lasts
+from its note-on to the next note-on, note-off or the end (melody: instrument 0, program 0); a
 drum hit is one step long at its class's first pitch (instrument 9, is_drum). Round trip: with
 gap_bars == 1, `to_tensors(from_tensors(w))` gives back exactly `w` for every window `to_tensors`
 emits: such a window never starts inside a note (see above) and never starts or ends with a
@@ -282,7 +283,8 @@ class Converter:
     if len(unique) < len(candidates):
       rejected['duplicate'] += len(candidates) - len(unique)
     windows = list(unique.values())
-    labels = (np.stack(windows) if windows else np.zeros((0, self.window_steps), np.int32))[..., None]
+    labels = np.stack(windows) if windows else np.zeros((0, self.window_steps), np.int32)
+    labels = labels[..., None]  # one part
     limit = self.max_windows_per_sequence
     if limit is not None and len(labels) > limit:
       rng = np.random.default_rng([self.seed, zlib.crc32(labels.tobytes())])

@@ -43,7 +43,8 @@ def encoding_metadata(config, converter):
                    'program': part.program, 'is_drum': part.is_drum}
     if part.kind == 'melody':
       description.update(
-          min_pitch=getattr(converter, 'min_pitch', 21), max_pitch=getattr(converter, 'max_pitch', 108),
+          min_pitch=getattr(converter, 'min_pitch', 21),
+          max_pitch=getattr(converter, 'max_pitch', 108),
           tokens='0 no event (the note goes on), 1 note off, k >= 2 note on of MIDI '
           f'pitch k + {converters.MELODY_PITCH_OFFSET}',
           events=f'{part.name}_events: MIDI pitch of a note on, -1 note off, -2 no event',

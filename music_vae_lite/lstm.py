@@ -14,6 +14,10 @@ Two ways to run a whole sequence, chosen by `fused`:
 - fused: `tf.raw_ops.BlockLSTM`, TensorFlow's fused kernel for a whole sequence and its gradient
   (the op the original runs on; same gate order). Not available under XLA, float32/float16 only.
   Its backward pass is slow at small batches, so it is kept for comparison only.
+
+Built of it, for the encoders and decoders: `Dense` (a dense layer with the original's
+initialisers), `LstmStack` (stacked layers plus the dense + tanh map from a code to their initial
+states) and `split_seeds`.
 """
 import tensorflow as tf
 
@@ -220,3 +224,85 @@ def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
     return tf.cast(d_pres, input_gates.dtype), d_c0, d_h0, d_kernel
 
   return (hs, c, h), grad
+
+
+def split_seeds(seed, count):
+  """`count` independent stateless seeds derived from one."""
+  return tf.unstack(tf.random.experimental.stateless_split(seed, count))
+
+
+class Dense(tf.Module):
+  """A dense layer; `stddev` given = the original's N(0, stddev) kernels, else glorot uniform."""
+
+  def __init__(self, input_size, units, seed, stddev=None, activation=None, name=None):
+    super().__init__(name=name)
+    self.activation = activation
+    with self.name_scope:
+      shape = [input_size, units]
+      if stddev is None:
+        kernel = lambda: glorot_uniform(shape, seed)
+      else:
+        kernel = lambda: tf.random.stateless_normal(shape, seed=seed, stddev=stddev)
+      # A callable initial value, so that an importer can skip computing it (magenta_checkpoint).
+      self.kernel = tf.Variable(kernel, shape=shape, name='kernel')
+      self.bias = tf.Variable(tf.zeros([units]), name='bias')
+
+  def __call__(self, x):
+    y = dense_matmul(x, self.kernel, self.bias)
+    return self.activation(y) if self.activation else y
+
+
+class LstmStack(tf.Module):
+  """Stacked LSTM layers (the original's MultiRNNCell) plus the dense + tanh map from a code
+  (z, or a conductor embedding) to the initial state of every layer, packed `[c0, h0, c1, h1, ...]`."""
+
+  def __init__(self, input_size, sizes, code_size, seed, name=None):
+    super().__init__(name=name)
+    seeds = split_seeds(seed, len(sizes) + 1)
+    with self.name_scope:
+      self.layers = []
+      for k, units in enumerate(sizes):
+        layer_input = input_size if k == 0 else sizes[k - 1]
+        self.layers.append(LstmLayer(layer_input, units, seeds[k], name=f'cell_{k}'))
+      self.initial_state = Dense(code_size, 2 * sum(sizes), seeds[-1], stddev=0.001,
+                                 activation=tf.tanh, name='initial_state')
+
+  def initial_states(self, code):
+    """Initial `(c, h)` of every layer from a code [N, code_size]."""
+    flat = tf.split(self.initial_state(code), [u for u in self.sizes for _ in (0, 1)], axis=-1)
+    return [(flat[2 * k], flat[2 * k + 1]) for k in range(len(self.layers))]
+
+  @property
+  def sizes(self):
+    return [layer.units for layer in self.layers]
+
+  def run(self, x, states, fused, compute_dtype):
+    """All layers over time-major inputs [T, N, input]; returns the top layer's outputs [T, N, u]."""
+    for layer, state in zip(self.layers, states):
+      x, _ = layer.sequence(x, state, fused=fused, compute_dtype=compute_dtype)
+    return x
+
+  def step_weights(self, batch_size, compute_dtype):
+    """The weights `step` multiplies, prepared once, outside the loop that calls `step`: layer 0's
+    W_h (its input gates come precomputed), then each higher layer's whole [x; h] kernel and its
+    bias broadcast to [batch_size, 4u]. (Added as a 1-D bias, grappler would fuse it into the
+    matmul, and that fused kernel is 1.3x slower per step at generation's batch sizes.)"""
+    weights = [prepare_kernel(self.layers[0].recurrent_kernel, compute_dtype)]
+    for layer in self.layers[1:]:
+      bias = tf.cast(layer.gates_bias(), compute_dtype)
+      weights.append((prepare_kernel(layer.kernel, compute_dtype),
+                      tf.broadcast_to(bias, [batch_size, 4 * layer.units])))
+    return weights
+
+  def step(self, first_layer_gates, states, weights):
+    """One step of every layer, given layer 0's input gates and `step_weights`; returns (top h,
+    new states). Higher layers multiply [x; h] by their kernel in one matmul, not two: at the small
+    batches of generation a step is bound by reading the weights, once each."""
+    c, h = states[0]
+    c, h, _ = cell(first_layer_gates + times_kernel(h, weights[0]), c)
+    new_states = [(c, h)]
+    for (c, h), (kernel, bias) in zip(states[1:], weights[1:]):
+      x_h = tf.concat([new_states[-1][1], h], -1)
+      c, h, _ = cell(times_kernel(x_h, kernel) + bias, c)
+      new_states.append((c, h))
+    return new_states[-1][1], new_states

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from music_vae_lite import config_lib, converters, losses, models, schedules
+from music_vae_lite import config_lib, converters, decoders, losses, models, schedules
 
 tfd = tfp.distributions
 
@@ -115,7 +115,7 @@ def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
 def test_reconstruction_loss_ignores_padding_and_sums_the_parts():
   trio = (converters.MELODY_PART, converters.Part('bass', 'melody', 1, 33),
           converters.Part('drums', 'drums', 9, 0))
-  decoder = models.Decoder(trio, num_steps=5)
+  decoder = decoders.Decoder(trio, num_steps=5)
   logits = tf.random.stateless_normal([2, 5, 692], [3, 4])
   labels = tf.constant([[[1, 2, 0], [2, 3, 1], [3, 4, 5], [4, 5, 0], [5, 6, 511]],
                         [[1, 0, 3], [2, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]])
@@ -140,7 +140,7 @@ def test_eager_and_tf_function_give_the_same_loss():
 
 
 def test_note_on_mask_and_accuracy_count_only_steps_that_start_a_note():
-  class AlwaysNoEvent(models.Decoder):  # predicts label 0 (no event) everywhere
+  class AlwaysNoEvent(decoders.Decoder):  # predicts label 0 (no event) everywhere
     def reconstruct(self, z, labels, sampling_probability, controls=None, **kwargs):
       return tf.one_hot(tf.zeros_like(labels[..., 0]), 90) * 10.0
 
