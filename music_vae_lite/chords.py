@@ -35,6 +35,12 @@ Where this differs from the original:
   original's inference fails on it.
 - Everything `MelodyConverter`'s docstring lists (highest sounding note, first label of a window,
   seeded window subset, no program filter).
+
+How it rides on the base windowing: each track passes through `Converter`'s windowing as rows of
+(label, chord), so the dedup, the cap and the first-label rule keep windows and chords together,
+and `_quantize` is where chords are inferred (the one per-piece hook that can add a detail). A base
+class that carried an optional per-step control through windowing itself would make this simpler
+for the next family with controls (GrooVAE's hits).
 """
 import collections
 
