@@ -508,20 +508,27 @@ class DrumsConverter(Converter):
     return 'no drum hits on the mapped drum pitches'
 
   def _extract_tracks(self, quantized, rejected):
-    hits = []
-    for note in quantized.notes:
-      if not note.is_drum or not note.velocity:
-        continue
-      if note.pitch not in _DRUM_CLASS_OF_PITCH:
-        rejected['pitch_out_of_range'] += 1
-        continue
-      hits.append((note.quantized_start_step, _DRUM_CLASS_OF_PITCH[note.pitch]))
-    if not hits:
-      return []
-    labels = np.zeros(max(step for step, _ in hits) + 1, np.int32)
-    for step, drum_class in hits:
-      labels[step] |= 1 << drum_class
-    return self._split(labels, labels != 0)
+    labels = drum_labels([note for note in quantized.notes if note.is_drum], rejected)
+    return [] if labels is None else self._split(labels, labels != 0)
+
+
+def drum_labels(notes, rejected):
+  """512-class labels [L] of quantized drum notes (their onsets, merged), up to the last hit, or
+  None when no note has a mapped pitch; unmapped pitches are counted as 'pitch_out_of_range'."""
+  hits = []
+  for note in notes:
+    if not note.velocity:
+      continue
+    if note.pitch not in _DRUM_CLASS_OF_PITCH:
+      rejected['pitch_out_of_range'] += 1
+      continue
+    hits.append((note.quantized_start_step, _DRUM_CLASS_OF_PITCH[note.pitch]))
+  if not hits:
+    return None
+  labels = np.zeros(max(step for step, _ in hits) + 1, np.int32)
+  for step, drum_class in hits:
+    labels[step] |= 1 << drum_class
+  return labels
 
 
 def get_converter(data_config):

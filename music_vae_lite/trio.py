@@ -67,7 +67,6 @@ from music_vae_lite import converters
 MELODY_PROGRAMS = range(0, 32)
 BASS_PROGRAMS = range(32, 40)
 ELECTRIC_BASS_PROGRAM = 33
-_DRUM_CLASS_OF_PITCH = converters._DRUM_CLASS_OF_PITCH  # pylint: disable=protected-access
 MAX_BARS = 1024  # the original's max_bars: windows lie within a piece's first 1024 bars
 
 MELODY = 'melody'
@@ -272,20 +271,7 @@ class TrioConverter(converters.Converter):
   def _encode(self, note_type, notes, rejected):
     """An instrument's labels over the piece, or None when nothing of it can be encoded."""
     if note_type == DRUMS:
-      hits = []
-      for note in notes:
-        if not note.velocity:
-          continue
-        if note.pitch not in _DRUM_CLASS_OF_PITCH:
-          rejected['pitch_out_of_range'] += 1
-          continue
-        hits.append((note.quantized_start_step, _DRUM_CLASS_OF_PITCH[note.pitch]))
-      if not hits:
-        return None
-      labels = np.zeros(max(step for step, _ in hits) + 1, np.int32)
-      for step, drum_class in hits:
-        labels[step] |= 1 << drum_class
-      return labels
+      return converters.drum_labels(notes, rejected)
     kept = []
     for note in notes:
       if not note.velocity:
