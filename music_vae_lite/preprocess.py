@@ -875,6 +875,15 @@ def load_examples(path, converter, *, num_workers=1, max_file_mb=DEFAULT_MAX_FIL
       raise ValueError(f'{cache_path} is damaged: windows of {window_set.labels.shape[1]} steps '
                        f'and {window_set.labels.shape[2]} part(s) for {window_set.slice_bars} '
                        f'bars of {converter.encoding}.')
+    cached_cap = window_set.report.get('max_windows_per_sequence')
+    wanted_cap = getattr(converter, 'max_windows_per_sequence', None)
+    if cached_cap != wanted_cap:  # usable, but not the data the config describes: say so
+      logging.warning('The window cache %s keeps %s windows per file; the config asks for %s. '
+                      'Rebuild it with mvl_preprocess --max_windows_per_sequence=%s to train on '
+                      'what the config describes.', cache_path,
+                      'every' if cached_cap is None else f'at most {cached_cap}',
+                      'every window' if wanted_cap is None else f'at most {wanted_cap}',
+                      wanted_cap or 0)
     if (window_set.controls is None) != (not converter.control_depth):
       raise ValueError(f'{cache_path} is damaged: {converter.encoding} windows '
                        + ('need controls' if converter.control_depth else 'take no controls')

@@ -31,7 +31,7 @@ _SLICE_BARS = flags.DEFINE_integer('slice_bars', 2, 'Window length in bars (16 s
                                    lower_bound=1)
 _MAX_WINDOWS = flags.DEFINE_integer(
     'max_windows_per_sequence', 5, 'At most this many windows per sequence (a seeded random '
-    'subset beyond that).', lower_bound=1)
+    'subset beyond that); 0 = every window (as cpu-mel_2bar trains).', lower_bound=0)
 _NUM_WORKERS = flags.DEFINE_integer('num_workers', 2, 'Worker processes; 1 = in this process.',
                                     lower_bound=1)
 _MAX_FILE_MB = flags.DEFINE_float('max_file_mb', limits.DEFAULT_MAX_FILE_MB,
@@ -72,7 +72,7 @@ def main(argv):
   data_config = base.get_base_config().data
   data_config.encoding = _ENCODING.value
   data_config.slice_bars = _SLICE_BARS.value
-  data_config.max_windows_per_sequence = _MAX_WINDOWS.value
+  data_config.max_windows_per_sequence = _MAX_WINDOWS.value or None
   converter = converters.get_converter(data_config)
 
   logging.info('Preprocessing %s', _INPUT.value)
