@@ -233,6 +233,12 @@ class Decoder(tf.Module):
     self.num_steps = num_steps
     self.control_depth = control_depth
 
+  def note_on(self, labels):
+    """1.0 where a part's target strikes a note or a drum (labels >= its first_onset), float32
+    [..., T, P]: the steps that note-on accuracy counts."""
+    first_onsets = tf.constant([part.first_onset for part in self.parts], tf.int32)
+    return tf.cast(tf.cast(labels, tf.int32) >= first_onsets, tf.float32)
+
   def reconstruction_loss(self, logits, labels, lengths):
     """Categorical cross-entropy of every part, summed.
 
@@ -248,8 +254,7 @@ class Decoder(tf.Module):
                                                              logits=part_logits)
       correct.append(tf.equal(tf.argmax(part_logits, -1, output_type=tf.int32), labels[..., k]))
     correct = tf.cast(tf.stack(correct, axis=-1), tf.float32) * mask[..., tf.newaxis]
-    first_onsets = tf.constant([part.first_onset for part in self.parts], tf.int32)
-    note_on = tf.cast(labels >= first_onsets, tf.float32) * mask[..., tf.newaxis]
+    note_on = self.note_on(labels) * mask[..., tf.newaxis]
     return tf.reduce_sum(xent * mask, axis=1), {'correct': correct, 'note_on': note_on,
                                                  'mask': mask}
 

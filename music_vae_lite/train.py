@@ -186,7 +186,7 @@ class Evaluator:
   Sampled: every step gets the model's own sample (probability 1, temperature 1), as in the
   original's eval of scheduled-sampling configs. Both use z drawn from q(z|x), like training. The
   step only matters for `loss` (through beta). Note-on accuracies count only the steps whose
-  target starts a note (`losses.note_on_mask`). Latent: `latent/active_units` counts the dimensions
+  target starts a note (`decoders.Decoder.note_on`). Latent: `latent/active_units` counts the dimensions
   whose posterior mean has variance > ACTIVE_UNIT_VARIANCE over the windows, and
   `latent/kl_bits_per_dimension` [Z] is each dimension's mean KL in bits (a histogram summary).
   """
@@ -203,15 +203,13 @@ class Evaluator:
       _, sampled = losses.compute_loss(model, batch, step, config.model, seed,
                                        sampling_probability=1.0, fused=fused, compute_dtype=dtype)
       posterior = model.posterior(batch['inputs'], batch['lengths'], fused, dtype)
-      per_part = {}
-      for name, value in forced.items():  # several parts: each part's accuracies too
-        if name.startswith('metrics/accuracy/') or name.startswith('metrics/note_on_accuracy/'):
-          kind, part = name[len('metrics/'):].split('/')
-          per_part[f'metrics/teacher_forced_{kind}/{part}'] = value
-          per_part[f'metrics/sampled_{kind}/{part}'] = sampled[name]
-      first_onsets = tf.constant([part.first_onset for part in model.decoder.parts], tf.int32)
-      note_ons = tf.reduce_sum(tf.cast(tf.cast(batch['labels'], tf.int32) >= first_onsets,
-                                       tf.float32), axis=[0, 1])  # [P]
+      per_part = {}  # several parts: each part's accuracies too (compute_loss names them)
+      for part in model.decoder.parts if len(model.decoder.parts) > 1 else ():
+        for kind in ('accuracy', 'note_on_accuracy'):
+          per_part[f'metrics/teacher_forced_{kind}/{part.name}'] = forced[
+              f'metrics/{kind}/{part.name}']
+          per_part[f'metrics/sampled_{kind}/{part.name}'] = sampled[f'metrics/{kind}/{part.name}']
+      note_ons = tf.reduce_sum(model.decoder.note_on(batch['labels']), axis=[0, 1])  # [P]
       return {
           **per_part,
           'loss': forced['loss'],
@@ -374,9 +372,11 @@ def _load_window_set(examples, converter):
     window_steps = examples.labels.shape[1]
     if (examples.encoding, window_steps) != (converter.encoding, converter.window_steps) or (
         examples.controls is None) != (not converter.control_depth):
-      raise ValueError(f'The examples hold {examples.encoding} windows of {window_steps} steps, '
-                       f'the config needs {converter.encoding} windows of '
-                       f'{converter.window_steps} steps.')
+      raise ValueError(f'The examples hold {examples.encoding} windows of {window_steps} steps'
+                       + (' with controls' if examples.controls is not None else '')
+                       + f', the config needs {converter.encoding} windows of '
+                       f'{converter.window_steps} steps'
+                       + (' with controls' if converter.control_depth else '') + '.')
     if not len(examples):
       raise ValueError('The examples hold no windows.')
     return examples

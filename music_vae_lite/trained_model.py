@@ -212,8 +212,9 @@ class TrainedModel:
       raise ValueError(f'controls must have shape [{self.num_steps}]'
                        + (f' or [{rows}, {self.num_steps}]' if rows is not None else '')
                        + f', got {controls.shape}.')
-    if controls.min() < 0 or controls.max() >= depth:
-      raise ValueError(f'controls must be in [0, {depth}), got {controls.min()}..{controls.max()}.')
+    # The converter checks the classes (as it does for training windows).
+    self.converter.check_controls(controls.reshape([-1, self.num_steps]),
+                                  controls.size // self.num_steps)
     return controls.astype(np.int32)
 
   # ------------------------------------------------------------------------------------------
@@ -274,14 +275,16 @@ class TrainedModel:
       outputs.append(out['tokens'].numpy())
     return np.concatenate(outputs)
 
-  def _sequences(self, labels, controls):
+  def to_note_sequences(self, labels, controls=None):
+    """NoteSequences of label windows [N, T, P] (a conditioned model: with its controls [T] or
+    [N, T] written in as chord symbols)."""
     if controls is not None:
       controls = np.broadcast_to(controls, labels.shape[:2])
     return self.converter.from_tensors(labels, controls)
 
   def decode(self, z, temperature=1.0, seed=None, controls=None):
     """NoteSequences decoded from z [N, z_size] (120 qpm, velocity 80)."""
-    return self._sequences(self.decode_to_labels(z, temperature, seed, controls), controls)
+    return self.to_note_sequences(self.decode_to_labels(z, temperature, seed, controls), controls)
 
   def sample_labels(self, n, temperature=1.0, seed=None, controls=None):
     """n label windows [n, T, P] from z ~ N(0, I) (a conditioned model: following controls [T]).
@@ -303,7 +306,7 @@ class TrainedModel:
 
   def sample(self, n, temperature=1.0, seed=None, controls=None):
     """n NoteSequences from z ~ N(0, I); the same seed gives the same sequences."""
-    return self._sequences(self.sample_labels(n, temperature, seed, controls), controls)
+    return self.to_note_sequences(self.sample_labels(n, temperature, seed, controls), controls)
 
   def interpolate_labels(self, start, end, num_steps, temperature=1.0, seed=None, controls=None,
                          start_controls=None, end_controls=None):
@@ -338,4 +341,4 @@ class TrainedModel:
     controls = start_controls if controls is None else controls
     labels = self.interpolate_labels(start, end, num_steps, temperature, seed, controls,
                                      start_controls, end_controls)
-    return self._sequences(labels, controls)
+    return self.to_note_sequences(labels, controls)

@@ -12,6 +12,7 @@ import pytest
 import helpers
 from music_vae_lite import chords
 from music_vae_lite import config_lib
+from music_vae_lite import converters
 from music_vae_lite import preprocess
 from music_vae_lite import train
 from music_vae_lite import trained_model
@@ -88,6 +89,15 @@ def test_chord_model_trains_and_samples_follow_the_given_chords(tmp_path):
   with pytest.raises(ValueError, match='chords'):
     model.sample(1)  # a conditioned model needs its chords
   controls = chords.parse_chords('Am Dm', model.num_steps)
+  with pytest.raises(ValueError, match=r'Controls must be in \[0, 49\)'):
+    model.sample(1, controls=np.full(model.num_steps, 49))
+  with pytest.raises(ValueError, match='shape'):
+    model.sample(1, controls=controls[:16])
+  # Melody windows without chords are refused for a chord config, and the error says so.
+  melody_windows = preprocess.preprocess(examples, converters.MelodyConverter())
+  with pytest.raises(ValueError, match='melody_chords windows of 32 steps with controls'):
+    train.train_and_evaluate(config_lib.load_config('tiny-mel_2bar_chords'),
+                             str(tmp_path / 'other_run'), melody_windows)
   samples = model.sample(3, temperature=0.0, seed=0, controls=controls)
   other = model.sample_labels(3, temperature=0.0, seed=0,
                               controls=chords.parse_chords('C G', model.num_steps))

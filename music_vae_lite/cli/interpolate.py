@@ -80,7 +80,6 @@ def main(argv):
     files.check_midi_file(_INPUT_2.value, 'input_midi_2')
     common.check_output_dir(_OUTPUT_DIR.value)
   from note_seq import sequences_lib  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
@@ -96,8 +95,7 @@ def main(argv):
       controls = start_controls
     labels = model.interpolate_labels(start, end, _NUM_OUTPUTS.value, temperature, _SEED.value,
                                       controls, start_controls, end_controls)
-    sequences = model.converter.from_tensors(
-        labels, None if controls is None else np.broadcast_to(controls, labels.shape[:2]))
+    sequences = model.to_note_sequences(labels, controls)
     output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
     stamp = time.strftime('%Y-%m-%d_%H%M%S')
     name = common.safe_name(model.config.name or 'model')

@@ -34,7 +34,6 @@ def main(argv):
   with common.user_errors('mvl_sample'):
     common.check_model_flags(_RUN_DIR.value, _CHECKPOINT.value)
     common.check_output_dir(_OUTPUT_DIR.value)
-  import numpy as np  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
@@ -44,8 +43,7 @@ def main(argv):
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)
     controls = common.controls_from_flag(model, _CHORDS.value)
     labels = model.sample_labels(_NUM_OUTPUTS.value, temperature, _SEED.value, controls)
-    sequences = model.converter.from_tensors(
-        labels, None if controls is None else np.broadcast_to(controls, labels.shape[:2]))
+    sequences = model.to_note_sequences(labels, controls)
     output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
     stamp = time.strftime('%Y-%m-%d_%H%M%S')
     base = f'{common.safe_name(model.config.name or "model")}_sample_{stamp}'
