@@ -549,15 +549,15 @@ def _results_from_workers(tasks, converter, limits, num_workers):
         try:
           yield future.result()
         except broken:
-          for process in processes:
-            process.join(5)
+          # The pool's manager thread reaps the dead worker; waiting for it here as well races
+          # it for waitpid (the loser reads no exit status), so let the shutdown reap it first.
+          pool.shutdown(wait=True)
+          pool = None
           codes = [p.exitcode for p in processes if p.exitcode is not None]
           reason = _death_reason(codes[0] if codes else None, limits)
           logging.warning('preprocess: %s: %s', task.source, reason)
           empty = _no_windows(converter)
           yield _FileResult(task.source, empty, {}, reason, None)
-          pool.shutdown(wait=True)
-          pool = None
     finally:
       if pool is not None:
         pool.shutdown(wait=True)
