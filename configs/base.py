@@ -11,6 +11,8 @@ def get_base_config():
   # 10-wide roll input), 'melody_chords' (melody + 49 triad controls) or 'trio' (90 + 90 + 512).
   config.data.encoding = 'melody'
   config.data.slice_bars = 2  # window length in bars; 16 steps per bar
+  # A seeded random subset of at most this many windows per tune; 0 (or None in a config file:
+  # the command line cannot set None) keeps every window.
   config.data.max_windows_per_sequence = 5
   # Trio only: each part's coverage is widened by this many bars on each side (the original's
   # TrioConverter gap_bars; the melody and drum converters end a track at a 1-bar silence).

@@ -79,9 +79,8 @@ _CHOICES = {
 }
 _POSITIVE = ('data.slice_bars', 'model.z_size', 'train.batch_size', 'train.log_every',
              'train.summary_every', 'train.image_every', 'train.checkpoint_every',
-             'train.keep_checkpoints', 'train.eval_every', 'train.eval_batches',
-             'data.max_windows_per_sequence')
-_NOT_NEGATIVE = ('train.num_steps', 'data.transpose', 'model.free_bits', 'model.max_beta',
+             'train.keep_checkpoints', 'train.eval_every', 'train.eval_batches')
+_NOT_NEGATIVE = ('data.max_windows_per_sequence', 'train.num_steps', 'data.transpose', 'model.free_bits', 'model.max_beta',
                  'model.sampling_rate', 'train.min_learning_rate', 'train.grad_clip')
 _SECTIONS = ('data', 'model', 'train')
 
@@ -124,6 +123,10 @@ def validate(config, source='the config'):
     value = flat.get(key)
     if value is not None and (not isinstance(value, (int, float)) or value < 0):
       problems.append(f'{key}={value!r} (expected a number >= 0)')
+  cap = flat.get('data.max_windows_per_sequence')
+  if isinstance(cap, float) and int(cap) != cap:
+    problems.append(f'data.max_windows_per_sequence={cap!r} (expected a whole number; 0 or None '
+                    'keeps every window)')
   for key in ('model.enc_rnn_size', 'model.dec_rnn_size'):
     value = flat.get(key)
     if value is not None and (not isinstance(value, (list, tuple)) or not value or any(

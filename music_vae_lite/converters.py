@@ -232,7 +232,7 @@ class Converter:
   def from_config(cls, data_config):
     """The converter `config.data` describes (a family with options of its own overrides this)."""
     return cls(slice_bars=data_config.slice_bars,
-               max_windows_per_sequence=data_config.max_windows_per_sequence)
+               max_windows_per_sequence=data_config.max_windows_per_sequence or None)
 
   @property
   def window_steps(self):

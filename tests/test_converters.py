@@ -572,6 +572,17 @@ def test_get_converter_from_config():
     converters.get_converter(data)
 
 
+def test_a_window_cap_of_zero_in_the_config_keeps_every_window():
+  # The command line cannot set None, so --config.data.max_windows_per_sequence=0 means "every".
+  config = config_lib.load_config('tiny-mel_2bar')
+  config.data.max_windows_per_sequence = 0
+  config_lib.validate(config)
+  assert converters.get_converter(config.data).max_windows_per_sequence is None
+  config.data.max_windows_per_sequence = -1
+  with pytest.raises(config_lib.ConfigError, match='max_windows_per_sequence=-1'):
+    config_lib.validate(config)
+
+
 def test_get_converter_imports_a_registered_family_and_uses_its_from_config(monkeypatch):
   # A new family is one line in ENCODINGS: 'module:class', imported on use.
   monkeypatch.setitem(encodings.ENCODINGS, 'two_part', f'{__name__}:TwoPartConverter')
