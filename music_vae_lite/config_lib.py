@@ -80,8 +80,8 @@ _CHOICES = {
 _POSITIVE = ('data.slice_bars', 'model.z_size', 'train.batch_size', 'train.log_every',
              'train.summary_every', 'train.image_every', 'train.checkpoint_every',
              'train.keep_checkpoints', 'train.eval_every', 'train.eval_batches')
-_NOT_NEGATIVE = ('data.max_windows_per_sequence', 'train.num_steps', 'data.transpose', 'model.free_bits', 'model.max_beta',
-                 'model.sampling_rate', 'train.min_learning_rate', 'train.grad_clip')
+_NOT_NEGATIVE = ('data.max_windows_per_sequence', 'train.num_steps', 'data.transpose',
+                 'model.free_bits', 'model.max_beta', 'model.sampling_rate', 'train.min_learning_rate', 'train.grad_clip')
 _SECTIONS = ('data', 'model', 'train')
 
 

@@ -187,6 +187,12 @@ def _pieces(note_sequence):
   return sequences_lib.split_note_sequence_on_time_changes(note_sequence)
 
 
+def window_cap(data_config):
+  """`config.data.max_windows_per_sequence` as converters take it: None (every window) for 0, which
+  the command line uses since it cannot set None."""
+  return data_config.max_windows_per_sequence or None
+
+
 class Converter:
   """The contract every data family implements, and the windowing, dedup, cap and decoding that
   the melody and drum converters share.
@@ -232,7 +238,7 @@ class Converter:
   def from_config(cls, data_config):
     """The converter `config.data` describes (a family with options of its own overrides this)."""
     return cls(slice_bars=data_config.slice_bars,
-               max_windows_per_sequence=data_config.max_windows_per_sequence or None)
+               max_windows_per_sequence=window_cap(data_config))
 
   @property
   def window_steps(self):

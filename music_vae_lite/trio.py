@@ -141,7 +141,7 @@ class TrioConverter(converters.Converter):
   @classmethod
   def from_config(cls, data_config):
     return cls(slice_bars=data_config.slice_bars,
-               max_windows_per_sequence=data_config.max_windows_per_sequence or None,
+               max_windows_per_sequence=converters.window_cap(data_config),
                gap_bars=data_config.get('gap_bars', 2))
 
   def to_tensors(self, note_sequence):
