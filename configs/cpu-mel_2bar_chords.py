@@ -2,8 +2,6 @@
 recipe (see configs/cpu-mel_2bar.py for how each choice was measured), with the chord of every
 step (49 triad classes, `music_vae_lite.chords`) appended to the encoder and decoder inputs, as
 `cat-mel_2bar_med_chords` does. Tunes without chord annotations get note_seq's inferred chords.
-Its z keeps 128 dimensions: the chord-following figures in benchmarks/README.md were measured
-there, before `cpu-mel_2bar` moved to 256.
 """
 from music_vae_lite import config_lib
 
@@ -12,5 +10,4 @@ def get_config():
   config = config_lib.load_config('cpu-mel_2bar')
   config.name = 'cpu-mel_2bar_chords'
   config.data.encoding = 'melody_chords'
-  config.model.z_size = 128
   return config
