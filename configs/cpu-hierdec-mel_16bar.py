@@ -9,7 +9,7 @@ active by step 600 and all 128 by step 1,000 (teacher-forced 0.630 / 0.683, samp
 note-on 0.254 / 0.385 at steps 600 / 2,000; -ELBO 1.35 nats per step, below the trigram's 1.418).
 Every 16-bar window of a tune instead of 5 made no difference at 2,000 steps, and neither did the
 2-bar model's KL weight and decoder (max_beta 0.05, no free bits, one 512-wide layer: 0.679 / 0.537
-at 2,000 steps, at 2.6x the time per step).
+at 2,000 steps, at about 1.4x the time per step).
 """
 from music_vae_lite.configs import base
 
