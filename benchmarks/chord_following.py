@@ -36,7 +36,7 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Seed.')
 def chord_tone_share(labels, controls):
   """Share of note-ons (melody labels >= 2) whose pitch class is in the step's chord; steps
   without a chord are left out. labels [N, T], controls [N, T]."""
-  from music_vae_lite import chords  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import chords  # pylint: disable=g-import-not-at-top
   pitch_classes = {}
   hits = total = 0
   for window, window_controls in zip(labels, controls):
@@ -53,9 +53,9 @@ def chord_tone_share(labels, controls):
 
 def main(argv):
   del argv
-  from music_vae_lite import input_pipeline  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import input_pipeline  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   model = trained_model.TrainedModel(_RUN_DIR.value, batch_size=256)
   if not model.converter.control_depth:
     raise app.UsageError(f'{_RUN_DIR.value} is not a chord-conditioned model.')

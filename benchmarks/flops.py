@@ -70,7 +70,7 @@ class Matmul:
 
 def depths(config):
   """(input depth D, output depth V, steps T) of a config's data encoding."""
-  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
   converter = converters.get_converter(config.data)
   return converter.input_depth, converter.output_depth, converter.window_steps
 
@@ -88,7 +88,7 @@ def mode_settings(mode):
 def sampling_is_active(config, step=0):
   """Whether training at `step` takes the scheduled-sampling (step-by-step) decoder path, decided as
   models.py decides it: a Python 0 builds teacher forcing, a tensor chooses at run time by p > 0."""
-  from music_vae_lite import schedules  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.training import schedules  # pylint: disable=g-import-not-at-top
   probability = schedules.sampling_probability(step, config.model)
   return float(probability) > 0
 
@@ -161,7 +161,7 @@ def num_parameters(config):
   """Trainable parameters of the model `config` describes, counted on the model itself (built in
   a throwaway graph, so even the 200 M-parameter configs allocate no weights)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import model_registry  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.nn import model_registry  # pylint: disable=g-import-not-at-top
   with tf.Graph().as_default():
     return model_registry.build_model(config).num_parameters()
 

@@ -37,7 +37,7 @@ def _rss_mb():
 def make_checkpoint(config_name, prefix):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import magenta_checkpoint  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import magenta_checkpoint  # pylint: disable=g-import-not-at-top
   shapes = magenta_checkpoint.expected_shapes(config_lib.load_config(config_name))
   rng = np.random.default_rng(0)
   arrays = {name: (rng.standard_normal(shape, dtype=np.float32) * 0.01) for name, shape in
@@ -48,7 +48,7 @@ def make_checkpoint(config_name, prefix):
 
 
 def measure_total(prefix, run_dir):
-  from music_vae_lite import magenta_checkpoint  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import magenta_checkpoint  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top,unused-import
   before = _rss_mb()
   start = time.perf_counter()
@@ -64,7 +64,7 @@ def measure_total(prefix, run_dir):
 
 def measure_phases(prefix, run_dir):
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import magenta_checkpoint  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import magenta_checkpoint  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   times = {}
   start = time.perf_counter()

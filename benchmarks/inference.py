@@ -8,7 +8,7 @@ For each config a run directory with an *untrained* model (random weights from c
 speed does not depend on the values) is written with the training program's checkpoint layout
 (run_dir/config.json + run_dir/train/ckpt-0), in its own process. Then, each in its own process:
 - "startup":    `python -c "import tensorflow"` and
-                `python -c "import music_vae_lite.trained_model"` (the floor under every
+                `python -c "import music_vae_lite.serving.trained_model"` (the floor under every
                 program's wall time);
 - "process":    `mvl_sample --num_outputs=16` and `mvl_interpolate --num_outputs=16` (two MIDI files
                 of data/midi that give a window of the config's length), wall time from launch to
@@ -81,7 +81,7 @@ def make_run_dir(config_name, run_dir):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import train  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
   config = config_lib.load_config(config_name)
   model = train.build_model(config)
   checkpoints.save_config(run_dir, config)
@@ -92,8 +92,8 @@ def make_run_dir(config_name, run_dir):
 def find_inputs(config_name, count=2):
   """The first `count` MIDI files of data/midi (sorted) that give a window for the config."""
   from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   converter = converters.get_converter(config_lib.load_config(config_name).data)
   found = []
   for root, _, files in sorted(os.walk(benchutil.DATA_MIDI)):
@@ -117,8 +117,8 @@ def compute_dtypes():
 
 def warm_calls(run_dir, midi_1, midi_2, num_outputs, repeats, compute_dtype='float32'):
   """In this process: first and warm times of TrainedModel.sample / .interpolate."""
-  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   start = time.perf_counter()
   model = trained_model.TrainedModel(run_dir, compute_dtype=compute_dtype)
   load_s = time.perf_counter() - start
@@ -148,8 +148,8 @@ def warm_calls(run_dir, midi_1, midi_2, num_outputs, repeats, compute_dtype='flo
 def run_all(config_names, num_outputs, repeats, work_dir, timeout):
   this = os.path.abspath(__file__)
   for argv, what in (([benchutil.PYTHON, '-c', 'import tensorflow'], 'import tensorflow'),
-                     ([benchutil.PYTHON, '-c', 'import music_vae_lite.trained_model'],
-                      'import music_vae_lite.trained_model')):
+                     ([benchutil.PYTHON, '-c', 'import music_vae_lite.serving.trained_model'],
+                      'import music_vae_lite.serving.trained_model')):
     wall, rss, code, output = timed_process(argv, timeout)
     benchutil.emit('inference_startup', what=what, wall_s=round(wall, 3), peak_rss_mb=rss,
                    returncode=code, **({'output': output[-2000:]} if code else {}))

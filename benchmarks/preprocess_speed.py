@@ -44,8 +44,8 @@ def first_files(folder, count, destination):
 
 def measure(input_path, config_name, num_workers):
   from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   config = config_lib.load_config(config_name)
   converter = converters.get_converter(config.data)
   start = time.perf_counter()

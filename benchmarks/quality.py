@@ -65,7 +65,7 @@ flags.mark_flags_as_required(['config', 'steps'])
 
 
 # ----------------------------------------------------------------------------------------------
-# Baselines and statistics on label windows (numpy only; tested in tests/test_quality_metrics.py).
+# Baselines and statistics on label windows (numpy only; tested in tests/benchmarks/test_quality_metrics.py).
 
 def no_event_accuracy(labels):
   """Accuracy of always predicting "no event" (label 0)."""
@@ -195,11 +195,11 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   import ml_collections  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import input_pipeline  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import train  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import input_pipeline  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
 
   config = _CONFIG.value
   steps = _STEPS.value

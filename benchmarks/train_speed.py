@@ -59,7 +59,7 @@ def make_config(name, batch_size, mode):
 def random_batch(config, batch_size, seed=0):
   """A batch dict of random label windows (speed does not depend on the values)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
   converter = converters.get_converter(config.data)
   rng = np.random.default_rng(seed)
   labels = np.stack([rng.integers(0, part.depth, [batch_size, converter.window_steps])
@@ -79,8 +79,8 @@ def build_step(config, mode, batch):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   converter, batch = batch
   try:
-    from music_vae_lite import distribute  # pylint: disable=g-import-not-at-top
-    from music_vae_lite import train  # pylint: disable=g-import-not-at-top
+    from music_vae_lite.training import distribute  # pylint: disable=g-import-not-at-top
+    from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
     state_class, make_train_step = train.TrainState, train.make_train_step
     strategy = distribute.make_strategy('default')
   except (ImportError, AttributeError) as e:
@@ -103,8 +103,8 @@ def _benchmark_step(config, mode, converter, batch):
   """The same computation as train.make_train_step without a strategy: Adam + global-norm clip."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tf_keras  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import losses  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import model_registry  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.training import losses  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.nn import model_registry  # pylint: disable=g-import-not-at-top
   train_config = config.train
   model = model_registry.build_model(config, converter)
   optimizer = tf_keras.optimizers.Adam(train_config.learning_rate)

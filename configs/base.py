@@ -7,7 +7,7 @@ def get_base_config():
   config.name = ''
 
   config.data = ml_collections.ConfigDict()
-  # The data family (music_vae_lite/encodings.py): 'melody' (90 classes), 'drums' (512 classes,
+  # The data family (music_vae_lite/families/registry.py): 'melody' (90 classes), 'drums' (512 classes,
   # 10-wide roll input), 'melody_chords' (melody + 49 triad controls) or 'trio' (90 + 90 + 512).
   config.data.encoding = 'melody'
   config.data.slice_bars = 2  # window length in bars; 16 steps per bar

@@ -1,5 +1,5 @@
 """The original's `cat-mel_2bar_med_chords` (17,478,234 parameters): 2-bar melodies conditioned on
-chords (49 triad classes per step, `music_vae_lite.chords`), flat decoder, teacher forcing.
+chords (49 triad classes per step, `music_vae_lite.families.chords`), flat decoder, teacher forcing.
 
 As the original: the chord one-hot is appended to the encoder input (90 + 49 = 139 wide) and to
 every decoder step input after z (90 + 256 + 49 = 395 wide); transposition (-3, 3) moves the

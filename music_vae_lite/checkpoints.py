@@ -16,7 +16,7 @@ them into place), and only afterwards, from a write callback, rewrites the `chec
 with an atomic rename. Until that rename the state file names the previous checkpoint, which is what
 `latest_checkpoint` and resuming read. A trainer removes the leftovers of interrupted saves
 (`ckpt-N_temp*`) when it starts, under the run directory's lock (`remove_stale_temporaries`).
-tests/test_train.py and tests/test_reliability.py check this by killing savers.
+tests/training/test_train.py and tests/training/test_reliability.py check this by killing savers.
 """
 import errno
 import fcntl

@@ -7,7 +7,7 @@ import os
 
 import ml_collections
 
-from music_vae_lite import encodings
+from music_vae_lite.families import registry
 from music_vae_lite import files
 
 RUN_CONFIG_FILE = 'config.json'  # in a run directory: the config it was trained with
@@ -71,7 +71,7 @@ def flatten_config(value, prefix=''):
 
 # Values with a fixed set of choices (the modules that use them check again at run time).
 _CHOICES = {
-    'data.encoding': tuple(sorted(encodings.ENCODINGS)),
+    'data.encoding': tuple(sorted(registry.ENCODINGS)),
     'model.encoder': ('bidirectional', 'hierarchical'),
     'model.decoder': ('flat', 'hierarchical'),
     'model.sampling_schedule': ('constant', 'exponential', 'inverse_sigmoid'),

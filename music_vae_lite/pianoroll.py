@@ -19,7 +19,7 @@ from PIL import ImageDraw
 from PIL import ImageFont
 import pretty_midi
 
-from music_vae_lite import converters
+from music_vae_lite.families import converters
 from music_vae_lite import files
 
 STEPS_PER_BEAT = 4

@@ -8,9 +8,9 @@ import tensorflow as tf
 
 from music_vae_lite import checkpoints
 from music_vae_lite import config_lib
-from music_vae_lite import converters
-from music_vae_lite import distribute
-from music_vae_lite import train
+from music_vae_lite.families import converters
+from music_vae_lite.training import distribute
+from music_vae_lite.training import train
 
 TRAIN_SCALARS = ('loss', 'losses/r_loss', 'losses/kl_loss', 'losses/kl_bits', 'losses/kl_beta',
                  'learning_rate', 'global_norm', 'sampling_probability', 'metrics/accuracy')

@@ -51,7 +51,7 @@ def controls_from_flag(model, chords_text):
   if not model.converter.control_depth:
     raise ValueError(f'--chords: this {model.converter.encoding} model is not conditioned on '
                      'chords (train a *_chords config for that).')
-  from music_vae_lite import chords  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import chords  # pylint: disable=g-import-not-at-top
   return chords.parse_chords(chords_text, model.num_steps)
 
 
@@ -89,7 +89,7 @@ def check_output_dir(path, flag='output_dir'):
 
 def load_trained_model(run_dir, checkpoint, bf16=False):
   """The TrainedModel named by exactly one of --run_dir and --checkpoint."""
-  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   check_model_flags(run_dir, checkpoint)
   model = trained_model.TrainedModel(run_dir or checkpoint,
                                      compute_dtype='bfloat16' if bf16 else None)

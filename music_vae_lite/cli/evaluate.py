@@ -62,10 +62,10 @@ def main(argv):
       raise ValueError(f'--output_json: {output_json!r} is a folder; give a file name.')
     common.check_output_dir(os.path.dirname(output_json), 'output_json')
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import input_pipeline  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import train  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import input_pipeline  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_evaluate'):
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value)
     window_set = preprocess.load_examples(_EXAMPLES.value, model.converter)

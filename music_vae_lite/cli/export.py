@@ -34,7 +34,7 @@ def main(argv):
   with common.user_errors('mvl_export'):
     common.check_model_flags(_RUN_DIR.value, _CHECKPOINT.value)
     files.check_new_dir(_OUTPUT_DIR.value, '--output_dir folder')
-  from music_vae_lite import export  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import export  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_export'):
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value)
     path = export.export(model, _FORMAT.value, _OUTPUT_DIR.value)

@@ -49,7 +49,7 @@ def main(argv):
                        'prefix P with P.index beside it).')
     if os.path.exists(os.path.join(run_dir, 'config.json')):
       raise ValueError(f'{run_dir} already holds a run; import into a new --run_dir.')
-  from music_vae_lite import magenta_checkpoint  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import magenta_checkpoint  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_import'):
     run_dir, report = magenta_checkpoint.import_checkpoint(
         _MAGENTA_CHECKPOINT.value, _RUN_DIR.value, _CONFIG.value)

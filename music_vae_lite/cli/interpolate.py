@@ -45,7 +45,7 @@ flags.mark_flags_as_required(['input_midi_1', 'input_midi_2'])
 
 def read_midi(path, flag):
   """The NoteSequence of one MIDI file; ValueError naming the flag, the file and the reason."""
-  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   entries = list(preprocess.read_note_sequences(path))
   if len(entries) != 1 or entries[0][1] is None:
     reason = entries[0][2] if entries else 'nothing could be read'
@@ -56,7 +56,7 @@ def read_midi(path, flag):
 def input_window(model, path, flag, window):
   """(labels, controls or None) of the window to encode for one input file, saying which one
   was used."""
-  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   sequence = read_midi(path, flag)
   try:
     labels, controls, index, count = model.extract(
@@ -81,9 +81,9 @@ def main(argv):
     common.check_output_dir(_OUTPUT_DIR.value)
   from note_seq import sequences_lib  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_interpolate'):
     temperature = trained_model.check_temperature(_TEMPERATURE.value)
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)

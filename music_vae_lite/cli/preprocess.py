@@ -15,8 +15,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from music_vae_lite import encodings
-from music_vae_lite import limits
+from music_vae_lite.families import registry
+from music_vae_lite.pipeline import limits
 from music_vae_lite.cli import common
 
 # The library (note_seq, TensorFlow) is imported in main(), after the flags are checked.
@@ -25,7 +25,7 @@ _INPUT = flags.DEFINE_string(
     'input', None, 'A folder of MIDI files (searched recursively), a MIDI file, or a TFRecord of '
     'NoteSequence protos.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Cache folder to write (windows.npz, report.json).')
-_ENCODING = flags.DEFINE_enum('encoding', 'melody', sorted(encodings.ENCODINGS),
+_ENCODING = flags.DEFINE_enum('encoding', 'melody', sorted(registry.ENCODINGS),
                               'What to extract (the data family, as config.data.encoding).')
 _SLICE_BARS = flags.DEFINE_integer('slice_bars', 2, 'Window length in bars (16 steps each).',
                                    lower_bound=1)
@@ -66,8 +66,8 @@ def main(argv):
     common.check_output_dir(_OUTPUT.value, 'output')
   except ValueError as e:
     return _usage_error(str(e))
-  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite.configs import base  # pylint: disable=g-import-not-at-top
   data_config = base.get_base_config().data
   data_config.encoding = _ENCODING.value

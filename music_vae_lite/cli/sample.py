@@ -35,9 +35,9 @@ def main(argv):
     common.check_model_flags(_RUN_DIR.value, _CHECKPOINT.value)
     common.check_output_dir(_OUTPUT_DIR.value)
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import trained_model  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_sample'):
     temperature = trained_model.check_temperature(_TEMPERATURE.value)
     model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)

@@ -72,8 +72,8 @@ def main(argv):
     if _NUM_STEPS.value is not None:
       with config.unlocked():
         config.train.num_steps = _NUM_STEPS.value
-  from music_vae_lite import distribute  # pylint: disable=g-import-not-at-top
-  from music_vae_lite import train  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.training import distribute  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_train'):
     # The strategy first: the multi-worker runtime must start before other TF work.
     strategy = distribute.make_strategy(_STRATEGY.value)

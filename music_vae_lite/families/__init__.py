@@ -1,0 +1,1 @@
+"""Music families: the window contract, one file per family, and their registry."""

@@ -1,0 +1,1 @@
+"""Networks: LSTM layers, encoders, decoders and the MusicVAE that joins them."""

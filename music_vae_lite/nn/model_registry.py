@@ -1,0 +1,29 @@
+"""The network a config describes and how it computes: shared by training and inference.
+
+Training (train.py) and inference (inference.py, trained_model.py) both build the MusicVAE from a
+config here, so that inference never imports the training loop (its optimizer, distribution
+strategy and summaries).
+"""
+import tensorflow as tf
+
+from music_vae_lite.families import converters
+from music_vae_lite.nn import models
+
+
+def compute_dtype(train_config):
+  """The matmul dtype the model was trained in: bfloat16 under mixed precision, else float32."""
+  return tf.bfloat16 if train_config.mixed_precision else tf.float32
+
+
+def use_fused_kernels(train_config):
+  # The fused LSTM kernel (BlockLSTM) has no XLA implementation; the step-wise path compiles.
+  return train_config.fused_lstm and not train_config.jit_compile
+
+
+def build_model(config, converter=None):
+  """The MusicVAE described by `config` (its weights initialised from config.train.seed): an
+  encoder and the decoder of the converter's parts and controls (registry.ENCODINGS names the
+  converter of every family)."""
+  converter = converter or converters.get_converter(config.data)
+  return models.MusicVAE(config.model, converter.parts, converter.window_steps,
+                         control_depth=converter.control_depth, seed=config.train.seed)

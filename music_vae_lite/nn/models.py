@@ -1,0 +1,165 @@
+"""The MusicVAE: flat and hierarchical bidirectional LSTM encoders, and the model that joins an
+encoder q(z|x) to a decoder p(x|z) (decoders.py) as a config describes.
+
+Everything is a `tf.Module` holding plain `tf.Variable`s laid out as the original's checkpoint
+variables (see `original_variable_names`), so a loader for Magenta checkpoints can map them by name.
+
+Shapes: B batch, T steps, D input depth, Z latent size.
+"""
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from music_vae_lite.nn import decoders
+from music_vae_lite.nn import lstm
+
+tfd = tfp.distributions
+
+
+class BidirectionalLstmEncoder(tf.Module):
+  """Stacked bidirectional LSTM layers that respect sequence lengths (padding never reaches a
+  valid step). Layer k+1 reads `[fw, bw]` outputs of layer k. Output: the final forward and backward
+  `h` of the last layer, concatenated, [B, 2 * units[-1]]."""
+
+  def __init__(self, input_depth, sizes, seed, name='encoder'):
+    super().__init__(name=name)
+    seeds = lstm.split_seeds(seed, 2 * len(sizes))
+    with self.name_scope:
+      self.forward, self.backward = [], []
+      for k, units in enumerate(sizes):
+        layer_input = input_depth if k == 0 else 2 * sizes[k - 1]
+        self.forward.append(lstm.LstmLayer(layer_input, units, seeds[2 * k], name=f'cell_{k}_fw'))
+        self.backward.append(lstm.LstmLayer(layer_input, units, seeds[2 * k + 1], name=f'cell_{k}_bw'))
+    self.output_size = 2 * sizes[-1]
+
+  def __call__(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
+    x = tf.transpose(inputs, [1, 0, 2])  # time-major
+    batch_size = tf.shape(inputs)[0]
+    lengths = tf.cast(lengths, tf.int32)
+    for fw, bw in zip(self.forward, self.backward):
+      h_fw, _ = fw.sequence(x, fw.zero_state(batch_size), fused, compute_dtype)
+      # Reversing only the first `length` steps makes the backward pass start at each sequence's end.
+      x_reversed = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
+      h_bw_reversed, _ = bw.sequence(x_reversed, bw.zero_state(batch_size), fused, compute_dtype)
+      h_bw = tf.reverse_sequence(h_bw_reversed, lengths, seq_axis=0, batch_axis=1)
+      x = tf.concat([h_fw, h_bw], axis=-1)
+    last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(batch_size)], axis=1)
+    final = tf.concat([tf.gather_nd(h_fw, last), tf.gather_nd(h_bw_reversed, last)], axis=-1)
+    # An empty sequence (a bar past the end, in the hierarchical encoder) keeps the zero state.
+    return tf.where((lengths > 0)[:, tf.newaxis], final, tf.zeros_like(final))
+
+
+class HierarchicalLstmEncoder(tf.Module):
+  """The original's hierarchical encoder: level 0 encodes every segment (a bar) on its own with a
+  bidirectional LSTM; level 1 runs another one over the sequence of segment encodings. Each level
+  has its own weights, shared across segments. Output: [B, 2 * units[-1]] like the flat encoder.
+
+  Lengths: level 0 gets each segment's share of the sequence length (0 for segments past the end,
+  which encode to zeros, as the original's dynamic_rnn leaves them); level 1 sees every segment.
+  """
+
+  def __init__(self, input_depth, sizes, seed, segment_steps=16, name='encoder'):
+    super().__init__(name=name)
+    seeds = lstm.split_seeds(seed, 2)
+    self.segment_steps = segment_steps
+    with self.name_scope:
+      self.levels = [
+          BidirectionalLstmEncoder(input_depth, sizes, seeds[0], name='hierarchical_level_0'),
+          BidirectionalLstmEncoder(2 * sizes[-1], sizes, seeds[1], name='hierarchical_level_1'),
+      ]
+    self.output_size = 2 * sizes[-1]
+
+  def __call__(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
+    batch_size, num_steps = tf.shape(inputs)[0], inputs.shape[1]
+    num_segments = num_steps // self.segment_steps
+    depth = inputs.shape[2]
+    segments = tf.reshape(inputs, [batch_size * num_segments, self.segment_steps, depth])
+    starts = tf.range(num_segments) * self.segment_steps
+    segment_lengths = tf.clip_by_value(tf.cast(lengths, tf.int32)[:, tf.newaxis] - starts, 0,
+                                       self.segment_steps)
+    encodings = self.levels[0](segments, tf.reshape(segment_lengths, [-1]), fused, compute_dtype)
+    encodings = tf.reshape(encodings, [batch_size, num_segments, self.levels[0].output_size])
+    return self.levels[1](encodings, tf.fill([batch_size], num_segments), fused, compute_dtype)
+
+
+class MusicVAE(tf.Module):
+  """Encoder q(z|x) plus a flat or hierarchical decoder p(x|z).
+
+  Args:
+    model_config: `config.model` (z_size, enc_rnn_size, dec_rnn_size, encoder, decoder,
+      split_parts).
+    parts: the converter's parts (converters.Part), in output order: e.g. (melody,), or
+      (melody, bass, drums) for trio.
+    num_steps: sequence length T.
+    control_depth: classes of the per-step control (e.g. 49 triads), 0 for none.
+    seed: integer seed for the initial weights.
+  """
+
+  def __init__(self, model_config, parts, num_steps, control_depth=0, seed=0, name='music_vae'):
+    super().__init__(name=name)
+    self.z_size = model_config.z_size
+    self.num_steps = num_steps
+    self.parts = tuple(parts)
+    self.control_depth = control_depth
+    # The encoder reads every part (one-hot, or a drum roll), then the controls' one-hot.
+    self.input_depth = sum(part.input_depth for part in self.parts) + control_depth
+    self.output_depth = sum(part.depth for part in self.parts)
+    seeds = lstm.split_seeds(tf.constant([seed, 0], tf.int64), 4)
+    enc_sizes, dec_sizes = list(model_config.enc_rnn_size), list(model_config.dec_rnn_size)
+    with self.name_scope:
+      encoder = getattr(model_config, 'encoder', 'bidirectional')
+      if encoder == 'bidirectional':
+        self.encoder = BidirectionalLstmEncoder(self.input_depth, enc_sizes, seeds[0])
+      elif encoder == 'hierarchical':
+        if num_steps % 16:
+          raise ValueError(f'The hierarchical encoder needs whole bars, not {num_steps} steps.')
+        self.encoder = HierarchicalLstmEncoder(self.input_depth, enc_sizes, seeds[0])
+      else:
+        raise ValueError(f"config.model.encoder must be 'bidirectional' or 'hierarchical', "
+                         f'not {encoder!r}.')
+      # The original initialises mu and sigma kernels from N(0, 0.001), biases zero: sigma ~ 0.69.
+      self.mu = lstm.Dense(2 * enc_sizes[-1], self.z_size, seeds[1], stddev=0.001, name='mu')
+      self.sigma = lstm.Dense(2 * enc_sizes[-1], self.z_size, seeds[2], stddev=0.001,
+                         activation=tf.nn.softplus, name='sigma')
+      split_parts = bool(getattr(model_config, 'split_parts', False))
+      if model_config.decoder == 'flat':
+        if split_parts:
+          raise ValueError('config.model.split_parts needs the hierarchical decoder (the flat '
+                           'decoder writes every part with one LSTM, as the original\'s flat trio).')
+        self.decoder = decoders.FlatDecoder(self.parts, dec_sizes, self.z_size, num_steps,
+                                            seeds[3], control_depth=control_depth)
+      elif model_config.decoder == 'hierarchical':
+        self.decoder = decoders.HierarchicalDecoder(
+            self.parts, dec_sizes, self.z_size, num_steps, seeds[3], split_parts=split_parts,
+            control_depth=control_depth)
+      else:
+        raise ValueError(f"config.model.decoder must be 'flat' or 'hierarchical', "
+                         f'not {model_config.decoder!r}.')
+
+  def posterior(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
+    """q(z|x) = N(mu, diag(sigma^2)) for inputs [B, T, D] of the given lengths [B] (D includes the
+    controls' one-hot, for a conditioned model)."""
+    encoding = self.encoder(inputs, lengths, fused, compute_dtype)
+    return tfd.MultivariateNormalDiag(loc=self.mu(encoding), scale_diag=self.sigma(encoding))
+
+  @staticmethod
+  def prior(z_size):
+    return tfd.MultivariateNormalDiag(loc=tf.zeros([z_size]), scale_diag=tf.ones([z_size]))
+
+  def num_parameters(self):
+    return sum(int(v.shape.num_elements()) for v in self.trainable_variables)
+
+  def original_variable_names(self):
+    """{name in the original's checkpoints: our variable}, for loading Magenta checkpoints."""
+    names = {'encoder/mu/kernel': self.mu.kernel, 'encoder/mu/bias': self.mu.bias,
+             'encoder/sigma/kernel': self.sigma.kernel, 'encoder/sigma/bias': self.sigma.bias}
+    levels = ([('encoder', self.encoder)] if isinstance(self.encoder, BidirectionalLstmEncoder)
+              else [(f'encoder/hierarchical_level_{i}', level)
+                    for i, level in enumerate(self.encoder.levels)])
+    for scope, encoder in levels:
+      for k, (fw, bw) in enumerate(zip(encoder.forward, encoder.backward)):
+        for direction, layer in (('fw', fw), ('bw', bw)):
+          prefix = f'{scope}/cell_{k}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0/lstm_cell'
+          names.update({f'{prefix}/kernel': layer.kernel, f'{prefix}/bias': layer.bias})
+
+    names.update(self.decoder.original_variable_names())
+    return names

@@ -1,0 +1,344 @@
+"""A trained MusicVAE for encoding, decoding, sampling and interpolating NoteSequences.
+
+    model = TrainedModel('runs/mel_2bar')              # a run directory, or a checkpoint prefix
+    melodies = model.sample(4, temperature=0.5, seed=1)
+    z, mu, sigma = model.encode([ns1, ns2])
+    morph = model.interpolate(ns1, ns2, num_steps=5)
+
+The run directory describes itself (run_dir/config.json, see checkpoints.py), so nothing else is
+needed. Construction reads the config and restores the weights (no graph is built); each operation
+is one `tf.function` of an `inference.InferenceModule` (`model.inference`, the module that
+`mvl_export` saves), with a batch dimension of any size, traced on first use and reused: the whole
+autoregressive sampling loop runs as one graph per operation. Nothing here imports the training
+loop. Inputs go in chunks of at most
+`batch_size` rows and are not padded. (The original pads every call to its `max_batch_size`.
+Encoding 2 windows with the full hierdec-mel_16bar took 3.2 s padded to 8 rows and 2.2 s unpadded,
+on 2 CPU cores.)
+
+`compute_dtype='bfloat16'` runs the matmuls in bfloat16 (weights cast once per call, cell
+arithmetic in float32). On CPUs with native bf16 (AVX512-BF16, AMX) generation is 1.4-1.8x faster
+(benchmarks/README.md). Logits stay within about 1e-2 of float32, so a sample at the same seed can
+differ in a few notes. The default is the dtype the model was trained in.
+
+Temperature: decoding divides the logits by it. 0 is allowed and means greedy (argmax) decoding;
+negative or non-finite temperatures are rejected. Like the original, the API defaults to 1.0 while
+the programs default to 0.5.
+"""
+import math
+import os
+
+from absl import logging
+import ml_collections
+import numpy as np
+import tensorflow as tf
+
+from music_vae_lite import checkpoints
+from music_vae_lite.families import converters
+from music_vae_lite.serving import inference
+from music_vae_lite.nn import model_registry
+
+
+class NoWindowError(ValueError):
+  """A NoteSequence gives no window the model can encode (the message says why)."""
+
+
+def slerp(p0, p1, t):
+  """Spherical interpolation between vectors p0 and p1 at fractions t (a number or an array [K]).
+
+  Returns float64 [K, D] (or [D] for a scalar t). Falls back to linear interpolation where the
+  angle is about 0 (or 180 degrees) or a vector is zero, where slerp's 1/sin(omega) is undefined.
+  (The computation is inference.slerp, the one the exported `interpolate` runs.)
+  """
+  t_array = np.asarray(t, np.float64)
+  result = inference.slerp(np.asarray(p0, np.float64), np.asarray(p1, np.float64), t_array).numpy()
+  return result[0] if t_array.ndim == 0 else result
+
+
+def check_temperature(temperature):
+  """The temperature as a float; ValueError unless it is finite and >= 0 (0 = argmax)."""
+  try:
+    value = float(temperature)
+  except (TypeError, ValueError) as e:
+    raise ValueError(f'temperature must be a number, got {temperature!r}.') from e
+  if not math.isfinite(value) or value < 0:
+    raise ValueError(f'temperature must be >= 0 (0 = greedy argmax decoding), got {temperature}.')
+  return value
+
+
+def _seed_or_random(seed):
+  """A seed in [0, 2^31) (int32, for XLA-compatible stateless ops): from `seed`, or fresh."""
+  return int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0] >> np.uint32(1))
+
+
+class TrainedModel:
+  """A MusicVAE restored from a run directory or checkpoint.
+
+  Args:
+    path: a run directory (its newest checkpoint is used), its train/ folder, or a checkpoint
+      prefix such as run_dir/train/ckpt-2000.
+    batch_size: the most rows one call of a compiled function takes; longer inputs go in chunks.
+    compute_dtype: 'float32' or 'bfloat16' for the matmuls; default: the config's training dtype.
+  Raises:
+    checkpoints.RunDirError: no run directory or checkpoint at `path`.
+    checkpoints.CheckpointMismatchError: the checkpoint does not fit the stored config.
+  """
+
+  def __init__(self, path, batch_size=32, compute_dtype=None):
+    if batch_size < 1:
+      raise ValueError(f'batch_size must be >= 1, got {batch_size}.')
+    if compute_dtype not in (None, 'float32', 'bfloat16'):
+      raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {compute_dtype!r}.")
+    self.checkpoint_path, self.run_dir = checkpoints.resolve(path)
+    self.config = checkpoints.load_config(self.run_dir)
+    self.converter = converters.get_converter(self.config.data)
+    # For inputs, every window in order (training keeps a random subset of at most
+    # max_windows_per_sequence), so window k is the k-th window of the piece.
+    all_windows = ml_collections.ConfigDict(self.config.data.to_dict())
+    all_windows.max_windows_per_sequence = None
+    self._input_converter = converters.get_converter(all_windows)
+    self.batch_size = batch_size
+    self.model = model_registry.build_model(self.config, self.converter)
+    # Given a run directory, a damaged newest checkpoint is named and the one before it used.
+    candidates = ([self.checkpoint_path] if not os.path.isdir(os.fspath(path))
+                  else checkpoints.run_checkpoints(self.run_dir))
+    self.checkpoint_path = checkpoints.restore_newest_readable(
+        tf.train.Checkpoint(model=self.model), candidates)
+    self.step = checkpoints.checkpoint_step(self.checkpoint_path)
+    dtype = model_registry.compute_dtype(self.config.train) if compute_dtype is None else (
+        tf.as_dtype(compute_dtype))
+    self.compute_dtype = dtype.name
+    # The model keeps the fused kernel to float32 itself.
+    self.inference = inference.InferenceModule(
+        self.model, self.config, self.converter, dtype,
+        fused=model_registry.use_fused_kernels(self.config.train))
+
+  @classmethod
+  def from_magenta(cls, checkpoint, config=None, batch_size=32, compute_dtype=None):
+    """A TrainedModel from a checkpoint of the original Magenta MusicVAE (for notebooks).
+
+    Args:
+      checkpoint: a released `.tar` bundle, a checkpoint prefix (DIR/model.ckpt) or a directory.
+      config: the original config's name (e.g. 'hierdec-mel_16bar'), a ConfigDict (for
+        non-standard sizes), or None to infer it from the variable names and shapes.
+    Raises:
+      magenta_checkpoint.UnsupportedFamilyError: a model family we do not implement yet.
+      magenta_checkpoint.MagentaCheckpointError: unreadable checkpoint or a config that does not fit.
+    The weights pass through a temporary run directory (deleted before this returns), so
+    `run_dir` is None; `mvl_import` writes a lasting one.
+    """
+    import tempfile  # pylint: disable=g-import-not-at-top
+    from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
+    from music_vae_lite.serving import magenta_checkpoint  # pylint: disable=g-import-not-at-top
+    if isinstance(config, str):
+      config = config_lib.load_config(config)
+    with tempfile.TemporaryDirectory() as scratch:
+      run_dir, report = magenta_checkpoint.import_checkpoint(
+          checkpoint, os.path.join(scratch, 'run'), config, scratch_dir=scratch)
+      model = cls(run_dir, batch_size, compute_dtype)
+    logging.info('%s', magenta_checkpoint.format_report(report))
+    model.run_dir, model.checkpoint_path = None, os.fspath(checkpoint)
+    model.step = report['global_step']
+    return model
+
+  @property
+  def z_size(self):
+    return self.config.model.z_size
+
+  @property
+  def num_steps(self):
+    return self.converter.window_steps
+
+  def _chunks(self, array):
+    """Yields consecutive chunks of at most batch_size rows."""
+    for start in range(0, len(array), self.batch_size):
+      yield array[start:start + self.batch_size]
+
+  # ------------------------------------------------------------------------------------------
+  # NoteSequences <-> windows.
+
+  def extract(self, note_sequence, window=None, name='input'):
+    """(labels [T, P], controls [T] or None, window index, number of windows) of one
+    NoteSequence.
+
+    Args:
+      note_sequence: an unquantized NoteSequence.
+      window: which window (0-based); None picks the first that starts with a note (a melody
+        note-on or a drum hit at its first step), so a piece's pickup or leading rest is skipped;
+        failing that, the first window.
+      name: how to name the input in errors.
+    Raises NoWindowError with the converter's explanation when there is no window, or when
+    `window` is beyond the number found."""
+    result = self._input_converter.to_tensors(note_sequence)
+    count = len(result.labels)
+    if not count:
+      raise NoWindowError(f'{name}: {result.explain()}')
+    if window is None:
+      window = next((i for i, labels in enumerate(result.labels)
+                     if self.converter.starts_with_note(labels)), 0)
+    if not 0 <= window < count:
+      raise NoWindowError(f'{name} has {count} window(s); window {window + 1} does not exist.')
+    controls = None if result.controls is None else np.asarray(result.controls[window])
+    return np.asarray(result.labels[window]), controls, window, count
+
+  def extract_window(self, note_sequence, window=None, name='input'):
+    """(labels [T, P], window index, number of windows) of one NoteSequence (see extract)."""
+    labels, _, window, count = self.extract(note_sequence, window, name)
+    return labels, window, count
+
+  def _windows(self, note_sequences):
+    windows, controls = [], []
+    for index, sequence in enumerate(note_sequences):
+      labels, window_controls, _, count = self.extract(sequence, 0, name=f'NoteSequence {index}')
+      if count > 1:
+        logging.warning('NoteSequence %d gives %d windows; encoding the first.', index, count)
+      windows.append(labels)
+      controls.append(window_controls)
+    return np.stack(windows), (np.stack(controls) if self.converter.control_depth else None)
+
+  def check_controls(self, controls, rows=None):
+    """Controls for a conditioned model: int32 [T] (the same for every row), or [rows, T];
+    None for a model without controls. ValueError when they are missing, extra or out of range."""
+    depth = self.converter.control_depth
+    if not depth:
+      if controls is not None:
+        raise ValueError(f'This {self.converter.encoding} model takes no controls (chords).')
+      return None
+    if controls is None:
+      raise ValueError(f'This {self.converter.encoding} model is conditioned on controls '
+                       f'(chords): pass controls [{self.num_steps}], e.g. from '
+                       'chords.parse_chords("C G Am F", num_steps).')
+    controls = np.asarray(controls)
+    if controls.shape not in ((self.num_steps,), (rows, self.num_steps)):
+      raise ValueError(f'controls must have shape [{self.num_steps}]'
+                       + (f' or [{rows}, {self.num_steps}]' if rows is not None else '')
+                       + f', got {controls.shape}.')
+    # The converter checks the classes (as it does for training windows).
+    self.converter.check_controls(controls.reshape([-1, self.num_steps]),
+                                  controls.size // self.num_steps)
+    return controls.astype(np.int32)
+
+  # ------------------------------------------------------------------------------------------
+  # The API.
+
+  def encode_labels(self, labels, seed=None, controls=None):
+    """(z, mu, sigma), each float32 [N, z_size], for label windows [N, T, P] (and, for a
+    conditioned model, their controls [N, T] or [T])."""
+    labels = np.asarray(labels, np.int32)
+    parts = len(self.converter.parts)
+    if labels.ndim != 3 or labels.shape[1:] != (self.num_steps, parts):
+      raise ValueError(f'Expected label windows [N, {self.num_steps}, {parts}], got shape '
+                       f'{labels.shape}.')
+    controls = self.check_controls(controls, len(labels))
+    if controls is not None and controls.ndim == 1:
+      controls = np.broadcast_to(controls, labels.shape[:2])
+    seed = _seed_or_random(seed)
+    outputs = []
+    for index, start in enumerate(range(0, len(labels), self.batch_size)):
+      chunk = labels[start:start + self.batch_size]
+      chunk_controls = None if controls is None else controls[start:start + self.batch_size]
+      inputs = self.converter.inputs_from_labels(chunk, chunk_controls).astype(np.float32)
+      lengths = np.full([len(chunk)], self.num_steps, np.int32)
+      out = self.inference.encode(inputs, lengths, tf.constant([seed, index], tf.int32))
+      outputs.append([out['z'].numpy(), out['mu'].numpy(), out['sigma'].numpy()])
+    return tuple(np.concatenate(parts) for parts in zip(*outputs))
+
+  def encode(self, note_sequences, seed=None):
+    """(z, mu, sigma) for NoteSequences, one window each (the first, with a warning, if several;
+    a conditioned model reads their chords too).
+
+    Raises NoWindowError naming the sequence and the reason when one gives no window."""
+    if not len(note_sequences):
+      raise ValueError('encode needs at least one NoteSequence.')
+    labels, controls = self._windows(note_sequences)
+    return self.encode_labels(labels, seed, controls)
+
+  def _controls_input(self, controls):
+    """The extra argument of the inference functions: [controls] or nothing."""
+    return [] if controls is None else [tf.constant(controls, tf.int32)]
+
+  def decode_to_labels(self, z, temperature=1.0, seed=None, controls=None):
+    """Label windows int32 [N, T, P] decoded from z [N, z_size] (a conditioned model: following
+    controls [T])."""
+    temperature = check_temperature(temperature)
+    controls = self.check_controls(controls)
+    z = np.asarray(z, np.float32)
+    if z.ndim != 2 or z.shape[1] != self.z_size:
+      raise ValueError(f'z must have shape [N, {self.z_size}], got {z.shape}.')
+    if not len(z):
+      return np.zeros([0, self.num_steps, len(self.converter.parts)], np.int32)
+    seed = _seed_or_random(seed)
+    outputs = []
+    for index, chunk in enumerate(self._chunks(z)):
+      out = self.inference.decode(chunk, tf.constant(temperature, tf.float32),
+                                  tf.constant([seed, index], tf.int32),
+                                  *self._controls_input(controls))
+      outputs.append(out['tokens'].numpy())
+    return np.concatenate(outputs)
+
+  def to_note_sequences(self, labels, controls=None):
+    """NoteSequences of label windows [N, T, P] (a conditioned model: with its controls [T] or
+    [N, T] written in as chord symbols)."""
+    if controls is not None:
+      controls = np.broadcast_to(controls, labels.shape[:2])
+    return self.converter.from_tensors(labels, controls)
+
+  def decode(self, z, temperature=1.0, seed=None, controls=None):
+    """NoteSequences decoded from z [N, z_size] (120 qpm, velocity 80)."""
+    return self.to_note_sequences(self.decode_to_labels(z, temperature, seed, controls), controls)
+
+  def sample_labels(self, n, temperature=1.0, seed=None, controls=None):
+    """n label windows [n, T, P] from z ~ N(0, I) (a conditioned model: following controls [T]).
+    Chunk k (at most batch_size rows) is the exported `sample` at seed [s, k], s derived from
+    `seed`: with n <= batch_size, a SavedModel given the same seed pair returns the same windows."""
+    if n < 1:
+      raise ValueError(f'n must be >= 1, got {n}.')
+    temperature = tf.constant(check_temperature(temperature), tf.float32)
+    controls = self.check_controls(controls)
+    seed = _seed_or_random(seed)
+    outputs = []
+    for index, start in enumerate(range(0, n, self.batch_size)):
+      count = min(self.batch_size, n - start)
+      out = self.inference.sample(tf.constant(count, tf.int32), temperature,
+                                  tf.constant([seed, index], tf.int32),
+                                  *self._controls_input(controls))
+      outputs.append(out['tokens'].numpy())
+    return np.concatenate(outputs)
+
+  def sample(self, n, temperature=1.0, seed=None, controls=None):
+    """n NoteSequences from z ~ N(0, I); the same seed gives the same sequences."""
+    return self.to_note_sequences(self.sample_labels(n, temperature, seed, controls), controls)
+
+  def interpolate_labels(self, start, end, num_steps, temperature=1.0, seed=None, controls=None,
+                         start_controls=None, end_controls=None):
+    """Label windows [num_steps, T, P] decoded along the slerp between the posterior means of two
+    label windows [T, P], endpoints included. A conditioned model encodes each end with its own
+    controls (`start_controls`, `end_controls`, [T]) and decodes every point with `controls`
+    (default: the start's)."""
+    if num_steps < 2:
+      raise ValueError(f'num_steps must be >= 2 (it includes both ends), got {num_steps}.')
+    ends_controls = None
+    if self.converter.control_depth:
+      start_controls = self.check_controls(start_controls if start_controls is not None
+                                           else controls)
+      end_controls = self.check_controls(end_controls if end_controls is not None
+                                         else start_controls)
+      ends_controls = np.stack([start_controls, end_controls])
+      controls = start_controls if controls is None else controls
+    _, mu, _ = self.encode_labels(np.stack([start, end]), seed, ends_controls)
+    # The points the exported `interpolate` decodes (the same tokens when num_steps <= batch_size).
+    z = inference.interpolation_points(mu[0], mu[1], num_steps).numpy()
+    return self.decode_to_labels(z, temperature, seed, controls)
+
+  def interpolate(self, start_sequence, end_sequence, num_steps, temperature=1.0, seed=None,
+                  start_window=None, end_window=None, controls=None):
+    """NoteSequences morphing from one sequence to the other.
+
+    `start_window` / `end_window` pick the window (0-based) of each sequence; by default the first
+    that starts with a note (see extract). A conditioned model follows `controls` [T] (default: the
+    start window's chords)."""
+    start, start_controls, _, _ = self.extract(start_sequence, start_window, name='start sequence')
+    end, end_controls, _, _ = self.extract(end_sequence, end_window, name='end sequence')
+    controls = start_controls if controls is None else controls
+    labels = self.interpolate_labels(start, end, num_steps, temperature, seed, controls,
+                                     start_controls, end_controls)
+    return self.to_note_sequences(labels, controls)

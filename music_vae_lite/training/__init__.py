@@ -1,0 +1,1 @@
+"""Training: the loop and step functions, the objective, schedules, summaries, warm starts."""

@@ -1,0 +1,98 @@
+"""tf.distribute plumbing for training: picking a strategy, worker roles, sharded input.
+
+Training always runs under a strategy, so one code path serves every setup:
+- 'default': `OneDeviceStrategy` on the first GPU, else the CPU.
+- 'mirrored': `MirroredStrategy`, synchronous data parallelism over this machine's GPUs.
+- 'multi_worker': `MultiWorkerMirroredStrategy`; the cluster and this worker's role come from the
+  TF_CONFIG environment variable (task type 'worker', or 'chief' plus workers). Worker 0 (or the
+  chief) is the chief: it writes summaries, evaluates and saves to run_dir/train.
+
+`config.train.batch_size` is the *global* batch: each replica gets batch_size / num_replicas.
+Where the original divided the batch by the number of sync workers (SyncReplicasOptimizer), this
+is the same rule.
+"""
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from music_vae_lite.pipeline import input_pipeline
+
+STRATEGIES = ('default', 'mirrored', 'multi_worker')
+
+
+def make_strategy(name='default'):
+  """The tf.distribute strategy called `name` (one of STRATEGIES). Create it before other TF work:
+  the multi-worker strategy must start its collective runtime first."""
+  if name == 'default':
+    gpus = tf.config.list_logical_devices('GPU')
+    return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else '/cpu:0')
+  if name == 'mirrored':
+    return tf.distribute.MirroredStrategy()
+  if name == 'multi_worker':
+    if not os.environ.get('TF_CONFIG'):
+      raise ValueError('--strategy=multi_worker reads the cluster from the TF_CONFIG environment '
+                       'variable, which is not set (see the tf.distribute multi-worker guide).')
+    try:
+      json.loads(os.environ['TF_CONFIG'])
+    except json.JSONDecodeError as e:
+      raise ValueError(f'TF_CONFIG is not valid JSON: {e}.') from e
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  raise ValueError(f'Unknown strategy {name!r}: expected one of {", ".join(STRATEGIES)}.')
+
+
+def worker_role(strategy):
+  """(is_chief, worker_id) of this process; (True, 0) outside multi-worker training."""
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None or not resolver.task_type:
+    return True, 0
+  task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
+  has_chief = 'chief' in resolver.cluster_spec().as_dict()
+  is_chief = task_type == 'chief' or (task_type == 'worker' and task_id == 0 and not has_chief)
+  # A unique number per process, for file names: the chief is 0, workers count from 1 with a chief.
+  worker_id = 0 if task_type == 'chief' else task_id + (1 if has_chief else 0)
+  return is_chief, worker_id
+
+
+def per_replica_batch_size(strategy, global_batch_size):
+  replicas = strategy.num_replicas_in_sync
+  if global_batch_size % replicas:
+    raise ValueError(f'config.train.batch_size={global_batch_size} does not split evenly over '
+                     f'{replicas} replicas; use a multiple of {replicas}.')
+  return global_batch_size // replicas
+
+
+def derived_seed(*numbers):
+  """A non-negative int63 seed mixing several integers (e.g. config seed, step, worker)."""
+  state = np.random.SeedSequence([int(n) for n in numbers]).generate_state(1, np.uint64)[0]
+  return int(state >> np.uint64(1))
+
+
+def distribute_windows(strategy, windows, converter, global_batch_size, *, seed, transpose=0,
+                       start_step=0):
+  """A distributed, endlessly repeating dataset of training batches from windows (a WindowSet, or
+  label windows [N, T, P]).
+
+  Each input pipeline (one per worker) reads its own share of the windows (every k-th window) with
+  its own seed, and batches them at the per-replica batch size; the strategy hands one batch to
+  each local replica, so every step sees `global_batch_size` windows in all. Batches are a function
+  of (seed, step): starting at `start_step` gives the batches an uninterrupted run sees from there.
+  """
+  batch_size = per_replica_batch_size(strategy, global_batch_size)
+  labels, controls = input_pipeline.window_arrays(windows)
+
+  def dataset_fn(context):
+    every = slice(context.input_pipeline_id, None, context.num_input_pipelines)
+    shard = labels[every]
+    if not len(shard):
+      raise ValueError(f'Only {len(labels)} training windows for {context.num_input_pipelines} '
+                       'workers: every worker needs at least one.')
+    return input_pipeline.make_dataset(
+        shard, converter, batch_size, seed=derived_seed(seed, context.input_pipeline_id),
+        controls=None if controls is None else controls[every],
+        transpose=transpose, shuffle=True, repeat=True, drop_remainder=True,
+        # Each step takes one batch from this pipeline for each of its local replicas.
+        start_batch=start_step * (context.num_replicas_in_sync // context.num_input_pipelines))
+
+  return strategy.distribute_datasets_from_function(dataset_fn)

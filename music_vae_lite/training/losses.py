@@ -1,0 +1,96 @@
+"""The MusicVAE objective: reconstruction cross-entropy plus a beta-weighted, free-bits-clipped KL.
+
+    r_loss    = sum over valid steps of -log p(x_t | x_<t, z)       [B], nats
+    kl        = KL(q(z|x) || N(0, I))                              [B], nats
+    free_nats = free_bits * ln 2
+    kl_cost   = max(kl - free_nats, 0)                             [B]
+    loss      = mean(r_loss) + beta(step) * mean(kl_cost)
+
+`loss` is the negative ELBO when beta = 1 and free_bits = 0. Like the original, free bits clip the
+*total* KL of z by default (its docs say "per dimension", its code clips the sum). With
+`free_bits_per_dim=True` each dimension's KL is clipped at free_nats / z_size instead, so both variants
+leave the same total budget unpenalised.
+"""
+import math
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from music_vae_lite.training import schedules
+
+tfd = tfp.distributions
+LN2 = math.log(2.0)
+
+
+def kl_cost(posterior, model_config):
+  """(raw KL [B], clipped KL cost [B]), both in nats."""
+  prior = tfd.MultivariateNormalDiag(loc=tf.zeros_like(posterior.mean()),
+                                     scale_diag=tf.ones_like(posterior.mean()))
+  kl = tfd.kl_divergence(posterior, prior)
+  free_nats = model_config.free_bits * LN2
+  if not model_config.free_bits_per_dim:
+    return kl, tf.maximum(kl - free_nats, 0.0)
+  per_dim = per_dimension_kl(posterior)
+  return kl, tf.reduce_sum(tf.maximum(per_dim - free_nats / model_config.z_size, 0.0), axis=-1)
+
+
+def per_dimension_kl(posterior):
+  """KL(q(z_d|x) || N(0, 1)) per dimension [B, Z], nats (sums to the total KL)."""
+  return tfd.kl_divergence(tfd.Normal(posterior.mean(), posterior.stddev()), tfd.Normal(0.0, 1.0))
+
+
+def compute_loss(model, batch, step, model_config, seed, sampling_probability=None, fused=False,
+                 compute_dtype=tf.float32):
+  """Loss and metrics for one batch, averaged over it.
+
+  Args:
+    model: a `models.MusicVAE`.
+    batch: {'inputs' [B, T, D], 'labels' [B, T, P], 'lengths' [B], and 'controls' [B, T] for a
+      conditioned model}.
+    step: the global step (drives beta and the sampling schedule).
+    model_config: `config.model`.
+    seed: a stateless seed [2] for z and scheduled sampling.
+    sampling_probability: overrides the schedule (eval: 0 = teacher forced, 1 = free running).
+  Returns:
+    (loss, {name: scalar}) with the TensorBoard names. Accuracy counts every part's steps; with
+    several parts, `metrics/accuracy/<part>` and `metrics/note_on_accuracy/<part>` give each.
+  """
+  z_seed, decoder_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  labels = tf.cast(batch['labels'], tf.int32)
+  lengths = tf.cast(batch['lengths'], tf.int32)
+  controls = batch.get('controls')
+  posterior = model.posterior(batch['inputs'], lengths, fused, compute_dtype)
+  # Reparameterised: z = mu + sigma * eps, so gradients reach the encoder.
+  z = posterior.mean() + posterior.stddev() * tf.random.stateless_normal(
+      tf.shape(posterior.mean()), z_seed)
+  if sampling_probability is None:
+    sampling_probability = schedules.sampling_probability(step, model_config)
+  logits = model.decoder.reconstruct(z, labels, sampling_probability, controls, seed=decoder_seed,
+                                     fused=fused, compute_dtype=compute_dtype)
+  r_loss, steps = model.decoder.reconstruction_loss(logits, labels, lengths)
+  kl, kl_clipped = kl_cost(posterior, model_config)
+  beta = schedules.beta(step, model_config)
+  loss = tf.reduce_mean(r_loss) + beta * tf.reduce_mean(kl_clipped)
+  correct, note_on, mask = steps['correct'], steps['note_on'], steps['mask']
+  num_parts = len(model.decoder.parts)
+  metrics = {
+      'loss': loss,
+      'losses/r_loss': tf.reduce_mean(r_loss),
+      'losses/r_loss_per_step': tf.reduce_sum(r_loss) / tf.reduce_sum(mask),
+      'losses/kl_loss': tf.reduce_mean(kl_clipped),
+      'losses/kl_nats': tf.reduce_mean(kl),
+      'losses/kl_bits': tf.reduce_mean(kl) / LN2,
+      'losses/kl_beta': tf.convert_to_tensor(beta, tf.float32),
+      'sampling_probability': tf.convert_to_tensor(sampling_probability, tf.float32),
+      'metrics/accuracy': tf.reduce_sum(correct) / (tf.reduce_sum(mask) * num_parts),
+      # 0 for a batch without any note on (evaluation weights batches by their note-on steps).
+      'metrics/note_on_accuracy': tf.math.divide_no_nan(tf.reduce_sum(correct * note_on),
+                                                        tf.reduce_sum(note_on)),
+  }
+  if num_parts > 1:
+    for k, part in enumerate(model.decoder.parts):
+      metrics[f'metrics/accuracy/{part.name}'] = (tf.reduce_sum(correct[..., k])
+                                                  / tf.reduce_sum(mask))
+      metrics[f'metrics/note_on_accuracy/{part.name}'] = tf.math.divide_no_nan(
+          tf.reduce_sum(correct[..., k] * note_on[..., k]), tf.reduce_sum(note_on[..., k]))
+  return loss, metrics

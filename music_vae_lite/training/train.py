@@ -1,0 +1,650 @@
+"""Training and evaluation: the compiled train step, the loop with its checkpoints, summaries,
+evaluation and piano-roll images, and `evaluate` for held-out data.
+
+`train_and_evaluate(config, run_dir, examples)` is what `mvl_train` runs. The loop:
+- holds an exclusive lock on its checkpoint directory (a second trainer stops with the holder's
+  PID), removes what killed saves left behind, and resumes from the newest readable checkpoint in
+  run_dir/train (model, Adam slots, the global step, the random generator; a damaged newest one is
+  named and skipped). The learning rate, beta and sampling schedules derive from the step, and the
+  data stream (order and transpositions) is a function of (seed, batch number), so a resumed run
+  continues with exactly the batches an uninterrupted run sees: killed at any moment and resumed,
+  it ends bit-identical to the uninterrupted run on the same machine and thread settings (the
+  original cannot resume exactly: its tf.data pipeline restarts from scratch).
+- one step = one `tf.function` that runs every replica under the strategy, all-reduces (sums) the
+  gradients, takes their global norm, clips it to `grad_clip`, zeroes all gradients when the norm
+  is >= `grad_norm_clip_to_zero` (the original's rule; Adam's moments still move) and applies Adam
+  (TF1 defaults: beta1 0.9, beta2 0.999, epsilon 1e-8) with lr = (lr0 - lr_min) * decay^step +
+  lr_min. With `config.train.jit_compile` the loss and gradients (the forward and backward LSTMs,
+  nearly all the work) are compiled by XLA; the cross-replica reduction and the update stay
+  outside XLA, which cannot compile the strategy's cross-replica calls.
+- multi-worker: each worker restores from its own checkpoint directory (run_dir/train for the
+  chief, run_dir/workers/<id> for the others; they must agree, which is checked). A stop signal
+  must reach every worker: a worker that stops alone leaves the others waiting.
+- every step the loss is checked, and before every save the updated weights (finite, with a finite
+  loss and gradient on a fixed batch): a NaN or infinite value stops training with
+  NonFiniteLossError naming the step and the last finite checkpoint; such a state is never saved.
+- SIGINT / SIGTERM finish the current step, save a checkpoint and return (a second signal aborts
+  at once; an interrupted save never replaces the last good checkpoint, see checkpoints.py).
+
+Differences from the original: train summaries include `metrics/accuracy`; evaluation reports both
+the teacher-forced and the free-running ("sampled", sampling probability 1) accuracy under explicit
+names, instead of one `metrics/accuracy` whose meaning depends on the config.
+"""
+import dataclasses
+import math
+import os
+import signal
+import threading
+import time
+
+from absl import logging
+import ml_collections
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from music_vae_lite import checkpoints
+from music_vae_lite import config_lib
+from music_vae_lite.families import converters
+from music_vae_lite.training import distribute
+from music_vae_lite.pipeline import input_pipeline
+from music_vae_lite.training import losses
+from music_vae_lite.nn import model_registry
+from music_vae_lite import pianoroll
+from music_vae_lite.pipeline import preprocess
+from music_vae_lite.training import schedules
+from music_vae_lite.training import summaries
+from music_vae_lite.training import warm_start
+
+# Scalars written to run_dir/eval and returned by `evaluate`.
+EVAL_METRICS = ('loss', 'losses/r_loss', 'losses/r_loss_per_step', 'losses/kl_loss',
+                'losses/kl_bits', 'losses/kl_nats', 'losses/kl_beta',
+                'metrics/teacher_forced_accuracy', 'metrics/sampled_accuracy',
+                'metrics/teacher_forced_note_on_accuracy', 'metrics/sampled_note_on_accuracy',
+                'losses/sampled_r_loss', 'latent/active_units')
+# Per-dimension values written to run_dir/eval as histograms (over the z dimensions).
+EVAL_HISTOGRAMS = ('latent/kl_bits_per_dimension',)
+# A dimension is active when its posterior mean varies over the windows by more than this
+# (Burda et al. 2016); an inactive one carries no information about x: it has collapsed.
+ACTIVE_UNIT_VARIANCE = 0.01
+IMAGE_WINDOWS = 4  # windows per piano-roll summary image
+IMAGE_SAMPLE_TEMPERATURE = 0.5  # like the CLI default
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The loss became NaN or infinite; training stopped without saving the bad state."""
+
+
+# The network and its dtype come from model_registry, which inference shares without this module.
+compute_dtype = model_registry.compute_dtype
+use_fused_kernels = model_registry.use_fused_kernels
+build_model = model_registry.build_model
+
+
+class DecayedLearningRate(tf_keras.optimizers.schedules.LearningRateSchedule):
+  """`schedules.learning_rate` as a Keras schedule, evaluated at the optimizer's iteration count
+  (which is the global step: it increments once per train step, also when gradients are zeroed)."""
+
+  def __init__(self, train_config):
+    self.train_config = ml_collections.FrozenConfigDict(train_config)
+
+  def __call__(self, step):
+    return schedules.learning_rate(step, self.train_config)
+
+  def get_config(self):
+    return {'learning_rate': self.train_config.learning_rate,
+            'min_learning_rate': self.train_config.min_learning_rate,
+            'decay_rate': self.train_config.decay_rate}
+
+
+def make_optimizer(train_config):
+  return tf_keras.optimizers.Adam(learning_rate=DecayedLearningRate(train_config), beta_1=0.9,
+                                  beta_2=0.999, epsilon=1e-8, jit_compile=train_config.jit_compile)
+
+
+class TrainState:
+  """Model, optimizer, global step and random generator, and the checkpoint that holds them.
+
+  The model and optimizer live under the strategy's scope (mirrored variables). The generator does
+  not: it is advanced on the host once per step to give that step's seed, identically on every
+  worker, and each replica folds its replica id into the seed.
+  """
+
+  def __init__(self, config, strategy, converter):
+    self.config = config
+    self.strategy = strategy
+    with strategy.scope():
+      self.model = build_model(config, converter)
+      self.optimizer = make_optimizer(config.train)
+      # Build the Adam slots now, so a restore finds them and fills them.
+      self.optimizer.build(self.model.trainable_variables)
+    self.rng = tf.random.Generator.from_seed(config.train.seed)
+    self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                          step=self.optimizer.iterations, rng=self.rng)
+
+  @property
+  def step(self):
+    """The global step: the number of train steps taken."""
+    return int(self.optimizer.iterations.numpy())
+
+  def next_seed(self):
+    # int32: XLA's stateless random kernels take int32 seeds only.
+    return self.rng.uniform_full_int([2], tf.int32)
+
+
+def make_train_step(state):
+  """The compiled train step: `train_step(distributed_iterator, seed) -> {name: scalar}`."""
+  strategy, config = state.strategy, state.config
+  model, optimizer = state.model, state.optimizer
+  train_config = config.train
+  num_replicas = strategy.num_replicas_in_sync
+  variables = warm_start.trainable_variables(model, train_config)  # minus frozen ones
+  fused, dtype = use_fused_kernels(train_config), compute_dtype(train_config)
+
+  def loss_and_gradients(batch, step, seed):
+    with tf.GradientTape() as tape:
+      loss, metrics = losses.compute_loss(model, batch, step, config.model, seed, fused=fused,
+                                          compute_dtype=dtype)
+      # Gradients are summed over replicas below; each replica's mean loss divided by the number of
+      # replicas makes that sum the gradient of the mean loss over the global batch.
+      scaled_loss = loss / num_replicas
+    return metrics, tape.gradient(scaled_loss, variables)
+
+  if train_config.jit_compile:
+    loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
+
+  def replica_step(batch, seed):
+    context = tf.distribute.get_replica_context()
+    seed = tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
+    metrics, gradients = loss_and_gradients(batch, optimizer.iterations, seed)
+    gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+    metrics = context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                 {name: value / num_replicas for name, value in metrics.items()})
+    global_norm = tf.linalg.global_norm(gradients)
+    clipped, _ = tf.clip_by_global_norm(gradients, train_config.grad_clip, use_norm=global_norm)
+    # The original's rule: at a norm >= grad_norm_clip_to_zero (or a NaN norm) every gradient is 0.
+    keep = global_norm < train_config.grad_norm_clip_to_zero
+    gradients = [tf.where(keep, g, tf.zeros_like(g)) for g in clipped]
+    optimizer.apply_gradients(zip(gradients, variables), skip_gradients_aggregation=True)
+    metrics['global_norm'] = global_norm
+    return metrics
+
+  @tf.function
+  def train_step(iterator, seed):
+    per_replica = strategy.run(replica_step, args=(next(iterator), seed))
+    # Every replica holds the same all-reduced values: take the first local one.
+    return {name: strategy.experimental_local_results(value)[0]
+            for name, value in per_replica.items()}
+
+  return train_step
+
+
+class Evaluator:
+  """Teacher-forced and free-running metrics of a model on label windows.
+
+  Teacher-forced: every decoder step gets the true previous token (sampling probability 0).
+  Sampled: every step gets the model's own sample (probability 1, temperature 1), as in the
+  original's eval of scheduled-sampling configs. Both use z drawn from q(z|x), like training. The
+  step only matters for `loss` (through beta). Note-on accuracies count only the steps whose
+  target starts a note (`decoders.Decoder.note_on`). Latent: `latent/active_units` counts the dimensions
+  whose posterior mean has variance > ACTIVE_UNIT_VARIANCE over the windows, and
+  `latent/kl_bits_per_dimension` [Z] is each dimension's mean KL in bits (a histogram summary).
+  """
+
+  def __init__(self, model, config, converter):
+    self.converter = converter
+    self.config = config
+    fused, dtype = use_fused_kernels(config.train), compute_dtype(config.train)
+
+    @tf.function(jit_compile=config.train.jit_compile)
+    def eval_batch(batch, step, seed):
+      _, forced = losses.compute_loss(model, batch, step, config.model, seed,
+                                      sampling_probability=0.0, fused=fused, compute_dtype=dtype)
+      _, sampled = losses.compute_loss(model, batch, step, config.model, seed,
+                                       sampling_probability=1.0, fused=fused, compute_dtype=dtype)
+      posterior = model.posterior(batch['inputs'], batch['lengths'], fused, dtype)
+      per_part = {}  # several parts: each part's accuracies too (compute_loss names them)
+      for part in model.decoder.parts if len(model.decoder.parts) > 1 else ():
+        for kind in ('accuracy', 'note_on_accuracy'):
+          per_part[f'metrics/teacher_forced_{kind}/{part.name}'] = forced[
+              f'metrics/{kind}/{part.name}']
+          per_part[f'metrics/sampled_{kind}/{part.name}'] = sampled[f'metrics/{kind}/{part.name}']
+      note_ons = tf.reduce_sum(model.decoder.note_on(batch['labels']), axis=[0, 1])  # [P]
+      return {
+          **per_part,
+          'loss': forced['loss'],
+          'losses/r_loss': forced['losses/r_loss'],
+          'losses/r_loss_per_step': forced['losses/r_loss_per_step'],
+          'losses/kl_loss': forced['losses/kl_loss'],
+          'losses/kl_bits': forced['losses/kl_bits'],
+          'losses/kl_nats': forced['losses/kl_nats'],
+          'losses/kl_beta': forced['losses/kl_beta'],
+          'metrics/teacher_forced_accuracy': forced['metrics/accuracy'],
+          'metrics/sampled_accuracy': sampled['metrics/accuracy'],
+          'metrics/teacher_forced_note_on_accuracy': forced['metrics/note_on_accuracy'],
+          'metrics/sampled_note_on_accuracy': sampled['metrics/note_on_accuracy'],
+          'losses/sampled_r_loss': sampled['losses/r_loss'],
+      }, posterior.mean(), losses.per_dimension_kl(posterior), note_ons
+
+    self._eval_batch = eval_batch
+
+  def dataset(self, windows, batch_size, num_batches=None):
+    """Batches for evaluation of windows (a WindowSet, or labels [N, T, P]): in order;
+    `num_batches` (repeating the windows if there are fewer) or one pass over every window (the
+    last batch may be smaller)."""
+    if num_batches is None:
+      return input_pipeline.make_dataset(windows, self.converter, batch_size, seed=0,
+                                         shuffle=False, repeat=False, drop_remainder=False)
+    return input_pipeline.make_dataset(windows, self.converter, batch_size, seed=0, shuffle=False,
+                                       repeat=True, drop_remainder=True).take(num_batches)
+
+  def __call__(self, dataset, step, seed=0, progress=None):
+    """EVAL_METRICS and EVAL_HISTOGRAMS over the batches of `dataset`, plus 'num_windows'.
+
+    Means are weighted by windows, the note-on accuracies by note-on steps. `progress`, if given,
+    is called with the number of windows done after every batch."""
+    totals, weights, count = {}, {}, 0
+    means, kl_per_dimension = [], 0.0
+    step = tf.constant(step, tf.int64)
+    for index, batch in enumerate(dataset):
+      batch_seed = tf.constant([seed, index], tf.int32)
+      metrics, mu, kl, note_ons = self._eval_batch(batch, step, batch_seed)
+      size = int(batch['labels'].shape[0])
+      note_ons = {part.name: float(n) for part, n in zip(self.converter.parts, note_ons.numpy())}
+      for name, value in metrics.items():
+        weight = size
+        if 'note_on' in name:  # weighted by the note-on steps: all parts', or the named part's
+          weight = note_ons.get(name.rsplit('/', 1)[-1], sum(note_ons.values()))
+        totals[name] = totals.get(name, 0.0) + float(value) * weight
+        weights[name] = weights.get(name, 0.0) + weight
+      means.append(mu.numpy().astype(np.float64))
+      kl_per_dimension = kl_per_dimension + tf.reduce_sum(kl, axis=0).numpy().astype(np.float64)
+      count += size
+      if progress:
+        progress(count)
+    if not count:
+      raise ValueError('Nothing to evaluate: the dataset gave no batch.')
+    results = {name: total / weights[name] if weights[name] else float('nan')
+               for name, total in totals.items()}
+    results['latent/active_units'] = int(np.sum(np.var(np.concatenate(means), axis=0) >
+                                                ACTIVE_UNIT_VARIANCE))
+    results['latent/kl_bits_per_dimension'] = kl_per_dimension / count / math.log(2.0)
+    results['num_windows'] = count
+    return results
+
+
+def evaluate(model, config, windows, *, step, batch_size=None, seed=0, converter=None,
+             progress=None):
+  """EVAL_METRICS over every window of `windows` (a WindowSet, or labels [N, T, P]; one pass),
+  with 'num_windows', and each part's accuracies for a family of several parts.
+
+  `progress(windows_done)` is called after every batch."""
+  converter = converter or converters.get_converter(config.data)
+  evaluator = Evaluator(model, config, converter)
+  batch_size = batch_size or config.train.batch_size
+  return evaluator(evaluator.dataset(windows, batch_size), step, seed, progress)
+
+
+class ImageMaker:
+  """Piano rolls of fixed windows beside their reconstructions (argmax decoding from the posterior
+  mean) and of samples from fixed prior draws, so pictures from different steps compare directly."""
+
+  def __init__(self, model, config, converter, windows, seed):
+    self.converter = converter
+    labels, controls = input_pipeline.window_arrays(windows)
+    self.labels = labels[:IMAGE_WINDOWS]
+    # Samples get the controls of the shown windows (a conditioned model needs some).
+    self.controls = None if controls is None else np.asarray(controls[:IMAGE_WINDOWS], np.int32)
+    self.inputs = converter.inputs_from_labels(self.labels, self.controls).astype(np.float32)
+    self.z = np.random.default_rng(seed).standard_normal(
+        [len(self.labels), config.model.z_size]).astype(np.float32)
+    self.seed = tf.constant([seed, 1], tf.int32)
+    dtype = compute_dtype(config.train)
+
+    @tf.function
+    def reconstruct_and_sample(inputs, lengths, z, seed, controls):
+      mu = model.posterior(inputs, lengths, use_fused_kernels(config.train), dtype).mean()
+      reconstructions = model.decoder.sample(mu, 0.0, controls, seed=seed, compute_dtype=dtype)
+      samples = model.decoder.sample(z, IMAGE_SAMPLE_TEMPERATURE, controls, seed=seed,
+                                     compute_dtype=dtype)
+      return reconstructions, samples
+
+    self._fn = reconstruct_and_sample
+
+  def __call__(self):
+    lengths = np.full([len(self.labels)], self.labels.shape[1], np.int32)
+    reconstructions, samples = self._fn(self.inputs, lengths, self.z, self.seed, self.controls)
+    pairs = [[x, y] for x, y in zip(self.labels, reconstructions.numpy())]
+    return {
+        'images/input_and_reconstruction': pianoroll.render(pairs, self.converter),
+        'images/sample': pianoroll.render([[s] for s in samples.numpy()], self.converter,
+                                          colours=pianoroll.COLUMN_COLOURS[2:]),
+    }
+
+
+class _StopSignals:
+  """Turns SIGINT / SIGTERM into a request to stop after the current step (main thread only).
+  A second signal raises KeyboardInterrupt at once."""
+
+  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.received:
+      raise KeyboardInterrupt(f'Second signal ({signal.Signals(signum).name}): aborting.')
+    self.received = signal.Signals(signum).name
+    logging.warning('Got %s: finishing the current step, saving a checkpoint, then stopping '
+                    '(send it again to abort without saving).', self.received)
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in self.SIGNALS:
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc_info):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+@dataclasses.dataclass
+class TrainResult:
+  step: int  # the global step reached
+  metrics: dict  # the last step's train metrics (floats), empty if no step ran
+  eval_metrics: dict  # the last evaluation's metrics, empty if none ran
+  checkpoint: str | None  # the last checkpoint saved or restored
+  stopped_by: str | None = None  # the signal that stopped training early, if any
+
+
+def _format_duration(seconds):
+  seconds = int(round(seconds))
+  hours, rest = divmod(seconds, 3600)
+  minutes, seconds = divmod(rest, 60)
+  return f'{hours}:{minutes:02d}:{seconds:02d}' if hours else f'{minutes}:{seconds:02d}'
+
+
+def _load_window_set(examples, converter):
+  if isinstance(examples, preprocess.WindowSet):
+    window_steps = examples.labels.shape[1]
+    if (examples.encoding, window_steps) != (converter.encoding, converter.window_steps) or (
+        examples.controls is None) != (not converter.control_depth):
+      raise ValueError(f'The examples hold {examples.encoding} windows of {window_steps} steps'
+                       + (' with controls' if examples.controls is not None else '')
+                       + f', the config needs {converter.encoding} windows of '
+                       f'{converter.window_steps} steps'
+                       + (' with controls' if converter.control_depth else '') + '.')
+    if not len(examples):
+      raise ValueError('The examples hold no windows.')
+    return examples
+  try:
+    return preprocess.load_examples(examples, converter)
+  except preprocess.NoWindowsError as e:
+    report = getattr(e, 'report', None)  # the full extraction report, when the error carries it
+    if report is None:
+      raise
+    raise preprocess.NoWindowsError(f'{e}\n{preprocess.format_report(report)}') from e
+
+
+def _sync_across_workers(strategy, step):
+  """Checks every worker resumed at the same step (each restores from its own directory)."""
+  if not strategy.extended._in_multi_worker_mode():  # pylint: disable=protected-access
+    return
+  # With n replicas, all steps are equal exactly when n * sum(s^2) == (sum s)^2.
+  value = tf.constant([step, step * step], tf.float64)
+  sums = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: value), axis=None)
+  total, squares = (float(x) for x in sums.numpy())
+  if strategy.num_replicas_in_sync * squares != total * total:
+    raise checkpoints.RunDirError(
+        f'Workers resumed from different steps (this one from {step}): their checkpoint '
+        'directories (run_dir/train and run_dir/workers/<id>) disagree. Remove the newer '
+        'checkpoints so that all match, or start a new run directory.')
+
+
+def _resume(state, manager, run_dir, config, resume_from=None):
+  """Restores the newest readable checkpoint of `manager` (or the one named by `resume_from`: a
+  step, 'ckpt-N' or a prefix) into `state`, if there is one; returns its path.
+
+  A damaged newest checkpoint is named and the one before it is used. A mismatch error lists how
+  run_dir/config.json differs from `config`, the likely cause."""
+  changes = []
+  if os.path.isfile(os.path.join(run_dir, checkpoints.CONFIG_FILE)):
+    changes = checkpoints.config_differences(checkpoints.load_config(run_dir), config)
+  config_note = ''.join(f'\n  {line}' for line in changes)
+  if config_note:
+    config_note = '\nrun_dir/config.json differs from this config in:' + config_note
+  candidates = list(manager.checkpoints)
+  if resume_from is not None:
+    chosen = checkpoints.find_checkpoint(candidates, resume_from)
+    candidates = [prefix for prefix in candidates if prefix == chosen]
+  try:
+    model_only = warm_start.resume_model_only(state, candidates[-1] if candidates else None)
+  except (ValueError, OSError, IndexError, RuntimeError, tf.errors.OpError):
+    model_only = None  # a damaged newest checkpoint: restore_newest_readable names and skips it
+  if model_only:
+    return model_only
+  last_checkpoint = checkpoints.restore_newest_readable(state.checkpoint, candidates, config_note)
+  if last_checkpoint:
+    logging.info('Resumed from %s (step %d).', last_checkpoint, state.step)
+    if changes:
+      # Changing train settings (e.g. num_steps) is routine; a changed model or data is notable.
+      routine = all(line.startswith('train.') for line in changes)
+      (logging.info if routine else logging.warning)('Continuing with a changed config:%s',
+                                                     config_note)
+  return last_checkpoint
+
+
+def _state_is_finite(state, batch):
+  """Whether the weights are finite and give a finite loss and gradient norm on `batch`: checked
+  before every save, so a checkpoint never holds a state that fails at once on resume (an update
+  can leave huge but finite weights whose next step is NaN)."""
+  for variable in state.model.variables:
+    if not np.all(np.isfinite(variable.numpy())):
+      return False
+  with tf.GradientTape() as tape:
+    loss, _ = losses.compute_loss(state.model, batch, state.optimizer.iterations,
+                                  state.config.model, tf.constant([0, 0], tf.int32),
+                                  sampling_probability=0.0)
+  norm = tf.linalg.global_norm(tape.gradient(loss, state.model.trainable_variables))
+  return math.isfinite(float(loss)) and math.isfinite(float(norm))
+
+
+PROGRESS_SECONDS = 5.0  # the longest time between two progress lines
+
+
+def _log_progress(step, num_steps, loss, rate, batch_size):
+  eta = _format_duration((num_steps - step) / rate) if rate else '?'
+  logging.info('step %d/%d: loss %.4f, %.2f steps/s, %.1f examples/s, ETA %s', step, num_steps,
+               loss, rate, rate * batch_size, eta)
+
+
+def _log_eval(step, metrics):
+  logging.info('eval at step %d: teacher-forced accuracy %.4f, sampled accuracy %.4f, '
+               'note-on accuracy %.4f, r_loss %.3f, kl_bits %.3f, active units %d', step,
+               metrics['metrics/teacher_forced_accuracy'], metrics['metrics/sampled_accuracy'],
+               metrics['metrics/teacher_forced_note_on_accuracy'], metrics['losses/r_loss'],
+               metrics['losses/kl_bits'], metrics['latent/active_units'])
+
+
+def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=None,
+                       resume_from=None):
+  """Trains `config` on `examples` up to config.train.num_steps, resuming from run_dir.
+
+  Args:
+    config: the full config (ml_collections ConfigDict).
+    run_dir: the run directory (see checkpoints.py); created if needed.
+    examples: a preprocessed cache folder, a MIDI folder or file, a NoteSequence TFRecord, or a
+      `preprocess.WindowSet`. Files are split into train and eval by `config.data.eval_fraction`.
+    strategy: a tf.distribute.Strategy; the default is one device (distribute.make_strategy).
+    init_from: a run directory or checkpoint (ours or an original Magenta one) whose weights a
+      new run starts from, with a fresh optimizer and step 0 (warm_start.py); ignored when
+      run_dir already has a checkpoint.
+    resume_from: resume from this checkpoint of run_dir (a step, 'ckpt-N' or a prefix) instead of
+      the newest readable one.
+  Returns:
+    TrainResult.
+  Raises:
+    NonFiniteLossError: the loss or the weights became NaN or infinite (the message names the
+      step and the last finite checkpoint, which is all that was saved).
+    checkpoints.RunDirError: another trainer holds run_dir, no readable checkpoint, a failed save.
+    checkpoints.CheckpointMismatchError: run_dir holds a checkpoint of a different model.
+    ValueError / FileNotFoundError: unusable examples (with the extraction report), bad settings.
+  """
+  config_lib.validate(config)
+  strategy = strategy or distribute.make_strategy('default')
+  is_chief, worker_id = distribute.worker_role(strategy)
+  train_config = config.train
+  converter = converters.get_converter(config.data)
+  distribute.per_replica_batch_size(strategy, train_config.batch_size)  # fail early if uneven
+  checkpoints.check_creatable_dir(run_dir, 'run directory')  # created once the examples load
+
+  window_set = _load_window_set(examples, converter)
+  train_set, eval_set = input_pipeline.split_by_source(window_set, config.data.eval_fraction)
+  split = train_set.report['split']
+  logging.info('Examples %s: %d windows for training from %d files, %d for evaluation from %d '
+               'files.', examples if isinstance(examples, str) else 'given', len(train_set),
+               split['train_files'], len(eval_set), split['eval_files'])
+  if not len(train_set):
+    raise ValueError(f'No training windows in {examples}: every file was held out for evaluation.')
+  if train_config.batch_size > len(train_set):
+    logging.warning('The batch (%d windows) is larger than the training set (%d windows): every '
+                    'batch repeats windows. Add data or lower --config.train.batch_size.',
+                    train_config.batch_size, len(train_set))
+  checkpoints.ensure_writable_dir(run_dir, 'run directory')
+  directory = checkpoints.checkpoint_directory(run_dir, is_chief, worker_id)
+  with checkpoints.RunDirLock(directory):
+    checkpoints.remove_stale_temporaries(directory)
+    return _train(config, run_dir, examples, strategy, init_from, resume_from, window_set,
+                  train_set, eval_set, converter, is_chief, worker_id)
+
+
+def _train(config, run_dir, examples, strategy, init_from, resume_from, window_set, train_set,
+           eval_set, converter, is_chief, worker_id):
+  """The body of train_and_evaluate, run while holding the run directory's lock."""
+  train_config = config.train
+  num_steps = int(train_config.num_steps)
+  state = TrainState(config, strategy, converter)
+  manager = checkpoints.make_manager(state.checkpoint, run_dir, train_config.keep_checkpoints,
+                                     is_chief, worker_id)
+  last_checkpoint = _resume(state, manager, run_dir, config, resume_from)
+  warm_start.initialise_run(state.model, init_from, last_checkpoint)
+  _sync_across_workers(strategy, state.step)
+  if is_chief:
+    checkpoints.save_config(run_dir, config)
+
+  start_step = state.step
+  result = TrainResult(start_step, {}, {}, last_checkpoint)
+  if start_step >= num_steps:
+    logging.info('Already at step %d of %d: nothing to train.', start_step, num_steps)
+    return result
+
+  writers = summaries.Writers(run_dir, enabled=is_chief)
+  summaries.write_run_description(writers.train, start_step, config,
+                                  examples if isinstance(examples, str) else
+                                  window_set.report.get('input', 'a WindowSet'))
+  # Batches are a function of (seed, step), so a resumed run continues the very same stream.
+  dataset = distribute.distribute_windows(
+      strategy, train_set, converter, train_config.batch_size,
+      seed=distribute.derived_seed(train_config.seed), transpose=config.data.transpose,
+      start_step=start_step)
+  iterator = iter(dataset)
+  train_step = make_train_step(state)
+
+  evaluator = eval_dataset = image_maker = None
+  if is_chief:
+    if len(eval_set):
+      evaluator = Evaluator(state.model, config, converter)
+      eval_dataset = evaluator.dataset(eval_set, train_config.batch_size,
+                                       train_config.eval_batches)
+    else:
+      logging.warning('No held-out windows (eval_fraction=%s, %d files): evaluation is skipped.',
+                      config.data.eval_fraction, train_set.report['split']['train_files'])
+    image_maker = ImageMaker(state.model, config, converter,
+                             eval_set if len(eval_set) else train_set,
+                             train_config.seed)
+
+  finite_check_batch = next(iter(input_pipeline.make_dataset(
+      train_set.subset(np.arange(len(train_set)) < train_config.batch_size), converter,
+      min(train_config.batch_size, len(train_set)), seed=0, shuffle=False, repeat=False)))
+
+  def save(step):
+    if not _state_is_finite(state, finite_check_batch):
+      kept = (f'the last finite checkpoint is {result.checkpoint}' if result.checkpoint
+              else 'no checkpoint had been saved')
+      raise NonFiniteLossError(
+          f'The weights after step {step} are not finite or give a non-finite loss: training '
+          f'stopped without saving them; {kept}. Try a lower learning rate or check the data.')
+    try:
+      result.checkpoint = manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as e:
+      kept = result.checkpoint or 'none'
+      raise checkpoints.RunDirError(
+          f'Could not save the checkpoint of step {step} in {manager.directory}: '
+          f'{checkpoints.first_line(e)} (disk full?). The last '
+          f'good checkpoint is {kept}; training stopped.') from e
+    logging.info('Saved checkpoint %s.', result.checkpoint)
+
+  step = start_step
+  last_saved = start_step if last_checkpoint else None
+  logging.info('Training %s from step %d to %d on %d replica(s), global batch %d.',
+               config.name or 'model', start_step, num_steps, strategy.num_replicas_in_sync,
+               train_config.batch_size)
+  clock_start, clock_step = None, step
+  last_logged = time.time()
+  last_metrics = None
+  try:
+    with _StopSignals() as stop:
+      while step < num_steps and not stop.received:
+        metrics = train_step(iterator, state.next_seed())
+        loss = float(metrics['loss'])  # a sync every step, so a NaN is caught at its own step
+        if not math.isfinite(loss):
+          kept = (f'the last good checkpoint is {result.checkpoint}' if result.checkpoint
+                  else 'no checkpoint had been saved')
+          raise NonFiniteLossError(
+              f'The loss is {loss} at step {step}: training stopped. Nothing was saved after '
+              f'the last good state; {kept}. Try a lower learning rate or check the data.')
+        if step % train_config.summary_every == 0:
+          scalars = {name: float(value) for name, value in metrics.items()}
+          scalars['learning_rate'] = float(schedules.learning_rate(step, train_config))
+          summaries.write_scalars(writers.train, step, scalars)
+        step += 1
+        now = time.time()
+        if clock_start is None:  # time from the end of the first step: it includes compilation
+          clock_start, clock_step = now, step
+        # Every log_every steps, and at least every few seconds, so short runs show progress too.
+        if (step % train_config.log_every == 0 or step == num_steps
+            or now - last_logged >= PROGRESS_SECONDS):
+          elapsed = now - clock_start
+          rate = (step - clock_step) / elapsed if elapsed > 0 and step > clock_step else 0.0
+          _log_progress(step, num_steps, loss, rate, train_config.batch_size)
+          last_logged = now
+        if is_chief and image_maker and (step % train_config.image_every == 0):
+          summaries.write_images(writers.train, step, image_maker())
+        if evaluator and (step % train_config.eval_every == 0 or step == num_steps):
+          result.eval_metrics = evaluator(eval_dataset, step, train_config.seed)
+          summaries.write_scalars(writers.eval, step, {
+              name: value for name, value in result.eval_metrics.items()
+              if name not in EVAL_HISTOGRAMS})
+          summaries.write_histograms(writers.eval, step, {
+              name: result.eval_metrics[name] for name in EVAL_HISTOGRAMS})
+          _log_eval(step, result.eval_metrics)
+        if step % train_config.checkpoint_every == 0:
+          save(step)
+          last_saved = step
+        last_metrics = metrics
+      result.stopped_by = stop.received
+      if last_saved != step:
+        save(step)
+  finally:
+    writers.flush()
+  result.step = step
+  if last_metrics is not None:
+    result.metrics = {name: float(value) for name, value in last_metrics.items()}
+  if result.stopped_by:
+    logging.info('Stopped by %s at step %d.', result.stopped_by, step)
+  else:
+    logging.info('Finished at step %d.', step)
+  return result
