@@ -28,11 +28,18 @@ def get_base_config():
   # Hierarchical decoder, several parts (trio): one core decoder per part, each fed only its own
   # previous token (the original's hierdec-trio); False: one core decoder over all parts.
   config.model.split_parts = False
+  # Hierarchical encoder and decoder: bars per segment (the original's level lengths [16, 16] for
+  # 16 bars are 1 bar per segment; 2 gives [8, 32]: eight 2-bar segments).
+  config.model.segment_bars = 1
   config.model.z_size = 32
   # Layer sizes are tuples: config_flags can override tuples (--config.model.enc_rnn_size='(64,)'),
   # not lists.
   config.model.enc_rnn_size = (256,)
   config.model.dec_rnn_size = (512,)
+  # The conductor's layer sizes; () means dec_rnn_size, as in every original config. Its top layer
+  # is the segment embedding the bar decoder reads, so a bar decoder started from a 2-bar model
+  # (z 256) needs a conductor whose top layer is 256 wide.
+  config.model.conductor_rnn_size = ()
   config.model.free_bits = 0.0
   config.model.free_bits_per_dim = False  # the original clips the total KL; True clips each dimension
   config.model.max_beta = 1.0
@@ -48,6 +55,9 @@ def get_base_config():
   config.train.grad_clip = 1.0
   config.train.grad_norm_clip_to_zero = 10000.0
   config.train.num_steps = 50000
+  # Also stop once training has run this many minutes of wall-clock time (0: no limit), for runs
+  # of a stated duration; the step count still drives the schedules. (Not in the original.)
+  config.train.max_minutes = 0.0
   config.train.seed = 0
   config.train.log_every = 100
   config.train.summary_every = 100

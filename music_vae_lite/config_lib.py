@@ -77,10 +77,11 @@ _CHOICES = {
     'model.sampling_schedule': ('constant', 'exponential', 'inverse_sigmoid'),
     'train.freeze': ('none', 'encoder', 'encoder_and_conductor'),
 }
-_POSITIVE = ('data.slice_bars', 'model.z_size', 'train.batch_size', 'train.log_every',
+_POSITIVE = ('data.slice_bars', 'model.z_size', 'model.segment_bars', 'train.batch_size', 'train.log_every',
              'train.summary_every', 'train.image_every', 'train.checkpoint_every',
              'train.keep_checkpoints', 'train.eval_every', 'train.eval_batches')
-_NOT_NEGATIVE = ('data.max_windows_per_sequence', 'train.num_steps', 'data.transpose',
+_NOT_NEGATIVE = ('data.max_windows_per_sequence', 'train.num_steps', 'train.max_minutes',
+                 'data.transpose',
                  'model.free_bits', 'model.max_beta', 'model.sampling_rate', 'train.min_learning_rate', 'train.grad_clip')
 _SECTIONS = ('data', 'model', 'train')
 
@@ -127,11 +128,19 @@ def validate(config, source='the config'):
   if isinstance(cap, float) and int(cap) != cap:
     problems.append(f'data.max_windows_per_sequence={cap!r} (expected a whole number; 0 or None '
                     'keeps every window)')
-  for key in ('model.enc_rnn_size', 'model.dec_rnn_size'):
+  for key in ('model.enc_rnn_size', 'model.dec_rnn_size', 'model.conductor_rnn_size'):
     value = flat.get(key)
-    if value is not None and (not isinstance(value, (list, tuple)) or not value or any(
-        not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in value)):
-      problems.append(f'{key}={value!r} (expected a non-empty list of layer sizes >= 1)')
+    may_be_empty = key == 'model.conductor_rnn_size'  # () means dec_rnn_size
+    if value is not None and (not isinstance(value, (list, tuple)) or (not value and not may_be_empty)
+                              or any(not isinstance(v, int) or isinstance(v, bool) or v < 1
+                                     for v in value)):
+      problems.append(f'{key}={value!r} (expected a {"" if may_be_empty else "non-empty "}list of '
+                      'layer sizes >= 1)')
+  segment_bars, slice_bars = flat.get('model.segment_bars'), flat.get('data.slice_bars')
+  if (isinstance(segment_bars, int) and isinstance(slice_bars, int) and segment_bars >= 1
+      and slice_bars % segment_bars):
+    problems.append(f'model.segment_bars={segment_bars} (expected a divisor of data.slice_bars='
+                    f'{slice_bars})')
   if flat.get('train.learning_rate', 1) <= 0:
     problems.append(f'train.learning_rate={flat["train.learning_rate"]!r} (expected > 0)')
   for key in ('train.decay_rate', 'model.beta_rate'):

@@ -327,10 +327,16 @@ class HierarchicalDecoder(Decoder):
   decoder, fed only its own previous token and the embedding; else one bottom decoder writes every
   part. Under teacher forcing the bars are independent given the embeddings, so all bars of a
   batch run as one batch of B x U short sequences instead of U x steps_per_bar sequential steps.
+
+  A "bar" here is a segment of `steps_per_bar` steps: one bar in every original config
+  (config.model.segment_bars = 1); 2-bar segments (the original's level lengths [8, 32]) let a
+  bar decoder taken from a trained 2-bar model write exactly what it was trained on.
+  `conductor_sizes` (config.model.conductor_rnn_size) differ from the bar decoder's only when
+  asked: the original always uses the same sizes.
   """
 
   def __init__(self, parts, sizes, z_size, num_steps, seed, steps_per_bar=16, split_parts=False,
-               control_depth=0, name='hierarchical_decoder'):
+               control_depth=0, conductor_sizes=None, name='hierarchical_decoder'):
     super().__init__(parts, num_steps, control_depth, name=name)
     if num_steps % steps_per_bar:
       raise ValueError(f'{num_steps} steps do not split into bars of {steps_per_bar}.')
@@ -341,10 +347,13 @@ class HierarchicalDecoder(Decoder):
                        else [list(range(len(self.parts)))])
     seeds = lstm.split_seeds(seed, 1 + len(self.core_parts))
     with self.name_scope:
-      # The conductor has the core decoder's layer sizes and a 1-wide zero input, as in the original.
-      self.conductor = lstm.LstmStack(1, sizes, z_size, seeds[0], name='conductor')
+      # The conductor has a 1-wide zero input and, as in the original, the core decoder's layer
+      # sizes unless `conductor_sizes` says otherwise (its top layer is the segment embedding).
+      conductor_sizes = list(conductor_sizes or sizes)
+      self.conductor = lstm.LstmStack(1, conductor_sizes, z_size, seeds[0], name='conductor')
       cores = [
-          CategoricalLstmDecoder([self.output_depths[k] for k in part_indices], sizes, sizes[-1],
+          CategoricalLstmDecoder([self.output_depths[k] for k in part_indices], sizes,
+                                 conductor_sizes[-1],
                                  seeds[1 + i], control_depth,
                                  name='core_decoder' if len(self.core_parts) == 1
                                  else f'core_decoder_{i}')

@@ -85,8 +85,8 @@ class MusicVAE(tf.Module):
   """Encoder q(z|x) plus a flat or hierarchical decoder p(x|z).
 
   Args:
-    model_config: `config.model` (z_size, enc_rnn_size, dec_rnn_size, encoder, decoder,
-      split_parts).
+    model_config: `config.model` (z_size, enc_rnn_size, dec_rnn_size, conductor_rnn_size,
+      encoder, decoder, split_parts, segment_bars).
     parts: the converter's parts (converters.Part), in output order: e.g. (melody,), or
       (melody, bass, drums) for trio.
     num_steps: sequence length T.
@@ -105,14 +105,19 @@ class MusicVAE(tf.Module):
     self.output_depth = sum(part.depth for part in self.parts)
     seeds = lstm.split_seeds(tf.constant([seed, 0], tf.int64), 4)
     enc_sizes, dec_sizes = list(model_config.enc_rnn_size), list(model_config.dec_rnn_size)
+    conductor_sizes = list(model_config.get('conductor_rnn_size') or dec_sizes)
+    # Hierarchical encoder and decoder: segments of this many steps (a bar by default).
+    segment_steps = 16 * int(model_config.get('segment_bars', 1))
     with self.name_scope:
       encoder = getattr(model_config, 'encoder', 'bidirectional')
       if encoder == 'bidirectional':
         self.encoder = BidirectionalLstmEncoder(self.input_depth, enc_sizes, seeds[0])
       elif encoder == 'hierarchical':
-        if num_steps % 16:
-          raise ValueError(f'The hierarchical encoder needs whole bars, not {num_steps} steps.')
-        self.encoder = HierarchicalLstmEncoder(self.input_depth, enc_sizes, seeds[0])
+        if num_steps % segment_steps:
+          raise ValueError(f'The hierarchical encoder needs whole segments of {segment_steps} '
+                           f'steps, not {num_steps} steps.')
+        self.encoder = HierarchicalLstmEncoder(self.input_depth, enc_sizes, seeds[0],
+                                               segment_steps=segment_steps)
       else:
         raise ValueError(f"config.model.encoder must be 'bidirectional' or 'hierarchical', "
                          f'not {encoder!r}.')
@@ -129,8 +134,8 @@ class MusicVAE(tf.Module):
                                             seeds[3], control_depth=control_depth)
       elif model_config.decoder == 'hierarchical':
         self.decoder = decoders.HierarchicalDecoder(
-            self.parts, dec_sizes, self.z_size, num_steps, seeds[3], split_parts=split_parts,
-            control_depth=control_depth)
+            self.parts, dec_sizes, self.z_size, num_steps, seeds[3], steps_per_bar=segment_steps,
+            split_parts=split_parts, control_depth=control_depth, conductor_sizes=conductor_sizes)
       else:
         raise ValueError(f"config.model.decoder must be 'flat' or 'hierarchical', "
                          f'not {model_config.decoder!r}.')

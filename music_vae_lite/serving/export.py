@@ -108,15 +108,20 @@ def magenta_js_unsupported_reason(config):
   if len(model.enc_rnn_size) != 1:
     return (f'Magenta.js runs only a single-layer bidirectional encoder; {name} has '
             f'{len(model.enc_rnn_size)} layers (enc_rnn_size={list(model.enc_rnn_size)}).')
+  if list(model.get('conductor_rnn_size') or model.dec_rnn_size) != list(model.dec_rnn_size):
+    return (f'{name} has a conductor of sizes {list(model.conductor_rnn_size)} and a bar decoder '
+            f'of sizes {list(model.dec_rnn_size)}; the Magenta.js export is checked only for '
+            'equal sizes, as in the original configs.')
   if len(set(model.dec_rnn_size)) != 1:
     return ('Magenta.js splits the decoder\'s initial state into equal parts, so every decoder '
             f'layer must have the same size; {name} has dec_rnn_size={list(model.dec_rnn_size)}.')
   return None
 
 
-def magenta_js_spec(converter, segmented=False):
+def magenta_js_spec(converter, num_segments=None):
   """config.json of the Magenta.js model: type MusicVAE and the data converter's spec.
-  `segmented`: a hierarchical model, one segment per bar (Magenta.js's numSegments)."""
+  `num_segments`: a hierarchical model's segments (Magenta.js's numSegments; one per bar in the
+  original configs)."""
   if converter.encoding == 'melody':
     converter_spec = {'type': 'MelodyConverter',
                       'args': {'numSteps': converter.window_steps,
@@ -126,8 +131,8 @@ def magenta_js_spec(converter, segmented=False):
     converter_spec = {'type': 'DrumsConverter',
                       'args': {'numSteps': converter.window_steps,
                                'pitchClasses': [list(c) for c in converters.DRUM_PITCH_CLASSES]}}
-  if segmented:
-    converter_spec['args']['numSegments'] = converter.slice_bars
+  if num_segments:
+    converter_spec['args']['numSegments'] = num_segments
   return {'type': 'MusicVAE', 'dataConverter': converter_spec}
 
 
@@ -159,9 +164,10 @@ def export_magenta_js(trained_model, output_dir):
     with open(os.path.join(folder, 'weights_manifest.json'), 'w') as f:
       json.dump([{'paths': paths, 'weights': entries}], f, indent=1)
     with open(os.path.join(folder, 'config.json'), 'w') as f:
-      json.dump(magenta_js_spec(trained_model.converter,
-                                segmented=trained_model.config.model.decoder == 'hierarchical'),
-                f, indent=1)
+      model_config = trained_model.config.model
+      num_segments = (trained_model.converter.slice_bars // model_config.get('segment_bars', 1)
+                      if model_config.decoder == 'hierarchical' else None)
+      json.dump(magenta_js_spec(trained_model.converter, num_segments), f, indent=1)
 
   return _write_into_place(output_dir, write)
 
