@@ -9,6 +9,8 @@ Fine-tuning: --init_from=RUN_DIR_OR_CHECKPOINT (ours, e.g. made by mvl_import, o
 checkpoint) starts a new run from those weights with a fresh optimizer at step 0 and prints which
 variables were restored, newly initialised or skipped; --config.train.freeze=encoder (or
 encoder_and_conductor) keeps those parts fixed; a lower --config.train.learning_rate=1e-4 is usual.
+--init_rename=PATTERN=REPLACEMENT (repeatable) maps the source's variable names onto this model's,
+e.g. to start a 16-bar model's bar decoder from a trained 2-bar model (README, "16 bars").
 SIGINT / SIGTERM stop after the current step with a checkpoint, then exit with status 130 / 143 (so
 a scheduler can tell an early stop from the end). A resumed run continues exactly: it ends with the
 same weights as one that was never interrupted. A damaged newest checkpoint is named and the one
@@ -26,6 +28,7 @@ from ml_collections import config_flags
 
 from music_vae_lite import config_lib
 from music_vae_lite.cli import common
+from music_vae_lite.training import renames
 
 # TensorFlow and the library are imported in main(), after the flags are checked, so that --help
 # and a mistake answer at once instead of after TensorFlow's start-up.
@@ -47,6 +50,11 @@ _INIT_FROM = flags.DEFINE_string(
     'init_from', None, 'Start a new run from these weights: a run directory or checkpoint, or an '
     'original Magenta checkpoint (.tar, prefix or directory). Fresh optimizer, step 0. Ignored '
     'when --run_dir already has a checkpoint.')
+_INIT_RENAME = flags.DEFINE_multi_string(
+    'init_rename', [], 'With --init_from: PATTERN=REPLACEMENT (a regular expression and its '
+    'replacement) mapping the source\'s variable names onto this model\'s; repeat for several '
+    'rules; the first matching rule applies. E.g. a 16-bar model\'s bar decoder from a 2-bar '
+    'model: --init_rename=^decoder/=core_decoder/decoder/.')
 _RESUME_FROM = flags.DEFINE_string(
     'resume_from', None, 'Resume from this checkpoint of --run_dir (a step such as 2000, or '
     'ckpt-2000) instead of the newest readable one.')
@@ -69,6 +77,9 @@ def main(argv):
                    os.path.join(_RUN_DIR.value, config_lib.RUN_CONFIG_FILE))
     else:
       config_lib.validate(config, '--config')
+    if _INIT_RENAME.value and not _INIT_FROM.value:
+      raise ValueError('--init_rename needs --init_from (the weights it renames).')
+    renames.parse(_INIT_RENAME.value)
     if _NUM_STEPS.value is not None:
       with config.unlocked():
         config.train.num_steps = _NUM_STEPS.value
@@ -78,7 +89,9 @@ def main(argv):
     # The strategy first: the multi-worker runtime must start before other TF work.
     strategy = distribute.make_strategy(_STRATEGY.value)
     result = train.train_and_evaluate(config, _RUN_DIR.value, _EXAMPLES.value, strategy=strategy,
-                                      init_from=_INIT_FROM.value, resume_from=_RESUME_FROM.value)
+                                      init_from=_INIT_FROM.value,
+                                      init_rename=_INIT_RENAME.value,
+                                      resume_from=_RESUME_FROM.value)
   if result.stopped_by:  # the shell's convention for a process ended by a signal: 128 + number
     sys.exit(128 + signal.Signals[result.stopped_by].value)
 

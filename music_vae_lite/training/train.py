@@ -358,6 +358,7 @@ class TrainResult:
   eval_metrics: dict  # the last evaluation's metrics, empty if none ran
   checkpoint: str | None  # the last checkpoint saved or restored
   stopped_by: str | None = None  # the signal that stopped training early, if any
+  time_limit_reached: bool = False  # stopped by config.train.max_minutes
 
 
 def _format_duration(seconds):
@@ -470,7 +471,7 @@ def _log_eval(step, metrics):
 
 
 def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=None,
-                       resume_from=None):
+                       init_rename=(), resume_from=None):
   """Trains `config` on `examples` up to config.train.num_steps, resuming from run_dir.
 
   Args:
@@ -482,6 +483,9 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
     init_from: a run directory or checkpoint (ours or an original Magenta one) whose weights a
       new run starts from, with a fresh optimizer and step 0 (warm_start.py); ignored when
       run_dir already has a checkpoint.
+    init_rename: 'PATTERN=REPLACEMENT' rules mapping init_from's variable names onto this
+      model's (warm_start.restore_initial_weights), e.g. a 2-bar model's decoder onto a 16-bar
+      model's bar decoder.
     resume_from: resume from this checkpoint of run_dir (a step, 'ckpt-N' or a prefix) instead of
       the newest readable one.
   Returns:
@@ -517,12 +521,12 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   directory = checkpoints.checkpoint_directory(run_dir, is_chief, worker_id)
   with checkpoints.RunDirLock(directory):
     checkpoints.remove_stale_temporaries(directory)
-    return _train(config, run_dir, examples, strategy, init_from, resume_from, window_set,
-                  train_set, eval_set, converter, is_chief, worker_id)
+    return _train(config, run_dir, examples, strategy, init_from, init_rename, resume_from,
+                  window_set, train_set, eval_set, converter, is_chief, worker_id)
 
 
-def _train(config, run_dir, examples, strategy, init_from, resume_from, window_set, train_set,
-           eval_set, converter, is_chief, worker_id):
+def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_from, window_set,
+           train_set, eval_set, converter, is_chief, worker_id):
   """The body of train_and_evaluate, run while holding the run directory's lock."""
   train_config = config.train
   num_steps = int(train_config.num_steps)
@@ -530,7 +534,7 @@ def _train(config, run_dir, examples, strategy, init_from, resume_from, window_s
   manager = checkpoints.make_manager(state.checkpoint, run_dir, train_config.keep_checkpoints,
                                      is_chief, worker_id)
   last_checkpoint = _resume(state, manager, run_dir, config, resume_from)
-  warm_start.initialise_run(state.model, init_from, last_checkpoint)
+  warm_start.initialise_run(state.model, init_from, last_checkpoint, rename=init_rename)
   _sync_across_workers(strategy, state.step)
   if is_chief:
     checkpoints.save_config(run_dir, config)
@@ -594,10 +598,14 @@ def _train(config, run_dir, examples, strategy, init_from, resume_from, window_s
                train_config.batch_size)
   clock_start, clock_step = None, step
   last_logged = time.time()
+  # The time limit counts this session's training (from here, so not the data loading before it).
+  max_seconds = 60.0 * float(train_config.get('max_minutes', 0.0))
+  deadline = last_logged + max_seconds if max_seconds > 0 else math.inf
+  out_of_time = False
   last_metrics = None
   try:
     with _StopSignals() as stop:
-      while step < num_steps and not stop.received:
+      while step < num_steps and not stop.received and not out_of_time:
         metrics = train_step(iterator, state.next_seed())
         loss = float(metrics['loss'])  # a sync every step, so a NaN is caught at its own step
         if not math.isfinite(loss):
@@ -612,6 +620,7 @@ def _train(config, run_dir, examples, strategy, init_from, resume_from, window_s
           summaries.write_scalars(writers.train, step, scalars)
         step += 1
         now = time.time()
+        out_of_time = now >= deadline
         if clock_start is None:  # time from the end of the first step: it includes compilation
           clock_start, clock_step = now, step
         # Every log_every steps, and at least every few seconds, so short runs show progress too.
@@ -623,7 +632,8 @@ def _train(config, run_dir, examples, strategy, init_from, resume_from, window_s
           last_logged = now
         if is_chief and image_maker and (step % train_config.image_every == 0):
           summaries.write_images(writers.train, step, image_maker())
-        if evaluator and (step % train_config.eval_every == 0 or step == num_steps):
+        if evaluator and (step % train_config.eval_every == 0 or step == num_steps
+                          or out_of_time):
           result.eval_metrics = evaluator(eval_dataset, step, train_config.seed)
           summaries.write_scalars(writers.eval, step, {
               name: value for name, value in result.eval_metrics.items()
@@ -636,6 +646,10 @@ def _train(config, run_dir, examples, strategy, init_from, resume_from, window_s
           last_saved = step
         last_metrics = metrics
       result.stopped_by = stop.received
+      result.time_limit_reached = out_of_time
+      if out_of_time:
+        logging.info('The time limit of %s minutes is reached at step %d.',
+                     train_config.max_minutes, step)
       if last_saved != step:
         save(step)
   finally:

@@ -13,6 +13,15 @@ variable names (`MusicVAE.original_variable_names`), so any source with the same
 variable whose shape differs is skipped and keeps its fresh initial value, which the report lists.
 (The original has no such option: its issue #2091 asks for one.)
 
+`rename` maps the source's names onto this model's, for a source of another shape of model: each
+rule is 'PATTERN=REPLACEMENT' (a regular expression and its replacement, as re.sub), and the first
+rule whose pattern matches a source name rewrites it; other names stay as they are. E.g. a 16-bar
+hierarchical model whose bar decoder and per-segment encoder start from a trained 2-bar model
+(`mvl_train --init_rename=...`, README "16 bars"):
+    ^decoder/=core_decoder/decoder/          the 2-bar decoder becomes the bar decoder
+    ^encoder/cell_=encoder/hierarchical_level_0/cell_   its encoder reads each segment
+(the original's TrainedModel takes such `var_name_substitutions` for loading, not for training).
+
 Continuing an imported run directory itself (`mvl_train --run_dir=IMPORTED`) goes through
 `resume_model_only`: its checkpoint holds model weights only, so Adam starts fresh and the step
 continues from the original's global_step.
@@ -31,6 +40,7 @@ import tensorflow as tf
 
 from music_vae_lite import checkpoints
 from music_vae_lite.serving import magenta_checkpoint
+from music_vae_lite.training import renames
 
 FREEZE_CHOICES = ('none', 'encoder', 'encoder_and_conductor')
 _OBJECT_GRAPH = '_CHECKPOINTABLE_OBJECT_GRAPH'  # only our (object-based) checkpoints have it
@@ -91,8 +101,9 @@ def _source_values(source, scratch_dir):
   return f'{prefix} (original Magenta checkpoint)', values, ignored
 
 
-def restore_initial_weights(model, source, scratch_dir=None):
-  """Copies the weights of `source` into `model` by original variable name.
+def restore_initial_weights(model, source, scratch_dir=None, rename=()):
+  """Copies the weights of `source` into `model` by original variable name (after `rename`,
+  'PATTERN=REPLACEMENT' rules applied to the source's names; see the module docstring).
 
   Returns a report: {'source', 'restored': [(name, shape)], 'initialised': [(name, shape)]
   (ours, absent from the source), 'skipped': [(name, source shape, model shape or None)]
@@ -100,8 +111,16 @@ def restore_initial_weights(model, source, scratch_dir=None):
   Raises ValueError when no weight matrix fits (a different model: wrong --config?); the
   variables may then be partly overwritten (the run has not started)."""
   report = {'restored': [], 'initialised': [], 'skipped': []}
+  rules = renames.parse(rename)
   with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:
     report['source'], values, report['ignored'] = _source_values(source, scratch)
+    renamed = {}
+    for name, value in values.items():
+      new_name = renames.apply(name, rules)
+      if new_name in renamed:
+        raise ValueError(f'--init_rename maps two variables of {source} onto {new_name}.')
+      renamed[new_name] = value
+    values = renamed
     ours = model.original_variable_names()
     for name in sorted(set(ours) | set(values)):
       variable = ours.get(name)
@@ -143,17 +162,17 @@ def format_report(report):
   return '\n'.join(lines)
 
 
-def initialise_run(model, init_from, last_checkpoint):
-  """`mvl_train --init_from`: restores the initial weights unless the run already has a
-  checkpoint (then it resumes from that, and `init_from` no longer matters). Returns the report
-  or None."""
+def initialise_run(model, init_from, last_checkpoint, rename=()):
+  """`mvl_train --init_from [--init_rename]`: restores the initial weights unless the run
+  already has a checkpoint (then it resumes from that, and `init_from` no longer matters).
+  Returns the report or None."""
   if not init_from:
     return None
   if last_checkpoint:
     logging.info('--init_from=%s ignored: the run resumes from its own checkpoint %s.', init_from,
                  last_checkpoint)
     return None
-  report = restore_initial_weights(model, init_from)
+  report = restore_initial_weights(model, init_from, rename=rename)
   (logging.warning if report['skipped'] else logging.info)('%s', format_report(report))
   return report
 

@@ -3,6 +3,7 @@ import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import itertools  # pylint: disable=g-import-not-at-top,wrong-import-position
 import json  # pylint: disable=g-import-not-at-top,wrong-import-position
 import shutil
 import signal
@@ -289,6 +290,26 @@ def test_sigterm_finishes_the_step_saves_and_stops(tmp_path, window_set, monkeyp
   assert result.step == 3  # step index 2 was finished, then the loop stopped
   assert checkpoints.latest_checkpoint(run_dir).endswith('ckpt-3')
   assert signal.getsignal(signal.SIGTERM) is handler_before
+
+
+def test_time_limit_stops_training_evaluates_and_saves(tmp_path, window_set, monkeypatch):
+  """config.train.max_minutes ends a run after that much training time, with an evaluation and
+  a checkpoint of the last step; resuming with the limit lifted continues from there."""
+  clock = itertools.count(0, 30)  # every call of time.time() is 30 s later
+  monkeypatch.setattr(train.time, 'time', lambda: float(next(clock)))
+  run_dir = str(tmp_path / 'run')
+  config = tiny_config(num_steps=1000, max_minutes=2.0, checkpoint_every=500, eval_every=500,
+                       image_every=500)
+  result = train.train_and_evaluate(config, run_dir, window_set)
+  assert result.time_limit_reached and result.stopped_by is None
+  assert 1 <= result.step < 10
+  assert 'metrics/teacher_forced_accuracy' in result.eval_metrics  # evaluated at the stop
+  assert checkpoints.latest_checkpoint(run_dir).endswith(f'ckpt-{result.step}')
+  monkeypatch.undo()
+  config.train.max_minutes = 0.0
+  config.train.num_steps = result.step + 2
+  again = train.train_and_evaluate(config, run_dir, window_set)
+  assert again.step == result.step + 2 and not again.time_limit_reached
 
 
 def test_checkpoint_of_another_config_names_variables_and_shapes(tmp_path, window_set):

@@ -85,6 +85,39 @@ def test_different_shapes_are_skipped_and_reported(tmp_path):
     warm_start.restore_initial_weights(magenta_checkpoint.build_model(config), source)
 
 
+def test_a_two_bar_model_starts_the_bar_decoder_and_segment_encoder_of_a_16_bar_model(tmp_path):
+  """--init_rename maps a 2-bar model's decoder onto a 16-bar model's bar decoder (2-bar segments,
+  a conductor as wide as the 2-bar z) and its encoder onto the per-segment encoder level."""
+  source = helpers.make_untrained_run_dir(str(tmp_path / 'source'), 'tiny-mel_2bar')
+  two_bar = magenta_checkpoint.build_model(checkpoints.load_config(source))
+  checkpoints.restore(tf.train.Checkpoint(model=two_bar), checkpoints.latest_checkpoint(source))
+  donor = two_bar.original_variable_names()
+  config = config_lib.load_config('tiny-hierdec-mel_16bar')
+  config.model.update(encoder='hierarchical', segment_bars=2,
+                      conductor_rnn_size=(config.model.z_size,))  # both tiny configs: z 8
+  config.model.z_size = 16
+  config.train.seed = 3
+  model = magenta_checkpoint.build_model(config)
+  rules = ['^decoder/=core_decoder/decoder/', '^encoder/cell_=encoder/hierarchical_level_0/cell_']
+  report = warm_start.restore_initial_weights(model, source, rename=rules)
+  ours = model.original_variable_names()
+  restored = dict(report['restored'])
+  assert len(restored) == 8 + 4  # kernels and biases: bar decoder 2 cells, initial state,
+  # projection; encoder fw, bw
+  for name in restored:
+    source_name = name.replace('core_decoder/', '').replace('hierarchical_level_0/', '')
+    np.testing.assert_array_equal(ours[name].numpy(), donor[source_name].numpy(), err_msg=name)
+  assert {name for name, _, _ in report['skipped']} == {
+      'encoder/mu/kernel', 'encoder/mu/bias', 'encoder/sigma/kernel', 'encoder/sigma/bias'}
+  assert all(name.startswith(('decoder/hierarchical_level_0/', 'encoder/hierarchical_level_1/',
+                              'encoder/mu', 'encoder/sigma'))
+             for name, _ in report['initialised'])
+  with pytest.raises(ValueError, match="expected PATTERN=REPLACEMENT"):
+    warm_start.restore_initial_weights(model, source, rename=['decoder'])
+  with pytest.raises(ValueError, match='not a regular expression'):
+    warm_start.restore_initial_weights(model, source, rename=['(=x'])
+
+
 def test_freeze_choices_are_checked():
   model = magenta_checkpoint.build_model(config_lib.load_config('tiny-mel_2bar'))
   with pytest.raises(ValueError, match='needs a hierarchical model'):
