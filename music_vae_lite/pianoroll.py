@@ -98,9 +98,12 @@ def _part_kinds(encoding):
   return tuple(part.kind for part in encoding.parts)
 
 
-def _draw_panel(window, layout, colour, px_per_step, px_per_row):
-  """One part of a window as an RGB array [rows * px_per_row, T * px_per_step, 3]."""
-  num_steps = len(np.asarray(window).reshape(-1))
+def _draw_panel(window, layout, colour, px_per_step, px_per_row, steps=None):
+  """One part of a window as an RGB array [rows * px_per_row, S * px_per_step, 3]: the steps
+  `steps` = (first, stop) of it (default all). A note held into the range from before it is drawn
+  from the range's start, without an onset mark."""
+  first, stop_step = steps or (0, len(np.asarray(window).reshape(-1)))
+  num_steps = stop_step - first
   height, width = layout.num_rows * px_per_row, num_steps * px_per_step
   panel = np.empty([height, width, 3], np.uint8)
   panel[:] = _BACKGROUND
@@ -117,8 +120,9 @@ def _draw_panel(window, layout, colour, px_per_step, px_per_row):
         panel[row_slice(pitch).stop - 1] = _OCTAVE_LINE
   for step in range(0, num_steps, STEPS_PER_BEAT):
     panel[:, step * px_per_step] = _BAR_LINE if step % STEPS_PER_BAR == 0 else _BEAT_LINE
-  for value, start, end in layout.notes(window):
-    if not layout.low <= value <= layout.high:
+  for value, onset, end in layout.notes(window):
+    start, end = max(onset, first) - first, min(end, stop_step) - first
+    if not layout.low <= value <= layout.high or start >= end:
       continue
     rows = row_slice(value)
     if px_per_row > 3:  # tall rows (drums): a pixel of space between neighbouring rows
@@ -126,15 +130,19 @@ def _draw_panel(window, layout, colour, px_per_step, px_per_row):
     # Leave the last pixel column of a note empty when there is room, so notes that touch separate.
     stop = end * px_per_step - (1 if px_per_step > 2 else 0)
     panel[rows, start * px_per_step:max(stop, start * px_per_step + 1)] = colour
-    panel[rows, start * px_per_step] = _darker(colour)
+    if onset >= first:
+      panel[rows, start * px_per_step] = _darker(colour)
   return panel
 
 
 _PART_GAP = 3  # pixels of margin between the parts of one window (e.g. melody, bass, drums)
 
 
+MAX_BARS_PER_LINE = 8  # longer windows (16 bars) wrap onto lines of this many bars
+
+
 def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=COLUMN_COLOURS,
-           labels=True):
+           labels=True, bars_per_line=MAX_BARS_PER_LINE):
   """Draws a grid of label windows; returns an RGB image, uint8 [H, W, 3].
 
   Args:
@@ -147,6 +155,9 @@ def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=
     px_per_step, px_per_row: pixel size of a step and a pitch (or drum) row; chosen from the window
       length (and the part's kind) when None.
     labels: add the gutters with pitch (or drum) names and bar numbers.
+    bars_per_line: a window longer than this many bars is drawn on several lines of this many
+      bars, one below the other, each numbering its own bars (a 16-bar window: bars 1-8, then
+      9-16), so that long windows keep readable notes; None draws every window on one line.
   """
   kinds = _part_kinds(encoding)
   grid = [[np.asarray(w).reshape(len(np.asarray(w)), -1) for w in row] for row in grid]
@@ -157,28 +168,43 @@ def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=
   layouts = [_Layout(kind, [w[:, k] for row in grid for w in row], px_per_row)
              for k, kind in enumerate(kinds)]
   max_steps = max(len(w) for row in grid for w in row)
-  px_per_step = px_per_step or max(1, min(8, 768 // max(max_steps, 1)))
+  line_steps = max_steps
+  if bars_per_line and max_steps > bars_per_line * STEPS_PER_BAR:
+    line_steps = bars_per_line * STEPS_PER_BAR
+  num_lines = -(-max_steps // line_steps)
+  px_per_step = px_per_step or max(1, min(8, 768 // max(line_steps, 1)))
   part_tops = np.cumsum([0] + [layout.height + _PART_GAP for layout in layouts])[:-1]
   panel_height = int(part_tops[-1]) + layouts[-1].height
   columns = max(len(row) for row in grid)
-  panel_width = max_steps * px_per_step
-  left, top = (max(_left_gutter(layout) for layout in layouts), _FONT_PX + 4) if labels else (0, 0)
-  height = top + len(grid) * panel_height + (len(grid) + 1) * margin
+  panel_width = line_steps * px_per_step
+  left = max(_left_gutter(layout) for layout in layouts) if labels else 0
+  # One band of bar numbers above the picture, or above every line when windows wrap.
+  band = _FONT_PX + 4 if labels else 0
+  lines = [(row, first) for row in grid for first in range(0, max_steps, line_steps)]
+  line_height = panel_height + margin + (band if num_lines > 1 else 0)
+  height = (band if num_lines == 1 else 0) + len(lines) * line_height + margin
   width = left + columns * panel_width + (columns + 1) * margin
   image = np.empty([height, width, 3], np.uint8)
   image[:] = _MARGIN
-  panel_tops = [top + margin + r * (panel_height + margin) for r in range(len(grid))]
+  top = band if num_lines == 1 else 0
+  panel_tops = [top + margin + r * line_height + (band if num_lines > 1 else 0)
+                for r in range(len(lines))]
   panel_lefts = [left + margin + c * (panel_width + margin) for c in range(columns)]
-  for row, panel_top in zip(grid, panel_tops):
+  for (row, first), panel_top in zip(lines, panel_tops):
     for c, window in enumerate(row):
+      steps = (first, min(first + line_steps, len(window)))
+      if steps[0] >= steps[1]:
+        continue
       for k, layout in enumerate(layouts):
         panel = _draw_panel(window[:, k], layout, colours[c % len(colours)], px_per_step,
-                            layout.px_per_row)
+                            layout.px_per_row, steps)
         y = panel_top + int(part_tops[k])
         image[y:y + panel.shape[0], panel_lefts[c]:panel_lefts[c] + panel.shape[1]] = panel
   if labels:
+    numbered = panel_tops if num_lines > 1 else panel_tops[:1]
+    first_bars = [first // STEPS_PER_BAR for _, first in lines][:len(numbered)]
     image = _draw_labels(image, layouts, [int(t) for t in part_tops], panel_tops, panel_lefts,
-                         max_steps, px_per_step)
+                         line_steps, px_per_step, list(zip(numbered, first_bars)))
   return image
 
 
@@ -200,7 +226,10 @@ def _left_gutter(layout):
   return int(max(widths)) + 6
 
 
-def _draw_labels(image, layouts, part_tops, panel_tops, panel_lefts, num_steps, px_per_step):
+def _draw_labels(image, layouts, part_tops, panel_tops, panel_lefts, num_steps, px_per_step,
+                 bar_bands):
+  """Pitch (or drum) names left of every panel row; bar numbers above the panels at
+  `bar_bands` [(panel top, number of the line's first bar - 1)]."""
   picture = Image.fromarray(image)
   draw = ImageDraw.Draw(picture)
   font = _font()
@@ -210,10 +239,11 @@ def _draw_labels(image, layouts, part_tops, panel_tops, panel_lefts, num_steps, 
         centre = (panel_top + part_top + (layout.high - value) * layout.px_per_row
                   + layout.px_per_row / 2)
         draw.text((panel_lefts[0] - 6, centre), text, fill=_LABEL_TEXT, font=font, anchor='rm')
-  for panel_left in panel_lefts:
-    for bar, step in enumerate(range(0, num_steps, STEPS_PER_BAR)):
-      draw.text((panel_left + step * px_per_step + 2, panel_tops[0] - 3), str(bar + 1),
-                fill=_LABEL_TEXT, font=font, anchor='lb')
+  for panel_top, first_bar in bar_bands:
+    for panel_left in panel_lefts:
+      for bar, step in enumerate(range(0, num_steps, STEPS_PER_BAR)):
+        draw.text((panel_left + step * px_per_step + 2, panel_top - 3), str(first_bar + bar + 1),
+                  fill=_LABEL_TEXT, font=font, anchor='lb')
   return np.asarray(picture)
 
 

@@ -96,6 +96,32 @@ def test_render_labels_pitches_drums_and_bars_in_gutters():
                                            labels=False).shape[1] + 40  # 'closed hi-hat'
 
 
+def test_render_wraps_16_bar_windows_onto_lines_of_8_bars():
+  window = np.zeros(256, np.int32)
+  window[120] = 60 - 19  # C4 from bar 8, beat 3, held over the line break into bar 9
+  window[136] = 1  # note off, 8 steps into bar 9
+  window[200] = 64 - 19  # E4 in bar 13, to the end
+  kw = dict(px_per_step=2, px_per_row=3, margin=2, labels=False)
+  wrapped = pianoroll.render([[window]], 'melody', **kw)
+  flat = pianoroll.render([[window]], 'melody', bars_per_line=None, **kw)
+  panel_height = 25 * 3  # two octaves around the pitches
+  assert flat.shape[:2] == (panel_height + 2 * 2, 256 * 2 + 2 * 2)
+  assert wrapped.shape[:2] == (2 * panel_height + 3 * 2, 128 * 2 + 2 * 2)
+  # The second line is the window's second half: the same pixels as the right half of `flat`,
+  # except that the held note has no onset mark at the line's start.
+  first = wrapped[2:2 + panel_height, 2:2 + 256]
+  second = wrapped[4 + panel_height:4 + 2 * panel_height, 2:2 + 256]
+  np.testing.assert_array_equal(first, flat[2:2 + panel_height, 2:2 + 256])
+  held_row = (74 - 60) * 3 + 1  # C4's row: the picture shows pitches 74 (top) down to 50
+  colour, onset = pianoroll.COLUMN_COLOURS[0], pianoroll._darker(pianoroll.COLUMN_COLOURS[0])  # pylint: disable=protected-access
+  assert tuple(second[held_row, 1]) == colour and tuple(flat[2 + held_row, 2 + 240]) == onset
+  np.testing.assert_array_equal(second[:, 20:], flat[2:2 + panel_height, 2 + 276:2 + 512])
+  # Labelled, every line numbers its own bars: the second line's band is drawn too.
+  labelled = pianoroll.render([[window]], 'melody')
+  assert labelled.shape[0] > wrapped.shape[0] + 2 * 10
+  assert pianoroll.render([[window[:128]]], 'melody').shape[1] == labelled.shape[1]
+
+
 def test_render_rejects_empty_grid():
   with pytest.raises(ValueError, match='at least one row'):
     pianoroll.render([], 'melody')
