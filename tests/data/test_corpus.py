@@ -2,7 +2,7 @@
 
 The files are checked as the training pipeline relies on them: one 4/4 or 2/2 time signature and
 one tempo at time 0, notes on the sixteenth grid, one note at a time, every file listed in
-index.tsv with its note count, and 2/4 tunes paired into 4/4 only in the `_2-4` folders. Reading
+index.tsv with its note count, and 2/4 tunes rebarred into 4/4 only in the `_2-4` folders. Reading
 a MIDI file costs milliseconds, so the per-file checks read every eighth file (in sorted order,
 so every folder is sampled); the index checks cover all of them.
 """
@@ -46,7 +46,8 @@ def test_index_lists_every_file_once(index_rows, build_corpus):
   for row in index_rows:
     folder = row['path'].split('/')[0]
     assert folder in folders, row['path']
-    rebarred = 'rebarred' in row['flags'].split(',')
+    flags = row['flags'].split(',')
+    rebarred = 'rebarred' in flags or 'stretched' in flags
     assert rebarred == folder.endswith(build_corpus.PAIRED_SUFFIX), row['path']
     assert row['meter'] in (('4/4',) if rebarred else ('4/4', '2/2')), row['path']
 
@@ -159,3 +160,35 @@ def test_the_same_tune_transposed_and_rebarred_is_a_duplicate(build_corpus):
   medley = tune[:14] + [(2 * i, 2 * i + 2, 50 + (i * 5) % 12) for i in range(14, 28)]
   _, share = index.closest(build_corpus.melody_grams(medley))
   assert 0 < share < build_corpus.DUPLICATE_SHARE
+
+
+def two_four_tune(build_corpus, lengths):
+  """A RawTune in 2/4: 8 bars, each filled with notes of the given lengths (quarters)."""
+  measures = [measure(2.0 * i, 2.0, i + 1) for i in range(8)]
+  notes = []
+  for bar in range(8):
+    offset = 0.0
+    for length in lengths:
+      notes.append((bar, offset, length, 60 + len(notes) % 12, None))
+      offset += length
+  return build_corpus.RawTune(book='airds', source='test.abc', number=1, title='test', meter='2/4',
+                              key='C major', expanded=True, expansion=1.0, measures=measures,
+                              notes=notes)
+
+
+def test_2_4_in_eighths_is_paired_and_in_sixteenths_stretched(build_corpus):
+  eighths = build_corpus.quantize_tune(two_four_tune(build_corpus, [0.5] * 4))
+  assert 'rebarred' in eighths.flags and (eighths.numerator, eighths.denominator) == (4, 4)
+  assert [start for start, _, _ in eighths.notes] == [2 * i for i in range(32)]  # 4 bars of 4/4
+  # A reel in sixteenths is a reel in eighths written at double speed: one 2/4 bar, one 4/4 bar.
+  sixteenths = build_corpus.quantize_tune(two_four_tune(build_corpus, [0.25] * 8))
+  assert 'stretched' in sixteenths.flags
+  assert [start for start, _, _ in sixteenths.notes] == [2 * i for i in range(64)]  # 8 bars
+
+
+def test_repeat_ends_without_a_start_are_counted(build_corpus):
+  count = build_corpus.unmatched_repeat_ends
+  assert count('X:1\nK:G\n|:ab:|cd:|\n') == 1  # the second end goes back to the first
+  assert count('X:1\nK:G\nab:|:cd:|\n') == 1
+  assert count('X:1\nK:G\nab::cd:|ef|]\n') == 1
+  assert count('X:1\nI: :: ::\nK:G\nab:|cd:|ef:|\n') == 3  # header lines are not the tune
