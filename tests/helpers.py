@@ -16,6 +16,14 @@ TRAIN_SCALARS = ('loss', 'losses/r_loss', 'losses/kl_loss', 'losses/kl_bits', 'l
                  'learning_rate', 'global_norm', 'sampling_probability', 'metrics/accuracy')
 
 
+def first_build_tunes(corpus):
+  """The MIDI files of the corpus's first build (ryans/, oneills/), sorted; [] without a corpus.
+
+  Tests that take "the first N tunes" read these, so that the 2/4, Aird's and Northumbrian
+  folders added later (whose names sort first) do not change what they train on."""
+  return sorted(path for path in corpus.rglob('*.mid') if path.parent.name in ('oneills', 'ryans'))
+
+
 def write_melody_midis(folder, num_files=8, bars=6, seed=0, numerator=4):
   """Random monophonic melodies (pitches 55..79, 4/4 unless told) as MIDI files."""
   os.makedirs(folder, exist_ok=True)

@@ -28,7 +28,7 @@ TIMEOUT = 180
 def corpus_subset(folder):
   """The first NUM_FILES MIDI files of data/midi copied to `folder` (random melodies if the
   bundled corpus is not there)."""
-  files = sorted(DATA_MIDI.rglob('*.mid')) if DATA_MIDI.is_dir() else []
+  files = helpers.first_build_tunes(DATA_MIDI)
   if not files:
     return helpers.write_melody_midis(str(folder), num_files=NUM_FILES)
   os.makedirs(folder)

@@ -14,13 +14,14 @@ from music_vae_lite import config_lib
 from music_vae_lite.families import converters
 from music_vae_lite.training import losses
 from music_vae_lite.nn import model_registry
+import helpers  # pylint: disable=g-bad-import-order  (tests/ is on sys.path under pytest)
 
 CORPUS = pathlib.Path(__file__).resolve().parents[2] / 'data' / 'midi'
 
 
 def _real_windows(converter, count):
   windows = []
-  for path in sorted(CORPUS.rglob('*.mid')):
+  for path in helpers.first_build_tunes(CORPUS):
     windows.extend(converter.to_tensors(note_seq.midi_file_to_note_sequence(str(path))).labels[:1])
     if len(windows) == count:
       return tf.constant(windows)

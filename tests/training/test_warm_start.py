@@ -35,7 +35,7 @@ def fixture_arrays(name):
 
 def midi_subset(folder, count=24):
   """The first `count` tunes of data/midi (random melodies where the corpus is absent)."""
-  files = sorted((REPO / 'data' / 'midi').rglob('*.mid'))
+  files = helpers.first_build_tunes(REPO / 'data' / 'midi')
   if not files:
     return helpers.write_melody_midis(str(folder), num_files=count, bars=20)
   os.makedirs(folder)
