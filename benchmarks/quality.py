@@ -2,9 +2,14 @@ r"""Quality benchmark: trains a config for a fixed number of steps on data/, the
 on the held-out files beside trivial baselines on the same windows (issue #9).
 
   python benchmarks/quality.py --config=cpu-mel_2bar --steps=600 [--config.train.batch_size=64 ...]
+  python benchmarks/quality.py --config=cpu-hierdec-mel_16bar --minutes=30 \
+      --compare_config=cpu-flat-mel_16bar [--init_from=RUN --init_rename=...]
 
-Prints one JSON line per figure on stdout ({"figure": ..., "value": ..., "config": ..., "steps": ...});
-logs go to stderr. The run directory (default /tmp/quality/<config>-<steps>) is resumed if it
+Training stops after --steps or --minutes of wall-clock time, whichever comes first; with
+--compare_config a second model is trained for the same budget on the same windows and measured
+alike (the paper's flat against hierarchical comparison). Prints one JSON line per figure on
+stdout ({"figure": ..., "value": ..., "config": ..., "budget": ...}); logs go to stderr. The run
+directory (default /tmp/quality/<config>-<budget>; the compared model's beside it) is resumed if it
 already holds the steps, so figures can be recomputed without training again.
 
 The held-out windows are always those of the files `split_by_source` holds out, extracted with at
@@ -53,15 +58,28 @@ HAMMING_TOLERANCE = 1 / 8  # of the steps (4 of 32): an interpolation end "repro
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config name or file; override values '
                                           'with --config.x.y=z.', lock_config=True)
 _STEPS = flags.DEFINE_integer('steps', None, 'Training steps.', lower_bound=0)
+_MINUTES = flags.DEFINE_float('minutes', None, 'Training time in wall-clock minutes (stops at '
+                              '--steps or --minutes, whichever comes first).', lower_bound=0)
+_COMPARE_CONFIG = flags.DEFINE_string(
+    'compare_config', None, 'A second config (e.g. cpu-flat-mel_16bar beside '
+    'cpu-hierdec-mel_16bar) trained for the same budget on the same windows, then measured alike.')
+_INIT_FROM = flags.DEFINE_string('init_from', None, 'Start --config from these weights '
+                                 '(mvl_train --init_from).')
+_INIT_RENAME = flags.DEFINE_multi_string('init_rename', [], 'mvl_train --init_rename rules for '
+                                         '--config (default: its train.init_rename).')
 _EXAMPLES = flags.DEFINE_string('examples', os.path.join(REPO, 'data', 'midi'), 'Training data.')
 _RUN_DIR = flags.DEFINE_string('run_dir', None, 'Run directory (default /tmp/quality/NAME-STEPS).')
 _EVAL_MAX_WINDOWS = flags.DEFINE_integer('eval_max_windows', 5, 'Held-out windows per file.')
+_EVAL_EXAMPLES = flags.DEFINE_string(
+    'eval_examples', None, 'Score on the held-out files of this folder instead of --examples\'s '
+    '(files are held out by their name relative to the folder, so a folder holding the same '
+    'subfolders as an older corpus is scored on that corpus\'s held-out files).')
 _NUM_SAMPLES = flags.DEFINE_integer('num_samples', 512, 'Samples for the sample statistics.')
 _TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Sampling temperature for the statistics.')
 _PAIRS = flags.DEFINE_integer('pairs', 20, 'Interpolation pairs.')
 _INTERPOLATION_STEPS = flags.DEFINE_integer('interpolation_steps', 9, 'Outputs per pair, ends too.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed for z, samples and the pair choice.')
-flags.mark_flags_as_required(['config', 'steps'])
+flags.mark_flags_as_required(['config'])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,56 +208,36 @@ def _emit(figure, value, **extra):
   print(json.dumps(line), flush=True)
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  import ml_collections  # pylint: disable=g-import-not-at-top
+def _train(config, run_dir, window_set, steps, minutes, init_from=None, init_rename=()):
+  """Trains `config` for `steps` steps or `minutes` of wall-clock time (whichever ends first),
+  resuming `run_dir`; returns (TrainResult, {figure: value} of the speed)."""
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.pipeline import input_pipeline  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
-
-  config = _CONFIG.value
-  steps = _STEPS.value
   with config.unlocked():
-    config.train.num_steps = steps
-  run_dir = _RUN_DIR.value or os.path.join('/tmp/quality', f'{config.name}-{steps}')
-  context = {'config': config.name, 'steps': steps}
-  emit = lambda figure, value, **extra: _emit(figure, value, **context, **extra)
-
-  converter = converters.get_converter(config.data)
-  window_set = preprocess.load_examples(_EXAMPLES.value, converter)
-  reference_data = ml_collections.ConfigDict(config.data.to_dict())
-  reference_data.max_windows_per_sequence = _EVAL_MAX_WINDOWS.value
-  if reference_data.max_windows_per_sequence == config.data.max_windows_per_sequence:
-    reference_set = window_set
-  else:
-    reference_set = preprocess.load_examples(_EXAMPLES.value,
-                                             converters.get_converter(reference_data))
-  train_set, _ = input_pipeline.split_by_source(window_set, config.data.eval_fraction)
-  _, eval_set = input_pipeline.split_by_source(reference_set, config.data.eval_fraction)
-  # The baselines and statistics read one melody part: [N, T] (the model takes [N, T, 1]).
-  eval_labels, train_labels = eval_set.labels[..., 0], train_set.labels[..., 0]
-  emit('train_windows', len(train_set))
-  emit('eval_windows', len(eval_set), files=eval_set.report['split']['eval_files'])
-
+    config.train.num_steps = steps if steps is not None else 10**9
+    config.train.max_minutes = minutes or 0.0
   previous = checkpoints.latest_checkpoint(run_dir) if os.path.isdir(run_dir) else None
   start_step = checkpoints.checkpoint_step(previous) if previous else 0
   start, start_cpu = time.time(), time.process_time()
-  result = train.train_and_evaluate(config, run_dir, window_set)
+  result = train.train_and_evaluate(config, run_dir, window_set, init_from=init_from,
+                                    init_rename=init_rename)
   wall, cpu = time.time() - start, time.process_time() - start_cpu
+  speed = {'train_steps': result.step}
   if result.step > start_step:  # examples/s of the steps trained now (not when only resumed)
     examples = (result.step - start_step) * config.train.batch_size
     # On a shared machine wall time says little: the CPU seconds bound an idle machine's time.
-    emit('train_wall_s', round(wall, 1), cpu_s=round(cpu, 1),
-         note='includes start-up, compilation and evaluations')
-    emit('train_examples_per_s', round(examples / wall, 1),
-         per_cpu_s=round(examples / cpu, 1), load1=round(os.getloadavg()[0], 2))
+    speed.update(train_wall_s=round(wall, 1), train_cpu_s=round(cpu, 1),
+                 train_examples_per_s=round(examples / wall, 1),
+                 train_examples_per_cpu_s=round(examples / cpu, 1),
+                 load1=round(os.getloadavg()[0], 2))
+  return result, speed
 
-  model = trained_model.TrainedModel(run_dir, batch_size=256)
-  metrics = train.evaluate(model.model, config, eval_set, step=result.step, batch_size=256,
+
+def _model_figures(model, config, converter, eval_set, step, emit):
+  """Every figure of one trained model on the held-out windows (see the module docstring)."""
+  from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
+  eval_labels = eval_set.labels[..., 0]
+  metrics = train.evaluate(model.model, config, eval_set, step=step, batch_size=256,
                            converter=converter, seed=_SEED.value)
   for name in ('metrics/teacher_forced_accuracy', 'metrics/sampled_accuracy',
                'metrics/teacher_forced_note_on_accuracy', 'metrics/sampled_note_on_accuracy',
@@ -249,16 +247,6 @@ def main(argv):
   window_steps = eval_labels.shape[1]
   emit('neg_elbo_nats_per_step',
        round((metrics['losses/r_loss'] + metrics['losses/kl_nats']) / window_steps, 4))
-
-  if converter.encoding == 'melody':
-    emit('baseline_no_event_accuracy', round(no_event_accuracy(eval_labels), 4))
-    bigram = Bigram(train_labels, converter.output_depth).predict(eval_labels)
-    correct = bigram == eval_labels
-    emit('baseline_bigram_accuracy', round(float(np.mean(correct)), 4))
-    emit('baseline_bigram_note_on_accuracy',
-         round(float(np.mean(correct[eval_labels >= FIRST_NOTE])), 4))
-    trigram = TrigramWithBarPosition(train_labels, converter.output_depth)
-    emit('baseline_trigram_nats_per_step', round(trigram.nats_per_step(eval_labels), 4))
 
   _, mu, _ = model.encode_labels(eval_set.labels, seed=_SEED.value)
   reconstructed = model.decode_to_labels(mu, temperature=0.0, seed=_SEED.value)[..., 0]
@@ -290,7 +278,74 @@ def main(argv):
   emit('interpolation_ends_reproduced_share', round(ends, 4), tolerance=tolerance)
   emit('interpolation_pairs_both_ends_reproduced_share', round(both, 4), pairs=_PAIRS.value)
   emit('interpolation_monotonic_share', round(monotonic, 4), pairs=_PAIRS.value)
-  logging.info('Done: %s', run_dir)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  if _STEPS.value is None and _MINUTES.value is None:
+    raise app.UsageError('Give --steps, --minutes or both (training stops at whichever comes first).')
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import input_pipeline  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
+
+  config = _CONFIG.value
+  steps, minutes = _STEPS.value, _MINUTES.value
+  budget = (f'{steps}' if minutes is None else f'{minutes:g}min' if steps is None
+            else f'{steps}-{minutes:g}min')
+  run_dir = _RUN_DIR.value or os.path.join('/tmp/quality', f'{config.name}-{budget}')
+  context = {'config': config.name, 'budget': budget}
+  emit = lambda figure, value, **extra: _emit(figure, value, **context, **extra)
+
+  converter = converters.get_converter(config.data)
+  window_set = preprocess.load_examples(_EXAMPLES.value, converter)
+  reference_data = ml_collections.ConfigDict(config.data.to_dict())
+  reference_data.max_windows_per_sequence = _EVAL_MAX_WINDOWS.value
+  eval_examples = _EVAL_EXAMPLES.value or _EXAMPLES.value
+  if (reference_data.max_windows_per_sequence == config.data.max_windows_per_sequence
+      and eval_examples == _EXAMPLES.value):
+    reference_set = window_set
+  else:
+    reference_set = preprocess.load_examples(eval_examples,
+                                             converters.get_converter(reference_data))
+  train_set, _ = input_pipeline.split_by_source(window_set, config.data.eval_fraction)
+  _, eval_set = input_pipeline.split_by_source(reference_set, config.data.eval_fraction)
+  # The baselines and statistics read one melody part: [N, T] (the model takes [N, T, 1]).
+  eval_labels, train_labels = eval_set.labels[..., 0], train_set.labels[..., 0]
+  emit('train_windows', len(train_set))
+  emit('eval_windows', len(eval_set), files=eval_set.report['split']['eval_files'])
+  if converter.encoding == 'melody':
+    emit('baseline_no_event_accuracy', round(no_event_accuracy(eval_labels), 4))
+    bigram = Bigram(train_labels, converter.output_depth).predict(eval_labels)
+    correct = bigram == eval_labels
+    emit('baseline_bigram_accuracy', round(float(np.mean(correct)), 4))
+    emit('baseline_bigram_note_on_accuracy',
+         round(float(np.mean(correct[eval_labels >= FIRST_NOTE])), 4))
+    trigram = TrigramWithBarPosition(train_labels, converter.output_depth)
+    emit('baseline_trigram_nats_per_step', round(trigram.nats_per_step(eval_labels), 4))
+
+  # The model, then (with --compare_config) the other one, for the same budget on the same data.
+  runs = [(config, run_dir, _INIT_FROM.value, _INIT_RENAME.value)]
+  if _COMPARE_CONFIG.value:
+    from music_vae_lite import config_lib as lib  # pylint: disable=g-import-not-at-top
+    other = lib.load_config(_COMPARE_CONFIG.value)
+    if other.data.to_dict() != config.data.to_dict():
+      raise app.UsageError(f'--compare_config={_COMPARE_CONFIG.value} reads other data than '
+                           f'{config.name} (config.data differs); compare models of one dataset.')
+    # Started from the same weights: each config maps them by its own train.init_rename.
+    runs.append((other, f'{run_dir}-vs-{other.name}', _INIT_FROM.value, ()))
+  for model_config, model_dir, init_from, init_rename in runs:
+    model_emit = lambda figure, value, name=model_config.name, **extra: _emit(
+        figure, value, config=name, budget=budget, **extra)
+    result, speed = _train(model_config, model_dir, window_set, steps, minutes, init_from,
+                           init_rename)
+    for figure, value in speed.items():
+      model_emit(figure, value)
+    model = trained_model.TrainedModel(model_dir, batch_size=256)
+    _model_figures(model, model_config, converter, eval_set, result.step, model_emit)
+    logging.info('Done: %s', model_dir)
 
 
 if __name__ == '__main__':

@@ -58,6 +58,10 @@ def get_base_config():
   # Also stop once training has run this many minutes of wall-clock time (0: no limit), for runs
   # of a stated duration; the step count still drives the schedules. (Not in the original.)
   config.train.max_minutes = 0.0
+  # With --init_from and no --init_rename: this config's own 'PATTERN=REPLACEMENT' rules mapping a
+  # source model's variable names onto its own (e.g. a 2-bar model's decoder as a 16-bar model's
+  # bar decoder), so that a user need not write them. (Not in the original.)
+  config.train.init_rename = ()
   config.train.seed = 0
   config.train.log_every = 100
   config.train.summary_every = 100

@@ -147,6 +147,13 @@ def validate(config, source='the config'):
     value = flat.get(key)
     if value is not None and not 0 <= value <= 1:
       problems.append(f'{key}={value!r} (expected a number in [0, 1])')
+  rules = flat.get('train.init_rename')
+  if rules:
+    from music_vae_lite.training import renames  # pylint: disable=g-import-not-at-top
+    try:
+      renames.parse(rules)
+    except ValueError as e:
+      problems.append(f'train.init_rename: {e}')
   fraction = flat.get('data.eval_fraction')
   if fraction is not None and not 0 <= fraction < 1:
     problems.append(f'data.eval_fraction={fraction!r} (expected a number in [0, 1))')

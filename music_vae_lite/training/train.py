@@ -485,7 +485,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
       run_dir already has a checkpoint.
     init_rename: 'PATTERN=REPLACEMENT' rules mapping init_from's variable names onto this
       model's (warm_start.restore_initial_weights), e.g. a 2-bar model's decoder onto a 16-bar
-      model's bar decoder.
+      model's bar decoder; when empty, config.train.init_rename (the config's own rules).
     resume_from: resume from this checkpoint of run_dir (a step, 'ckpt-N' or a prefix) instead of
       the newest readable one.
   Returns:
@@ -498,6 +498,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
     ValueError / FileNotFoundError: unusable examples (with the extraction report), bad settings.
   """
   config_lib.validate(config)
+  init_rename = tuple(init_rename) or tuple(config.train.get('init_rename', ()))
   strategy = strategy or distribute.make_strategy('default')
   is_chief, worker_id = distribute.worker_role(strategy)
   train_config = config.train

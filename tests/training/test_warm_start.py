@@ -118,6 +118,29 @@ def test_a_two_bar_model_starts_the_bar_decoder_and_segment_encoder_of_a_16_bar_
     warm_start.restore_initial_weights(model, source, rename=['(=x'])
 
 
+def test_a_16_bar_config_carries_its_own_rename_rules(tmp_path):
+  """With --init_from and no --init_rename, a config's train.init_rename maps the source's names
+  (cpu-hier-mel_16bar holds the rules that start it from the quick start's 2-bar model)."""
+  source = helpers.make_untrained_run_dir(str(tmp_path / 'source'), 'tiny-mel_2bar')
+  two_bar = magenta_checkpoint.build_model(checkpoints.load_config(source))
+  checkpoints.restore(tf.train.Checkpoint(model=two_bar), checkpoints.latest_checkpoint(source))
+  donor = two_bar.original_variable_names()['decoder/output_projection/kernel'].numpy()
+  config = config_lib.load_config('tiny-hierdec-mel_16bar')
+  config.model.update(encoder='hierarchical', segment_bars=2,
+                      conductor_rnn_size=(config.model.z_size,))
+  config.train.init_rename = config_lib.load_config('cpu-hier-mel_16bar').train.init_rename
+  config = short_run(config, num_steps=1, batch_size=4, learning_rate=1e-12, seed=3)
+  result = train.train_and_evaluate(config, str(tmp_path / 'run'),
+                                    midi_subset(tmp_path / 'midi', count=8), init_from=source)
+  model = magenta_checkpoint.build_model(config)
+  checkpoints.restore(tf.train.Checkpoint(model=model), result.checkpoint)
+  kernel = model.original_variable_names()['core_decoder/decoder/output_projection/kernel']
+  np.testing.assert_allclose(kernel.numpy(), donor, atol=1e-6)  # one step at lr 1e-12
+  config.train.init_rename = ('decoder',)
+  with pytest.raises(config_lib.ConfigError, match='train.init_rename.*PATTERN=REPLACEMENT'):
+    config_lib.validate(config)
+
+
 def test_freeze_choices_are_checked():
   model = magenta_checkpoint.build_model(config_lib.load_config('tiny-mel_2bar'))
   with pytest.raises(ValueError, match='needs a hierarchical model'):
