@@ -11,8 +11,8 @@ setuptools.setup(
     # project is installed (wheel, editable) or run (`python -m music_vae_lite.cli.train` from the
     # repository root). A wheel holds real copies of the files.
     packages=['music_vae_lite', 'music_vae_lite.cli', 'music_vae_lite.configs', 'music_vae_lite.families',
-              'music_vae_lite.nn', 'music_vae_lite.pipeline', 'music_vae_lite.training',
-              'music_vae_lite.serving'],
+              'music_vae_lite.nn', 'music_vae_lite.nn.decoders', 'music_vae_lite.pipeline',
+              'music_vae_lite.training', 'music_vae_lite.serving'],
     install_requires=[
         'tensorflow==2.21.*',
         'tensorflow-probability==0.25.*',

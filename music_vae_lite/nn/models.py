@@ -1,5 +1,5 @@
 """The MusicVAE: flat and hierarchical bidirectional LSTM encoders, and the model that joins an
-encoder q(z|x) to a decoder p(x|z) (decoders.py) as a config describes.
+encoder q(z|x) to a decoder p(x|z) (decoders/categorical.py) as a config describes.
 
 Everything is a `tf.Module` holding plain `tf.Variable`s laid out as the original's checkpoint
 variables (see `original_variable_names`), so a loader for Magenta checkpoints can map them by name.
@@ -9,7 +9,7 @@ Shapes: B batch, T steps, D input depth, Z latent size.
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from music_vae_lite.nn import decoders
+from music_vae_lite.nn.decoders import categorical
 from music_vae_lite.nn import lstm
 
 tfd = tfp.distributions
@@ -130,10 +130,10 @@ class MusicVAE(tf.Module):
         if split_parts:
           raise ValueError('config.model.split_parts needs the hierarchical decoder (the flat '
                            'decoder writes every part with one LSTM, as the original\'s flat trio).')
-        self.decoder = decoders.FlatDecoder(self.parts, dec_sizes, self.z_size, num_steps,
+        self.decoder = categorical.FlatDecoder(self.parts, dec_sizes, self.z_size, num_steps,
                                             seeds[3], control_depth=control_depth)
       elif model_config.decoder == 'hierarchical':
-        self.decoder = decoders.HierarchicalDecoder(
+        self.decoder = categorical.HierarchicalDecoder(
             self.parts, dec_sizes, self.z_size, num_steps, seeds[3], steps_per_bar=segment_steps,
             split_parts=split_parts, control_depth=control_depth, conductor_sizes=conductor_sizes)
       else:

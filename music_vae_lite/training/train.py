@@ -186,7 +186,7 @@ class Evaluator:
   Sampled: every step gets the model's own sample (probability 1, temperature 1), as in the
   original's eval of scheduled-sampling configs. Both use z drawn from q(z|x), like training. The
   step only matters for `loss` (through beta). Note-on accuracies count only the steps whose
-  target starts a note (`decoders.Decoder.note_on`). Latent: `latent/active_units` counts the dimensions
+  target starts a note (`categorical.Decoder.note_on`). Latent: `latent/active_units` counts the dimensions
   whose posterior mean has variance > ACTIVE_UNIT_VARIANCE over the windows, and
   `latent/kl_bits_per_dimension` [Z] is each dimension's mean KL in bits (a histogram summary).
   """

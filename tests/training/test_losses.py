@@ -9,7 +9,8 @@ import tensorflow_probability as tfp
 
 from music_vae_lite import config_lib
 from music_vae_lite.families import converters
-from music_vae_lite.nn import decoders, models
+from music_vae_lite.nn import models
+from music_vae_lite.nn.decoders import categorical
 from music_vae_lite.training import losses, schedules
 
 tfd = tfp.distributions
@@ -118,7 +119,7 @@ def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
 def test_reconstruction_loss_ignores_padding_and_sums_the_parts():
   trio = (converters.MELODY_PART, converters.Part('bass', 'melody', 1, 33),
           converters.Part('drums', 'drums', 9, 0))
-  decoder = decoders.Decoder(trio, num_steps=5)
+  decoder = categorical.Decoder(trio, num_steps=5)
   logits = tf.random.stateless_normal([2, 5, 692], [3, 4])
   labels = tf.constant([[[1, 2, 0], [2, 3, 1], [3, 4, 5], [4, 5, 0], [5, 6, 511]],
                         [[1, 0, 3], [2, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]])
@@ -143,7 +144,7 @@ def test_eager_and_tf_function_give_the_same_loss():
 
 
 def test_note_on_mask_and_accuracy_count_only_steps_that_start_a_note():
-  class AlwaysNoEvent(decoders.Decoder):  # predicts label 0 (no event) everywhere
+  class AlwaysNoEvent(categorical.Decoder):  # predicts label 0 (no event) everywhere
     def reconstruct(self, z, labels, sampling_probability, controls=None, **kwargs):
       return tf.one_hot(tf.zeros_like(labels[..., 0]), 90) * 10.0
 

@@ -1,0 +1,1 @@
+"""Decoders p(x|z), one module per output distribution (categorical.py: classes per step)."""
