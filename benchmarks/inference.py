@@ -92,9 +92,9 @@ def make_run_dir(config_name, run_dir):
 def find_inputs(config_name, count=2):
   """The first `count` MIDI files of data/midi (sorted) that give a window for the config."""
   from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
-  converter = converters.get_converter(config_lib.load_config(config_name).data)
+  converter = contract.get_converter(config_lib.load_config(config_name).data)
   found = []
   for root, _, files in sorted(os.walk(benchutil.DATA_MIDI)):
     for name in sorted(files):

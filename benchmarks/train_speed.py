@@ -59,8 +59,8 @@ def make_config(name, batch_size, mode):
 def random_batch(config, batch_size, seed=0):
   """A batch dict of random label windows (speed does not depend on the values)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
-  converter = converters.get_converter(config.data)
+  from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
+  converter = contract.get_converter(config.data)
   rng = np.random.default_rng(seed)
   labels = np.stack([rng.integers(0, part.depth, [batch_size, converter.window_steps])
                      for part in converter.parts], axis=-1).astype(np.int32)

@@ -81,7 +81,7 @@ def main(argv):
     common.check_output_dir(_OUTPUT_DIR.value)
   from note_seq import sequences_lib  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
   from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_interpolate'):
@@ -102,10 +102,10 @@ def main(argv):
     base = os.path.join(output_dir, f'{name}_interpolate_{stamp}')
     total = len(sequences)
     for index, sequence in enumerate(sequences):
-      converters.write_midi(sequence, f'{base}-{index + 1:03d}-of-{total:03d}.mid')
-    step_seconds = 60.0 / converters.OUTPUT_QPM / converters.STEPS_PER_QUARTER
+      contract.write_midi(sequence, f'{base}-{index + 1:03d}-of-{total:03d}.mid')
+    step_seconds = 60.0 / contract.OUTPUT_QPM / contract.STEPS_PER_QUARTER
     morph = sequences_lib.concatenate_sequences(sequences, [model.num_steps * step_seconds] * total)
-    converters.write_midi(morph, f'{base}-morph.mid')
+    contract.write_midi(morph, f'{base}-morph.mid')
     shown = pianoroll.write_column_png(f'{base}.png', labels, model.converter)
     note = f' of the first {shown} steps' if shown < total else ''
     print(f'Wrote {total} steps, the morph and a piano roll{note} to {output_dir} '

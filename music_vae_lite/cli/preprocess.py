@@ -66,14 +66,14 @@ def main(argv):
     common.check_output_dir(_OUTPUT.value, 'output')
   except ValueError as e:
     return _usage_error(str(e))
-  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite.configs import base  # pylint: disable=g-import-not-at-top
   data_config = base.get_base_config().data
   data_config.encoding = _ENCODING.value
   data_config.slice_bars = _SLICE_BARS.value
   data_config.max_windows_per_sequence = _MAX_WINDOWS.value or None
-  converter = converters.get_converter(data_config)
+  converter = contract.get_converter(data_config)
 
   logging.info('Preprocessing %s', _INPUT.value)
   try:

@@ -35,7 +35,7 @@ def main(argv):
     common.check_model_flags(_RUN_DIR.value, _CHECKPOINT.value)
     common.check_output_dir(_OUTPUT_DIR.value)
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.families import converters  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
   from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_sample'):
@@ -49,7 +49,7 @@ def main(argv):
     base = f'{common.safe_name(model.config.name or "model")}_sample_{stamp}'
     total = len(sequences)
     for index, sequence in enumerate(sequences):
-      converters.write_midi(sequence, os.path.join(output_dir,
+      contract.write_midi(sequence, os.path.join(output_dir,
                                                    f'{base}-{index + 1:03d}-of-{total:03d}.mid'))
     shown = pianoroll.write_column_png(os.path.join(output_dir, f'{base}.png'), labels,
                                        model.converter)

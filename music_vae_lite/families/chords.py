@@ -51,7 +51,7 @@ from note_seq import chords_encoder_decoder
 from note_seq import chords_lib
 import numpy as np
 
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 
 NO_CHORD = note_seq.NO_CHORD  # 'N.C.'
 NUM_CHORD_CLASSES = 49  # class = 1 + kind * 12 + root (kinds: major, minor, augmented, diminished)
@@ -59,7 +59,7 @@ _PITCH_CLASSES = 12
 _CHORD_SYMBOL = note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL
 _ENCODING = chords_encoder_decoder.TriadChordOneHotEncoding()
 # The decoded sequences' step length (converters' output tempo).
-_STEP_SECONDS = 60.0 / converters.OUTPUT_QPM / converters.STEPS_PER_QUARTER
+_STEP_SECONDS = 60.0 / contract.OUTPUT_QPM / contract.STEPS_PER_QUARTER
 # Inference rate for a piece without a time signature: 4/4's (note_seq's default signature).
 _CHORDS_PER_BAR_WITHOUT_SIGNATURE = 2
 
@@ -106,7 +106,7 @@ def parse_chords(text, num_steps):
     raise ValueError(
         f'{len(classes)} chord(s) do not split the {num_steps} steps evenly: give '
         f'{", ".join(map(str, valid[:-1]))} or {valid[-1]} chords '
-        f'(e.g. {num_steps // converters.STEPS_PER_BAR or 1} for one chord per bar).')
+        f'(e.g. {num_steps // contract.STEPS_PER_BAR or 1} for one chord per bar).')
   return np.repeat(np.array(classes, np.int32), num_steps // len(classes))
 
 
@@ -160,7 +160,7 @@ def _step_chords(quantized):
   return np.array([_ENCODING.encode_event(figure) for figure in progression], np.int32)
 
 
-class ChordMelodyConverter(converters.MelodyConverter):
+class ChordMelodyConverter(contract.MelodyConverter):
   """Melody windows [N, T, 1] with the chord class of every step as controls [N, T] (49 classes);
   see the module docstring."""
   encoding = 'melody_chords'

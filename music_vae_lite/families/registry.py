@@ -2,13 +2,13 @@
 
 Adding a family is one line here (plus its converter module, a decoder module where its output
 distribution is new, and a config). Kept free of imports so that programs can list the families
-(e.g. `mvl_preprocess --encoding`) before loading note_seq or TensorFlow; `converters.get_converter`
+(e.g. `mvl_preprocess --encoding`) before loading note_seq or TensorFlow; `contract.get_converter`
 imports the named module on use.
 """
 
 ENCODINGS = {
-    'melody': 'music_vae_lite.families.converters:MelodyConverter',
-    'drums': 'music_vae_lite.families.converters:DrumsConverter',
+    'melody': 'music_vae_lite.families.contract:MelodyConverter',
+    'drums': 'music_vae_lite.families.contract:DrumsConverter',
     'melody_chords': 'music_vae_lite.families.chords:ChordMelodyConverter',
     'trio': 'music_vae_lite.families.trio:TrioConverter',
 }

@@ -16,7 +16,7 @@ Extraction (`to_tensors`), following the original's `TrioConverter._to_tensors_f
 - Every instrument is encoded over the whole piece, padded with silence to a whole number of
   bars (as the original, which sets the piece's total time to its bars before encoding). Melody
   and bass instruments are encoded as our melody converter encodes a track
-  (`converters._highest_note_labels`: the highest sounding note; zero-velocity notes ignored;
+  (`contract._highest_note_labels`: the highest sounding note; zero-velocity notes ignored;
   notes outside 21..108 dropped); drum instruments as the 512-class labels of their hits on the
   mapped drum pitches. An instrument left with nothing to encode drops out.
 - Coverage, per instrument and bar: a bar is covered where a note of the instrument (any pitch,
@@ -32,7 +32,7 @@ Extraction (`to_tensors`), following the original's `TrioConverter._to_tensors_f
   `max_windows_per_sequence` are kept by the base converter's seeded subset rule.
 
 Where we differ from the original, and why:
-- Melody and bass polyphony and note ends are our melody converter's (see converters.py): the
+- Melody and bass polyphony and note ends are our melody converter's (see contract.py): the
   highest sounding note rather than Magenta's onset order, and the note-off after an
   instrument's last note is kept (the original strips it, so the last note of each part sounds
   to the end of the piece).
@@ -62,7 +62,7 @@ import zlib
 
 import numpy as np
 
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 
 MELODY_PROGRAMS = range(0, 32)
 BASS_PROGRAMS = range(32, 40)
@@ -108,9 +108,9 @@ def _widen(covered, gap_bars):
 def _window_start_labels(track):
   """The label a window starting at each step of a melody/bass track begins with: the note-on
   of the note sounding there (0 in silence). The rule of `MelodyConverter._first_labels`."""
-  event_steps = np.where(track != converters.MELODY_NO_EVENT, np.arange(len(track)), 0)
+  event_steps = np.where(track != contract.MELODY_NO_EVENT, np.arange(len(track)), 0)
   sounding = track[np.maximum.accumulate(event_steps)]
-  return np.where(sounding == converters.MELODY_NOTE_OFF, converters.MELODY_NO_EVENT, sounding)
+  return np.where(sounding == contract.MELODY_NOTE_OFF, contract.MELODY_NO_EVENT, sounding)
 
 
 def _window(candidate, window_steps):
@@ -121,13 +121,13 @@ def _window(candidate, window_steps):
   return window.astype(np.int32, copy=False)
 
 
-class TrioConverter(converters.Converter):
+class TrioConverter(contract.Converter):
   """Melody + bass + drums windows (90 + 90 + 512 classes); see the module docstring."""
   encoding = 'trio'
   parts = (
-      converters.Part('melody', 'melody', instrument=0, program=0),
-      converters.Part('bass', 'melody', instrument=1, program=ELECTRIC_BASS_PROGRAM),
-      converters.Part('drums', 'drums', instrument=converters.DRUMS_INSTRUMENT, program=0,
+      contract.Part('melody', 'melody', instrument=0, program=0),
+      contract.Part('bass', 'melody', instrument=1, program=ELECTRIC_BASS_PROGRAM),
+      contract.Part('drums', 'drums', instrument=contract.DRUMS_INSTRUMENT, program=0,
                       roll_input=False),
   )
 
@@ -141,14 +141,14 @@ class TrioConverter(converters.Converter):
   @classmethod
   def from_config(cls, data_config):
     return cls(slice_bars=data_config.slice_bars,
-               max_windows_per_sequence=converters.window_cap(data_config),
+               max_windows_per_sequence=contract.window_cap(data_config),
                gap_bars=data_config.get('gap_bars', 2))
 
   def to_tensors(self, note_sequence):
     """Extracts the trio windows of one NoteSequence; see the module docstring."""
     rejected = collections.Counter()
     details = []
-    pieces = converters._pieces(note_sequence)  # pylint: disable=protected-access
+    pieces = contract._pieces(note_sequence)  # pylint: disable=protected-access
     pieces = [piece for piece in pieces if piece.notes]
     early_notes = sum(note.start_time < 0 for note in note_sequence.notes)  # the split drops them
     if early_notes:
@@ -185,14 +185,14 @@ class TrioConverter(converters.Converter):
       kept = [kept[i] for i in np.sort(rng.choice(len(kept), size=limit, replace=False))]
     labels = (np.stack([_window(candidate, self.window_steps) for candidate in kept]) if kept
               else np.zeros((0, self.window_steps, len(self.parts)), np.int32))
-    return converters.ConversionResult(labels, rejected, stats['combinations'],
+    return contract.ConversionResult(labels, rejected, stats['combinations'],
                                        tuple(dict.fromkeys(details)), self.encoding,
                                        self.slice_bars)
 
   def _piece_candidates(self, quantized, rejected, details, stats):
     """Yields the candidate windows of one quantized piece as (label arrays of the three parts,
     the melody's and the bass's first labels, start step); counts combinations in `stats`."""
-    bar = converters.STEPS_PER_BAR
+    bar = contract.STEPS_PER_BAR
     total_bars = min(-(-quantized.total_quantized_steps // bar), MAX_BARS)
     total_steps = total_bars * bar
 
@@ -271,7 +271,7 @@ class TrioConverter(converters.Converter):
   def _encode(self, note_type, notes, rejected):
     """An instrument's labels over the piece, or None when nothing of it can be encoded."""
     if note_type == DRUMS:
-      return converters.drum_labels(notes, rejected)
+      return contract.drum_labels(notes, rejected)
     kept = []
     for note in notes:
       if not note.velocity:
@@ -282,5 +282,5 @@ class TrioConverter(converters.Converter):
       kept.append((note.pitch, note.quantized_start_step, note.quantized_end_step))
     if not kept:
       return None
-    labels, _ = converters._highest_note_labels(kept)  # pylint: disable=protected-access
+    labels, _ = contract._highest_note_labels(kept)  # pylint: disable=protected-access
     return labels

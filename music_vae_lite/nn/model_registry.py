@@ -6,7 +6,7 @@ strategy and summaries).
 """
 import tensorflow as tf
 
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.nn import models
 
 
@@ -24,6 +24,6 @@ def build_model(config, converter=None):
   """The MusicVAE described by `config` (its weights initialised from config.train.seed): an
   encoder and the decoder of the converter's parts and controls (registry.ENCODINGS names the
   converter of every family)."""
-  converter = converter or converters.get_converter(config.data)
+  converter = converter or contract.get_converter(config.data)
   return models.MusicVAE(config.model, converter.parts, converter.window_steps,
                          control_depth=converter.control_depth, seed=config.train.seed)

@@ -2,7 +2,7 @@
 
 Reads every input (a folder of MIDI files searched recursively, one MIDI file, or a TFRecord of
 serialized `NoteSequence` protos, the original MusicVAE's input format), converts each sequence
-into label windows with a converter from `converters.py`, and says what happened to every file:
+into label windows with a converter from `contract.py`, and says what happened to every file:
 why it could not be read, how many windows it gave, and why windows were rejected.
 
 Differences from the original MusicVAE, which converts NoteSequences on the fly inside its tf.data
@@ -56,7 +56,7 @@ with warnings.catch_warnings():
   warnings.simplefilter('ignore', RuntimeWarning)
   import note_seq
 
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite import files
 from music_vae_lite.pipeline import limits
 from music_vae_lite.pipeline import midi_guard
@@ -116,7 +116,7 @@ class _FileResult(NamedTuple):
 class WindowSet:
   """Windows with the file each came from.
 
-  labels: int32 [N, T, P] (P parts, converters.Converter.parts); source_ids: int32 [N], indices
+  labels: int32 [N, T, P] (P parts, contract.Converter.parts); source_ids: int32 [N], indices
   into `sources` (relative file names, every input file in order, including those that failed);
   encoding: the family (config.data.encoding); slice_bars: window length in bars; report: the
   preprocessing report (a JSON-serialisable dict); controls: int32 [N, T] control classes, or None
@@ -141,7 +141,7 @@ class WindowSet:
 
 
 def _slice_bars(converter):
-  return converter.window_steps // converters.STEPS_PER_BAR
+  return converter.window_steps // contract.STEPS_PER_BAR
 
 
 # ---------------------------------------------------------------------------------------------
@@ -624,7 +624,7 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
   Args:
     input_path: a folder of MIDI files (searched recursively for .mid/.midi, any case, in sorted
       order), a single MIDI file, or a TFRecord of serialized NoteSequences.
-    converter: a `converters.MelodyConverter` or `converters.DrumsConverter`.
+    converter: a `contract.MelodyConverter` or `contract.DrumsConverter`.
     num_workers: worker processes (forked, or spawned if this process has imported TensorFlow);
       1 converts in this process. Results do not depend on it.
     max_file_mb: larger MIDI files are rejected before they are read.

@@ -27,7 +27,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite import files
 
 FORMATS = ('saved_model', 'magenta_js')
@@ -127,10 +127,10 @@ def magenta_js_spec(converter, num_segments=None):
                       'args': {'numSteps': converter.window_steps,
                                'minPitch': converter.min_pitch, 'maxPitch': converter.max_pitch}}
   else:
-    # Explicit classes: Magenta.js's default drum map differs from ours (converters.py).
+    # Explicit classes: Magenta.js's default drum map differs from ours (contract.py).
     converter_spec = {'type': 'DrumsConverter',
                       'args': {'numSteps': converter.window_steps,
-                               'pitchClasses': [list(c) for c in converters.DRUM_PITCH_CLASSES]}}
+                               'pitchClasses': [list(c) for c in contract.DRUM_PITCH_CLASSES]}}
   if num_segments:
     converter_spec['args']['numSegments'] = num_segments
   return {'type': 'MusicVAE', 'dataConverter': converter_spec}

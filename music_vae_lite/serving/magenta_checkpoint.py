@@ -43,7 +43,7 @@ import tensorflow as tf
 
 from music_vae_lite import checkpoints
 from music_vae_lite import config_lib
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.nn import model_registry
 
 # The original configs this library implements, by the name of the config that trained the
@@ -282,7 +282,7 @@ class Family(NamedTuple):
 
 def config_family(config):
   """The Family of the model `config` builds (the widths come from its data converter)."""
-  converter = converters.get_converter(config.data)
+  converter = contract.get_converter(config.data)
   split_parts = bool(config.model.get('split_parts', False))
   return Family(encoder=config.model.get('encoder', 'bidirectional'),
                 decoder=config.model.decoder, split_parts=split_parts,

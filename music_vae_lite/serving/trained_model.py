@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from music_vae_lite import checkpoints
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.serving import inference
 from music_vae_lite.nn import model_registry
 
@@ -90,12 +90,12 @@ class TrainedModel:
       raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {compute_dtype!r}.")
     self.checkpoint_path, self.run_dir = checkpoints.resolve(path)
     self.config = checkpoints.load_config(self.run_dir)
-    self.converter = converters.get_converter(self.config.data)
+    self.converter = contract.get_converter(self.config.data)
     # For inputs, every window in order (training keeps a random subset of at most
     # max_windows_per_sequence), so window k is the k-th window of the piece.
     all_windows = ml_collections.ConfigDict(self.config.data.to_dict())
     all_windows.max_windows_per_sequence = None
-    self._input_converter = converters.get_converter(all_windows)
+    self._input_converter = contract.get_converter(all_windows)
     self.batch_size = batch_size
     self.model = model_registry.build_model(self.config, self.converter)
     # Given a run directory, a damaged newest checkpoint is named and the one before it used.

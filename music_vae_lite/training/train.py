@@ -45,7 +45,7 @@ import tf_keras
 
 from music_vae_lite import checkpoints
 from music_vae_lite import config_lib
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.training import distribute
 from music_vae_lite.pipeline import input_pipeline
 from music_vae_lite.training import losses
@@ -279,7 +279,7 @@ def evaluate(model, config, windows, *, step, batch_size=None, seed=0, converter
   with 'num_windows', and each part's accuracies for a family of several parts.
 
   `progress(windows_done)` is called after every batch."""
-  converter = converter or converters.get_converter(config.data)
+  converter = converter or contract.get_converter(config.data)
   evaluator = Evaluator(model, config, converter)
   batch_size = batch_size or config.train.batch_size
   return evaluator(evaluator.dataset(windows, batch_size), step, seed, progress)
@@ -502,7 +502,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   strategy = strategy or distribute.make_strategy('default')
   is_chief, worker_id = distribute.worker_role(strategy)
   train_config = config.train
-  converter = converters.get_converter(config.data)
+  converter = contract.get_converter(config.data)
   distribute.per_replica_batch_size(strategy, train_config.batch_size)  # fail early if uneven
   checkpoints.check_creatable_dir(run_dir, 'run directory')  # created once the examples load
 

@@ -12,7 +12,7 @@ import mido
 import numpy as np
 import pytest
 
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite import files
 from music_vae_lite.cli import quiet
 
@@ -180,13 +180,13 @@ def test_path_checks_name_the_problem_and_create_nothing(tmp_path):
 
 @pytest.mark.parametrize('encoding', ['melody', 'drums'])
 def test_written_midi_lasts_the_whole_window(tmp_path, encoding):
-  converter = (converters.MelodyConverter() if encoding == 'melody'
-               else converters.DrumsConverter())
+  converter = (contract.MelodyConverter() if encoding == 'melody'
+               else contract.DrumsConverter())
   labels = np.zeros([1, 32, 1], np.int32)
   labels[0, 0, 0] = 40 if encoding == 'melody' else 1  # one short note or one kick at the start
   labels[0, 2, 0] = 1 if encoding == 'melody' else 0  # the melody note ends at step 2
   (sequence,) = converter.from_tensors(labels)
-  path = converters.write_midi(sequence, str(tmp_path / 'window.mid'))
+  path = contract.write_midi(sequence, str(tmp_path / 'window.mid'))
   assert mido.MidiFile(path).length == pytest.approx(4.0, abs=0.01)  # 2 bars at 120 qpm
 
 

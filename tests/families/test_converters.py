@@ -6,7 +6,7 @@ import PIL.Image
 import pytest
 
 from music_vae_lite import config_lib
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.families import registry
 from music_vae_lite import pianoroll
 
@@ -32,19 +32,19 @@ def make_sequence(notes, time_signature=None, tempos=()):
 
 
 def melody(slice_bars=1, max_windows=None, **kwargs):
-  return converters.MelodyConverter(slice_bars=slice_bars, max_windows_per_sequence=max_windows,
+  return contract.MelodyConverter(slice_bars=slice_bars, max_windows_per_sequence=max_windows,
                                     **kwargs)
 
 
 def drums(slice_bars=1, max_windows=None, **kwargs):
-  return converters.DrumsConverter(slice_bars=slice_bars, max_windows_per_sequence=max_windows,
+  return contract.DrumsConverter(slice_bars=slice_bars, max_windows_per_sequence=max_windows,
                                    **kwargs)
 
 
-class TwoPartConverter(converters.Converter):
+class TwoPartConverter(contract.Converter):
   """A melody over drums with 3 control classes: the contract's derived pieces for P = 2."""
   encoding = 'two_part'
-  parts = (converters.MELODY_PART, converters.DRUMS_PART)
+  parts = (contract.MELODY_PART, contract.DRUMS_PART)
   control_depth = 3
 
   def __init__(self, slice_bars=1, max_windows_per_sequence=None, gap_bars=1, seed=0):
@@ -235,7 +235,7 @@ def test_max_windows_cap_is_a_deterministic_seeded_subset():
   assert len(subsets) > 1
   assert subsets != {(41, 42, 43)}  # not just the opening
   # The default config cap is 5.
-  assert len(converters.MelodyConverter(slice_bars=1).to_tensors(sequence).labels) == 5
+  assert len(contract.MelodyConverter(slice_bars=1).to_tensors(sequence).labels) == 5
 
 
 def test_drums_mapping_and_roll_inputs():
@@ -261,7 +261,7 @@ def test_drums_mapping_and_roll_inputs():
 
 def test_drum_pitch_table_matches_note_seq():
   expected = note_seq.drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES
-  assert [list(pitches) for pitches in converters.DRUM_PITCH_CLASSES] == expected
+  assert [list(pitches) for pitches in contract.DRUM_PITCH_CLASSES] == expected
 
 
 def test_drum_track_ends_after_a_bar_without_hits():
@@ -319,12 +319,12 @@ def test_from_tensors_rejects_bad_labels():
 
 
 def test_parts_and_depths_of_the_one_part_families():
-  melody_part, drums_part = converters.MELODY_PART, converters.DRUMS_PART
+  melody_part, drums_part = contract.MELODY_PART, contract.DRUMS_PART
   assert (melody_part.depth, melody_part.input_depth, melody_part.first_onset) == (90, 90, 2)
   assert melody_part.transposable and not melody_part.is_drum
   assert (drums_part.depth, drums_part.input_depth, drums_part.first_onset) == (512, 10, 1)
   assert drums_part.is_drum and not drums_part.transposable and drums_part.roll_input
-  assert drums_part.instrument == converters.DRUMS_INSTRUMENT
+  assert drums_part.instrument == contract.DRUMS_INSTRUMENT
   converter = melody()
   assert converter.parts == (melody_part,) and converter.control_depth == 0
   assert (converter.input_depth, converter.output_depths, converter.output_depth) == (
@@ -532,7 +532,7 @@ def test_round_trip_on_extracted_windows(make_converter, drum_track, slice_bars)
   assert len(windows) >= 20 and windows.shape[1:] == (converter.window_steps, 1)
   if not drum_track:  # no window starts inside a note (a note-off as its first event)
     first_events = [int(window[np.flatnonzero(window)[0], 0]) for window in windows]
-    assert converters.MELODY_NOTE_OFF not in first_events
+    assert contract.MELODY_NOTE_OFF not in first_events
   decoded = converter.from_tensors(windows)
   for window, sequence in zip(windows, decoded):
     np.testing.assert_array_equal(converter.to_tensors(sequence).labels, window[None])
@@ -552,24 +552,24 @@ def test_write_midi_round_trip(tmp_path):
   window = HAND_BUILT_MELODY_WINDOWS[0]
   converter = melody(slice_bars=2)
   path = tmp_path / 'out.mid'
-  converters.write_midi(converter.from_tensors(np.array(window)[:, None])[0], str(path))
+  contract.write_midi(converter.from_tensors(np.array(window)[:, None])[0], str(path))
   assert [p.name for p in tmp_path.iterdir()] == ['out.mid']
   sequence = note_seq.midi_file_to_note_sequence(str(path))
   assert_windows(converter.to_tensors(sequence).labels, [window])
 
 
 def test_get_converter_from_config():
-  converter = converters.get_converter(config_lib.load_config('tiny-mel_2bar').data)
-  assert isinstance(converter, converters.MelodyConverter)
+  converter = contract.get_converter(config_lib.load_config('tiny-mel_2bar').data)
+  assert isinstance(converter, contract.MelodyConverter)
   assert (converter.window_steps, converter.max_windows_per_sequence) == (32, 5)
   assert (converter.input_depth, converter.output_depth) == (90, 90)
   data = config_lib.load_config('tiny-drums_2bar').data
-  converter = converters.get_converter(data)
-  assert isinstance(converter, converters.DrumsConverter)
+  converter = contract.get_converter(data)
+  assert isinstance(converter, contract.DrumsConverter)
   assert (converter.input_depth, converter.output_depth, converter.window_steps) == (10, 512, 32)
   data.encoding = 'bagpipes'
   with pytest.raises(ValueError, match="'bagpipes': expected one of .*drums, .*melody"):
-    converters.get_converter(data)
+    contract.get_converter(data)
 
 
 def test_a_window_cap_of_zero_in_the_config_keeps_every_window():
@@ -577,7 +577,7 @@ def test_a_window_cap_of_zero_in_the_config_keeps_every_window():
   config = config_lib.load_config('tiny-mel_2bar')
   config.data.max_windows_per_sequence = 0
   config_lib.validate(config)
-  assert converters.get_converter(config.data).max_windows_per_sequence is None
+  assert contract.get_converter(config.data).max_windows_per_sequence is None
   config.data.max_windows_per_sequence = -1
   with pytest.raises(config_lib.ConfigError, match='max_windows_per_sequence=-1'):
     config_lib.validate(config)
@@ -589,17 +589,17 @@ def test_get_converter_imports_a_registered_family_and_uses_its_from_config(monk
   data = config_lib.load_config('tiny-mel_2bar').data
   data.encoding = 'two_part'
   data.max_windows_per_sequence = 3
-  converter = converters.get_converter(data)
+  converter = contract.get_converter(data)
   assert type(converter).__name__ == 'TwoPartConverter'
   assert (converter.window_steps, converter.max_windows_per_sequence) == (32, 3)
 
 
 def test_constructor_validation():
   with pytest.raises(ValueError, match='slice_bars'):
-    converters.MelodyConverter(slice_bars=0)
+    contract.MelodyConverter(slice_bars=0)
   with pytest.raises(ValueError, match='max_windows_per_sequence'):
-    converters.DrumsConverter(max_windows_per_sequence=0)
+    contract.DrumsConverter(max_windows_per_sequence=0)
   with pytest.raises(ValueError, match='min_pitch'):
-    converters.MelodyConverter(min_pitch=10)
+    contract.MelodyConverter(min_pitch=10)
   with pytest.raises(ValueError, match='gap_bars'):
-    converters.MelodyConverter(gap_bars=0.5)
+    contract.MelodyConverter(gap_bars=0.5)

@@ -11,7 +11,7 @@ import pretty_midi
 import pytest
 
 from music_vae_lite import config_lib
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.families import trio
 
 STEP = 0.125  # seconds per sixteenth note at 120 qpm
@@ -106,7 +106,7 @@ def test_exact_labels_of_a_two_bar_trio():
 @pytest.mark.skipif(not FIXTURE.is_dir(), reason=f'Magenta fixtures not found at {FIXTURE}')
 def test_windows_equal_the_originals_golden_tensors():
   golden = np.load(FIXTURE / 'golden.npz')
-  trio_converter = converters.get_converter(config_lib.load_config('hierdec-trio_16bar').data)
+  trio_converter = contract.get_converter(config_lib.load_config('hierdec-trio_16bar').data)
   for n, name in enumerate(golden['input_names']):
     sequence = note_seq.midi_file_to_note_sequence(str(FIXTURE / 'inputs' / name))
     result = trio_converter.to_tensors(sequence)
@@ -279,7 +279,7 @@ def test_from_tensors_round_trip_and_midi_instruments(tmp_path):
     parts = {(n.instrument, n.program, n.is_drum) for n in sequence.notes}
     assert parts == {(0, 0, False), (1, 33, False), (9, 0, True)}
   path = tmp_path / 'trio.mid'
-  converters.write_midi(trio_converter.from_tensors(windows[0])[0], str(path))
+  contract.write_midi(trio_converter.from_tensors(windows[0])[0], str(path))
   midi = pretty_midi.PrettyMIDI(str(path))  # drums come back from MIDI channel 10
   assert sorted((i.program, i.is_drum) for i in midi.instruments) == [
       (0, False), (0, True), (33, False)]
@@ -299,9 +299,9 @@ def test_fixture_windows_round_trip():
 def test_config_and_registry():
   data = ml_collections.ConfigDict({'encoding': 'trio', 'slice_bars': 16,
                                     'max_windows_per_sequence': 5})
-  assert converters.get_converter(data).gap_bars == 2  # the original's default when absent
+  assert contract.get_converter(data).gap_bars == 2  # the original's default when absent
   data.gap_bars = 1
-  assert converters.get_converter(data).gap_bars == 1
+  assert contract.get_converter(data).gap_bars == 1
   for name, decoder, encoder, split_parts in [
       ('flat-trio_16bar', 'flat', 'bidirectional', False),
       ('hierdec-trio_16bar', 'hierarchical', 'bidirectional', True),
@@ -311,7 +311,7 @@ def test_config_and_registry():
     config = config_lib.validate(config_lib.load_config(name), name)
     assert (config.model.decoder, config.model.encoder, config.model.split_parts) == (
         decoder, encoder, split_parts), name
-    trio_converter = converters.get_converter(config.data)
+    trio_converter = contract.get_converter(config.data)
     assert isinstance(trio_converter, trio.TrioConverter), name
     assert (trio_converter.slice_bars, trio_converter.gap_bars) == (16, 2), name
 

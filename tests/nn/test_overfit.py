@@ -11,7 +11,7 @@ import tensorflow as tf
 import tf_keras
 
 from music_vae_lite import config_lib
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.training import losses
 from music_vae_lite.nn import model_registry
 import helpers  # pylint: disable=g-bad-import-order  (tests/ is on sys.path under pytest)
@@ -41,7 +41,7 @@ def test_tiny_model_overfits_real_windows(name, slice_bars, num_windows, learnin
   config.data.slice_bars = slice_bars
   # Reconstruction only: no KL pressure, teacher forcing, wide enough to memorise.
   config.model.update(max_beta=0.0, sampling_rate=0.0, z_size=16, dec_rnn_size=[64, 64], enc_rnn_size=[64])
-  converter = converters.get_converter(config.data)
+  converter = contract.get_converter(config.data)
   labels = _real_windows(converter, num_windows)
   batch = {'inputs': converter.inputs_from_labels(labels.numpy()), 'labels': labels,
            'lengths': tf.fill([num_windows], converter.window_steps)}

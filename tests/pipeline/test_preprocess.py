@@ -11,7 +11,7 @@ import note_seq  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pytest
 
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.pipeline import preprocess
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,7 +63,7 @@ def midi_folder(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def converter():
-  return converters.MelodyConverter(slice_bars=2, max_windows_per_sequence=5)
+  return contract.MelodyConverter(slice_bars=2, max_windows_per_sequence=5)
 
 
 @pytest.fixture(scope='module')
@@ -124,7 +124,7 @@ def test_size_and_length_limits(midi_folder, converter):
   assert short.report['failures']['good.mid'].startswith('too long: 4 bars > 3 bar limit (')
 
 
-class _SlowConverter(converters.MelodyConverter):
+class _SlowConverter(contract.MelodyConverter):
   """Burns CPU time (the limit counts CPU time), at most 30 s so a broken timer cannot hang."""
 
   def to_tensors(self, note_sequence):
@@ -151,7 +151,7 @@ def test_worker_processes_give_the_same_windows(midi_folder, converter, folder_w
     assert parallel.report[key] == folder_windows.report[key]
 
 
-class ControlledMelodyConverter(converters.MelodyConverter):
+class ControlledMelodyConverter(contract.MelodyConverter):
   """Melody windows with a made-up control per step: 1 + the pitch class of a note-on, else 0."""
   encoding = 'controlled_melody'
   control_depth = 13
@@ -298,7 +298,7 @@ def test_old_and_damaged_caches_are_refused(tmp_path):
                      r'controls \(3, 8\)'):
     preprocess.read_cache(str(tmp_path / 'short_controls'))
   # A cache whose parts or controls do not fit the converter of its own encoding.
-  melody = converters.MelodyConverter(slice_bars=2)
+  melody = contract.MelodyConverter(slice_bars=2)
   two_parts = str(tmp_path / 'two_parts')
   preprocess.write_cache(_hand_built(np.zeros([3, 32, 2]), encoding='melody', slice_bars=2),
                          two_parts)
@@ -320,11 +320,11 @@ def test_a_cache_for_another_config_is_refused(folder_windows, tmp_path):
   output_dir = str(tmp_path / 'cache')
   cache_path = preprocess.write_cache(folder_windows, output_dir)
   with pytest.raises(ValueError) as error:
-    preprocess.load_examples(output_dir, converters.MelodyConverter(slice_bars=16))
+    preprocess.load_examples(output_dir, contract.MelodyConverter(slice_bars=16))
   message = str(error.value)
   assert cache_path in message and '2 bars' in message and '16 bars' in message
   with pytest.raises(ValueError, match='melody windows .* drums windows'):
-    preprocess.load_examples(output_dir, converters.DrumsConverter(slice_bars=2))
+    preprocess.load_examples(output_dir, contract.DrumsConverter(slice_bars=2))
 
 
 def test_write_cache_refuses_an_empty_window_set_and_keeps_the_old_cache(

@@ -82,7 +82,7 @@ cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 sys.path.insert(0, sys.argv[1])
 import helpers
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.training import distribute, losses, train
 from music_vae_lite.pipeline import preprocess
 
@@ -98,7 +98,7 @@ def deterministic_loss(model, batch, step, model_config, seed, **kwargs):
 
 losses.compute_loss = deterministic_loss
 config = helpers.tiny_config()
-converter = converters.get_converter(config.data)
+converter = contract.get_converter(config.data)
 labels = preprocess.load_examples(helpers.write_melody_midis(sys.argv[2]), converter).labels
 for strategy in (tf.distribute.OneDeviceStrategy('/cpu:0'),
                  tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])):

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from music_vae_lite import config_lib
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.nn import models
 from music_vae_lite.nn.decoders import categorical
 from music_vae_lite.training import losses, schedules
@@ -99,7 +99,7 @@ def _batch(batch_size=4, num_steps=32, depth=90, seed=0):
 
 
 def _melody_model(config):
-  return models.MusicVAE(config, (converters.MELODY_PART,), 32)
+  return models.MusicVAE(config, (contract.MELODY_PART,), 32)
 
 
 def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
@@ -117,8 +117,8 @@ def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
 
 
 def test_reconstruction_loss_ignores_padding_and_sums_the_parts():
-  trio = (converters.MELODY_PART, converters.Part('bass', 'melody', 1, 33),
-          converters.Part('drums', 'drums', 9, 0))
+  trio = (contract.MELODY_PART, contract.Part('bass', 'melody', 1, 33),
+          contract.Part('drums', 'drums', 9, 0))
   decoder = categorical.Decoder(trio, num_steps=5)
   logits = tf.random.stateless_normal([2, 5, 692], [3, 4])
   labels = tf.constant([[[1, 2, 0], [2, 3, 1], [3, 4, 5], [4, 5, 0], [5, 6, 511]],
@@ -151,7 +151,7 @@ def test_note_on_mask_and_accuracy_count_only_steps_that_start_a_note():
   class Fixed(tf.Module):
     output_depth = 90
     z_size = 3
-    decoder = AlwaysNoEvent((converters.MELODY_PART,), num_steps=4)
+    decoder = AlwaysNoEvent((contract.MELODY_PART,), num_steps=4)
 
     def posterior(self, inputs, lengths, fused, dtype):
       return _posterior([[0.0, 0.0, 0.0]] * 2, [[1.0, 1.0, 1.0]] * 2)

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from music_vae_lite import checkpoints
 from music_vae_lite import config_lib
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.training import distribute
 from music_vae_lite.pipeline import input_pipeline
 from music_vae_lite.pipeline import preprocess
@@ -37,7 +37,7 @@ def midi_dir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def window_set(midi_dir):
-  return preprocess.load_examples(midi_dir, converters.get_converter(helpers.tiny_config().data))
+  return preprocess.load_examples(midi_dir, contract.get_converter(helpers.tiny_config().data))
 
 
 def _config(num_steps, **overrides):
@@ -61,7 +61,7 @@ def _assert_same_weights(prefix_a, prefix_b):
 
 
 def test_the_data_stream_is_a_function_of_the_batch_number(window_set):
-  converter = converters.get_converter(helpers.tiny_config().data)
+  converter = contract.get_converter(helpers.tiny_config().data)
   labels = window_set.labels[:11]  # 11 windows, batches of 4: batches straddle epochs
 
   def batches(start, count):
@@ -152,17 +152,17 @@ def test_a_state_with_huge_or_non_finite_weights_is_never_saved(tmp_path, window
   if latest:  # what was saved is finite and resumes to a finite loss
     assert os.path.basename(latest) in str(error.value)
     state = train.TrainState(config, distribute.make_strategy('default'),
-                             converters.get_converter(config.data))
+                             contract.get_converter(config.data))
     checkpoints.restore(state.checkpoint, latest)
     batch = next(iter(input_pipeline.make_dataset(window_set.labels[:8], state.model and
-                                                  converters.get_converter(config.data), 8,
+                                                  contract.get_converter(config.data), 8,
                                                   seed=0, shuffle=False, repeat=False)))
     assert train._state_is_finite(state, batch)  # pylint: disable=protected-access
 
 
 def test_finite_check_catches_huge_weights_that_are_still_finite(window_set):
   config = _config(1)
-  converter = converters.get_converter(config.data)
+  converter = contract.get_converter(config.data)
   state = train.TrainState(config, distribute.make_strategy('default'), converter)
   batch = next(iter(input_pipeline.make_dataset(window_set.labels[:8], converter, 8, seed=0,
                                                 shuffle=False, repeat=False)))

@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorflow.python.checkpoint import checkpoint_management
 
 from music_vae_lite import checkpoints
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
 from music_vae_lite.training import distribute
 from music_vae_lite.pipeline import input_pipeline
 from music_vae_lite.training import losses
@@ -37,7 +37,7 @@ def midi_dir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def window_set(midi_dir):
-  return preprocess.load_examples(midi_dir, converters.get_converter(tiny_config().data))
+  return preprocess.load_examples(midi_dir, contract.get_converter(tiny_config().data))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_render_rejects_empty_grid():
 
 def _one_step(config, window_set, steps=1):
   strategy = distribute.make_strategy('default')
-  converter = converters.get_converter(config.data)
+  converter = contract.get_converter(config.data)
   state = train.TrainState(config, strategy, converter)
   before = [v.numpy() for v in state.model.trainable_variables]
   dataset = distribute.distribute_windows(strategy, window_set.labels, converter,
@@ -172,7 +172,7 @@ def test_fused_kernels_train_a_full_size_batch_with_scheduled_sampling(window_se
   config = config_lib.load_config('cat-mel_2bar_small')
   config.train.fused_lstm = True
   strategy = distribute.make_strategy('default')
-  converter = converters.get_converter(config.data)
+  converter = contract.get_converter(config.data)
   state = train.TrainState(config, strategy, converter)
   labels = np.resize(window_set.labels, [512, converter.window_steps]).astype(np.int32)
   batch = {'inputs': converter.inputs_from_labels(labels).astype(np.float32), 'labels': labels,
@@ -250,7 +250,7 @@ def test_restore_brings_back_model_optimizer_step_and_random_state(tmp_path, win
   assert any(name.startswith('rng/') for name in saved)
 
   state = train.TrainState(config, distribute.make_strategy('default'),
-                           converters.get_converter(config.data))
+                           contract.get_converter(config.data))
   checkpoints.restore(state.checkpoint, prefix)
   assert state.step == 3
   rewritten = checkpoint_values(state.checkpoint.write(str(tmp_path / 'rewritten' / 'ckpt')))
@@ -378,7 +378,7 @@ def test_unwritable_run_dir_is_reported(tmp_path, window_set):
 
 def test_evaluate_reports_both_accuracies_over_every_window(window_set):
   config = tiny_config()
-  converter = converters.get_converter(config.data)
+  converter = contract.get_converter(config.data)
   model = train.build_model(config, converter)
   _, eval_set = input_pipeline.split_by_source(window_set, 0.25)
   labels = eval_set.labels[:5]
