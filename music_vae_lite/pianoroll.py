@@ -19,7 +19,7 @@ from PIL import ImageDraw
 from PIL import ImageFont
 import pretty_midi
 
-from music_vae_lite.families import contract
+from music_vae_lite.families import melody
 from music_vae_lite import files
 
 STEPS_PER_BEAT = 4
@@ -38,14 +38,14 @@ _MARGIN = (60, 60, 60)
 _BLACK_KEYS = {1, 3, 6, 8, 10}
 _LABEL_TEXT = (235, 235, 235)  # on the dark margin
 _FONT_PX = 10
-# The nine classes of contract.DRUM_PITCH_CLASSES, in order (bottom row first).
+# The nine classes of drums.DRUM_PITCH_CLASSES, in order (bottom row first).
 DRUM_NAMES = ('kick', 'snare', 'closed hi-hat', 'open hi-hat', 'low tom', 'mid tom', 'high tom',
               'crash', 'ride')
 
 
 def melody_notes(labels):
   """(pitch, start step, end step) of every note in a melody label window [T]."""
-  return [(pitch, start, end) for start, end, pitch in contract.melody_notes(
+  return [(pitch, start, end) for start, end, pitch in melody.melody_notes(
       np.asarray(labels).reshape(-1))]
 
 

@@ -52,6 +52,7 @@ from note_seq import chords_lib
 import numpy as np
 
 from music_vae_lite.families import contract
+from music_vae_lite.families import melody
 
 NO_CHORD = note_seq.NO_CHORD  # 'N.C.'
 NUM_CHORD_CLASSES = 49  # class = 1 + kind * 12 + root (kinds: major, minor, augmented, diminished)
@@ -160,7 +161,7 @@ def _step_chords(quantized):
   return np.array([_ENCODING.encode_event(figure) for figure in progression], np.int32)
 
 
-class ChordMelodyConverter(contract.MelodyConverter):
+class ChordMelodyConverter(melody.MelodyConverter):
   """Melody windows [N, T, 1] with the chord class of every step as controls [N, T] (49 classes);
   see the module docstring."""
   encoding = 'melody_chords'

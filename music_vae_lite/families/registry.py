@@ -7,8 +7,8 @@ imports the named module on use.
 """
 
 ENCODINGS = {
-    'melody': 'music_vae_lite.families.contract:MelodyConverter',
-    'drums': 'music_vae_lite.families.contract:DrumsConverter',
+    'melody': 'music_vae_lite.families.melody:MelodyConverter',
+    'drums': 'music_vae_lite.families.drums:DrumsConverter',
     'melody_chords': 'music_vae_lite.families.chords:ChordMelodyConverter',
     'trio': 'music_vae_lite.families.trio:TrioConverter',
 }

@@ -16,7 +16,7 @@ Extraction (`to_tensors`), following the original's `TrioConverter._to_tensors_f
 - Every instrument is encoded over the whole piece, padded with silence to a whole number of
   bars (as the original, which sets the piece's total time to its bars before encoding). Melody
   and bass instruments are encoded as our melody converter encodes a track
-  (`contract._highest_note_labels`: the highest sounding note; zero-velocity notes ignored;
+  (`melody._highest_note_labels`: the highest sounding note; zero-velocity notes ignored;
   notes outside 21..108 dropped); drum instruments as the 512-class labels of their hits on the
   mapped drum pitches. An instrument left with nothing to encode drops out.
 - Coverage, per instrument and bar: a bar is covered where a note of the instrument (any pitch,
@@ -32,7 +32,7 @@ Extraction (`to_tensors`), following the original's `TrioConverter._to_tensors_f
   `max_windows_per_sequence` are kept by the base converter's seeded subset rule.
 
 Where we differ from the original, and why:
-- Melody and bass polyphony and note ends are our melody converter's (see contract.py): the
+- Melody and bass polyphony and note ends are our melody converter's (see melody.py): the
   highest sounding note rather than Magenta's onset order, and the note-off after an
   instrument's last note is kept (the original strips it, so the last note of each part sounds
   to the end of the piece).
@@ -63,6 +63,9 @@ import zlib
 import numpy as np
 
 from music_vae_lite.families import contract
+from music_vae_lite.families import label_windows
+from music_vae_lite.families import drums
+from music_vae_lite.families import melody
 
 MELODY_PROGRAMS = range(0, 32)
 BASS_PROGRAMS = range(32, 40)
@@ -108,9 +111,9 @@ def _widen(covered, gap_bars):
 def _window_start_labels(track):
   """The label a window starting at each step of a melody/bass track begins with: the note-on
   of the note sounding there (0 in silence). The rule of `MelodyConverter._first_labels`."""
-  event_steps = np.where(track != contract.MELODY_NO_EVENT, np.arange(len(track)), 0)
+  event_steps = np.where(track != melody.MELODY_NO_EVENT, np.arange(len(track)), 0)
   sounding = track[np.maximum.accumulate(event_steps)]
-  return np.where(sounding == contract.MELODY_NOTE_OFF, contract.MELODY_NO_EVENT, sounding)
+  return np.where(sounding == melody.MELODY_NOTE_OFF, melody.MELODY_NO_EVENT, sounding)
 
 
 def _window(candidate, window_steps):
@@ -121,13 +124,13 @@ def _window(candidate, window_steps):
   return window.astype(np.int32, copy=False)
 
 
-class TrioConverter(contract.Converter):
+class TrioConverter(label_windows.LabelConverter):
   """Melody + bass + drums windows (90 + 90 + 512 classes); see the module docstring."""
   encoding = 'trio'
   parts = (
-      contract.Part('melody', 'melody', instrument=0, program=0),
-      contract.Part('bass', 'melody', instrument=1, program=ELECTRIC_BASS_PROGRAM),
-      contract.Part('drums', 'drums', instrument=contract.DRUMS_INSTRUMENT, program=0,
+      melody.MelodyPart('melody', instrument=0, program=0),
+      melody.MelodyPart('bass', instrument=1, program=ELECTRIC_BASS_PROGRAM),
+      drums.DrumPart('drums', instrument=drums.DRUMS_INSTRUMENT, program=0,
                       roll_input=False),
   )
 
@@ -271,7 +274,7 @@ class TrioConverter(contract.Converter):
   def _encode(self, note_type, notes, rejected):
     """An instrument's labels over the piece, or None when nothing of it can be encoded."""
     if note_type == DRUMS:
-      return contract.drum_labels(notes, rejected)
+      return drums.drum_labels(notes, rejected)
     kept = []
     for note in notes:
       if not note.velocity:
@@ -282,5 +285,5 @@ class TrioConverter(contract.Converter):
       kept.append((note.pitch, note.quantized_start_step, note.quantized_end_step))
     if not kept:
       return None
-    labels, _ = contract._highest_note_labels(kept)  # pylint: disable=protected-access
+    labels, _ = melody._highest_note_labels(kept)  # pylint: disable=protected-access
     return labels

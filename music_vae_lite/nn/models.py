@@ -87,7 +87,7 @@ class MusicVAE(tf.Module):
   Args:
     model_config: `config.model` (z_size, enc_rnn_size, dec_rnn_size, conductor_rnn_size,
       encoder, decoder, split_parts, segment_bars).
-    parts: the converter's parts (contract.Part), in output order: e.g. (melody,), or
+    parts: the converter's parts (label_windows.Part), in output order: e.g. (melody,), or
       (melody, bass, drums) for trio.
     num_steps: sequence length T.
     control_depth: classes of the per-step control (e.g. 49 triads), 0 for none.

@@ -116,8 +116,9 @@ class _FileResult(NamedTuple):
 class WindowSet:
   """Windows with the file each came from.
 
-  labels: int32 [N, T, P] (P parts, contract.Converter.parts); source_ids: int32 [N], indices
-  into `sources` (relative file names, every input file in order, including those that failed);
+  labels: int32 [N, T, P] (P parts, label_windows.LabelConverter.parts); source_ids: int32 [N],
+  indices into `sources` (relative file names, every input file in order, including those that
+  failed);
   encoding: the family (config.data.encoding); slice_bars: window length in bars; report: the
   preprocessing report (a JSON-serialisable dict); controls: int32 [N, T] control classes, or None
   for a family without controls.
@@ -624,7 +625,7 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
   Args:
     input_path: a folder of MIDI files (searched recursively for .mid/.midi, any case, in sorted
       order), a single MIDI file, or a TFRecord of serialized NoteSequences.
-    converter: a `contract.MelodyConverter` or `contract.DrumsConverter`.
+    converter: a `melody.MelodyConverter` or `drums.DrumsConverter`.
     num_workers: worker processes (forked, or spawned if this process has imported TensorFlow);
       1 converts in this process. Results do not depend on it.
     max_file_mb: larger MIDI files are rejected before they are read.

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from music_vae_lite.families import contract
+from music_vae_lite.families import drums
 from music_vae_lite import files
 
 FORMATS = ('saved_model', 'magenta_js')
@@ -130,7 +131,7 @@ def magenta_js_spec(converter, num_segments=None):
     # Explicit classes: Magenta.js's default drum map differs from ours (contract.py).
     converter_spec = {'type': 'DrumsConverter',
                       'args': {'numSteps': converter.window_steps,
-                               'pitchClasses': [list(c) for c in contract.DRUM_PITCH_CLASSES]}}
+                               'pitchClasses': [list(c) for c in drums.DRUM_PITCH_CLASSES]}}
   if num_segments:
     converter_spec['args']['numSegments'] = num_segments
   return {'type': 'MusicVAE', 'dataConverter': converter_spec}

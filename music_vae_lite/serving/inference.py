@@ -27,6 +27,8 @@ import json
 import tensorflow as tf
 
 from music_vae_lite.families import contract
+from music_vae_lite.families import drums
+from music_vae_lite.families import melody
 
 # The encoding of what decode/sample/interpolate return, for clients without music_vae_lite.
 METADATA_VERSION = 1
@@ -46,12 +48,12 @@ def encoding_metadata(config, converter):
           min_pitch=getattr(converter, 'min_pitch', 21),
           max_pitch=getattr(converter, 'max_pitch', 108),
           tokens='0 no event (the note goes on), 1 note off, k >= 2 note on of MIDI '
-          f'pitch k + {contract.MELODY_PITCH_OFFSET}',
+          f'pitch k + {melody.MELODY_PITCH_OFFSET}',
           events=f'{part.name}_events: MIDI pitch of a note on, -1 note off, -2 no event',
           inputs='one-hot of the tokens')
     else:
       description.update(
-          drum_pitch_classes=[list(c) for c in contract.DRUM_PITCH_CLASSES],
+          drum_pitch_classes=[list(c) for c in drums.DRUM_PITCH_CLASSES],
           tokens='bit c set: drum class c is hit at this step (0 = no hit)',
           events='drum_hits: [N, T, classes] 0/1; play the first pitch of each class hit',
           inputs=('bit c of the token for each class, then 1 where no class is hit'
@@ -94,7 +96,7 @@ class InferenceModule(tf.Module):
   Args:
     model: a models.MusicVAE (its variables restored).
     config: the run's ConfigDict (carried in `metadata()`).
-    converter: its converter (contract.Converter: parts, controls).
+    converter: its converter (label_windows.LabelConverter: parts, controls).
     compute_dtype: the matmul dtype (tf.float32 or tf.bfloat16).
     fused: run the encoder with the fused LSTM kernel (model_registry.use_fused_kernels).
   """
@@ -109,7 +111,7 @@ class InferenceModule(tf.Module):
     self._dtype = tf.as_dtype(compute_dtype)
     self._fused = fused
     self._metadata_json = json.dumps(encoding_metadata(config, converter), sort_keys=True)
-    self._num_drum_classes = len(contract.DRUM_PITCH_CLASSES)
+    self._num_drum_classes = len(drums.DRUM_PITCH_CLASSES)
     num_steps, z_size = converter.window_steps, model.z_size
     seed = tf.TensorSpec([2], tf.int32, name='seed')
     temperature = tf.TensorSpec([], tf.float32, name='temperature')
@@ -157,7 +159,7 @@ class InferenceModule(tf.Module):
       part_tokens = tokens[..., k]
       if part.kind == 'melody':
         outputs[f'{part.name}_events'] = tf.where(
-            part_tokens >= 2, part_tokens + contract.MELODY_PITCH_OFFSET, part_tokens - 2)
+            part_tokens >= 2, part_tokens + melody.MELODY_PITCH_OFFSET, part_tokens - 2)
       else:
         classes = tf.range(self._num_drum_classes, dtype=tf.int32)
         outputs['drum_hits'] = tf.bitwise.bitwise_and(

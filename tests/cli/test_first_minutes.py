@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from music_vae_lite.families import contract
+from music_vae_lite.families import drums
+from music_vae_lite.families import melody
 from music_vae_lite import files
 from music_vae_lite.cli import quiet
 
@@ -180,8 +182,8 @@ def test_path_checks_name_the_problem_and_create_nothing(tmp_path):
 
 @pytest.mark.parametrize('encoding', ['melody', 'drums'])
 def test_written_midi_lasts_the_whole_window(tmp_path, encoding):
-  converter = (contract.MelodyConverter() if encoding == 'melody'
-               else contract.DrumsConverter())
+  converter = (melody.MelodyConverter() if encoding == 'melody'
+               else drums.DrumsConverter())
   labels = np.zeros([1, 32, 1], np.int32)
   labels[0, 0, 0] = 40 if encoding == 'melody' else 1  # one short note or one kick at the start
   labels[0, 2, 0] = 1 if encoding == 'melody' else 0  # the melody note ends at step 2

@@ -10,6 +10,7 @@ import pytest
 from music_vae_lite.families import chords
 from music_vae_lite import config_lib
 from music_vae_lite.families import contract
+from music_vae_lite.families import melody as melody_family
 
 STEP = 0.125  # seconds per sixteenth note at 120 qpm
 BAR = 16
@@ -84,7 +85,7 @@ def test_annotated_chords_follow_the_windows():
   np.testing.assert_array_equal(result.controls[1], np.concatenate([per_bar(G), half]))
   np.testing.assert_array_equal(result.controls[2], np.concatenate([half, per_bar(0)]))
   # The melody labels are exactly the melody converter's.
-  plain = contract.MelodyConverter(slice_bars=2, max_windows_per_sequence=None)
+  plain = melody_family.MelodyConverter(slice_bars=2, max_windows_per_sequence=None)
   np.testing.assert_array_equal(result.labels, plain.to_tensors(make_sequence(melody)).labels)
 
 
@@ -145,7 +146,7 @@ def test_same_melody_over_other_chords_is_kept():
   result = converter(slice_bars=1).to_tensors(make_sequence(notes, changes))
   assert result.rejected == {'duplicate': 2}
   np.testing.assert_array_equal(result.controls, [per_bar(C), per_bar(G)])
-  plain = contract.MelodyConverter(slice_bars=1, max_windows_per_sequence=None)
+  plain = melody_family.MelodyConverter(slice_bars=1, max_windows_per_sequence=None)
   assert len(plain.to_tensors(make_sequence(notes, changes)).labels) == 1
 
 
@@ -214,7 +215,7 @@ def test_from_tensors_writes_chords_and_round_trips():
   codec = converter()
   labels = np.zeros((32, 1), np.int32)
   labels[[0, 8, 16, 24], 0] = [41, 45, 48, 53]
-  labels[30, 0] = contract.MELODY_NOTE_OFF
+  labels[30, 0] = melody_family.MELODY_NOTE_OFF
   controls = np.concatenate([per_bar(C), [G] * 8, [AM] * 8]).astype(np.int32)
   (sequence,) = codec.from_tensors(labels, controls)
   assert [(a.time, a.text, a.annotation_type) for a in sequence.text_annotations] == [

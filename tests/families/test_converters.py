@@ -7,6 +7,9 @@ import pytest
 
 from music_vae_lite import config_lib
 from music_vae_lite.families import contract
+from music_vae_lite.families import label_windows
+from music_vae_lite.families import drums as drums_family
+from music_vae_lite.families import melody as melody_family
 from music_vae_lite.families import registry
 from music_vae_lite import pianoroll
 
@@ -32,19 +35,19 @@ def make_sequence(notes, time_signature=None, tempos=()):
 
 
 def melody(slice_bars=1, max_windows=None, **kwargs):
-  return contract.MelodyConverter(slice_bars=slice_bars, max_windows_per_sequence=max_windows,
+  return melody_family.MelodyConverter(slice_bars=slice_bars, max_windows_per_sequence=max_windows,
                                     **kwargs)
 
 
 def drums(slice_bars=1, max_windows=None, **kwargs):
-  return contract.DrumsConverter(slice_bars=slice_bars, max_windows_per_sequence=max_windows,
+  return drums_family.DrumsConverter(slice_bars=slice_bars, max_windows_per_sequence=max_windows,
                                    **kwargs)
 
 
-class TwoPartConverter(contract.Converter):
+class TwoPartConverter(label_windows.LabelConverter):
   """A melody over drums with 3 control classes: the contract's derived pieces for P = 2."""
   encoding = 'two_part'
-  parts = (contract.MELODY_PART, contract.DRUMS_PART)
+  parts = (melody_family.MELODY_PART, drums_family.DRUMS_PART)
   control_depth = 3
 
   def __init__(self, slice_bars=1, max_windows_per_sequence=None, gap_bars=1, seed=0):
@@ -235,7 +238,7 @@ def test_max_windows_cap_is_a_deterministic_seeded_subset():
   assert len(subsets) > 1
   assert subsets != {(41, 42, 43)}  # not just the opening
   # The default config cap is 5.
-  assert len(contract.MelodyConverter(slice_bars=1).to_tensors(sequence).labels) == 5
+  assert len(melody_family.MelodyConverter(slice_bars=1).to_tensors(sequence).labels) == 5
 
 
 def test_drums_mapping_and_roll_inputs():
@@ -261,7 +264,7 @@ def test_drums_mapping_and_roll_inputs():
 
 def test_drum_pitch_table_matches_note_seq():
   expected = note_seq.drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES
-  assert [list(pitches) for pitches in contract.DRUM_PITCH_CLASSES] == expected
+  assert [list(pitches) for pitches in drums_family.DRUM_PITCH_CLASSES] == expected
 
 
 def test_drum_track_ends_after_a_bar_without_hits():
@@ -319,12 +322,12 @@ def test_from_tensors_rejects_bad_labels():
 
 
 def test_parts_and_depths_of_the_one_part_families():
-  melody_part, drums_part = contract.MELODY_PART, contract.DRUMS_PART
+  melody_part, drums_part = melody_family.MELODY_PART, drums_family.DRUMS_PART
   assert (melody_part.depth, melody_part.input_depth, melody_part.first_onset) == (90, 90, 2)
   assert melody_part.transposable and not melody_part.is_drum
   assert (drums_part.depth, drums_part.input_depth, drums_part.first_onset) == (512, 10, 1)
   assert drums_part.is_drum and not drums_part.transposable and drums_part.roll_input
-  assert drums_part.instrument == contract.DRUMS_INSTRUMENT
+  assert drums_part.instrument == drums_family.DRUMS_INSTRUMENT
   converter = melody()
   assert converter.parts == (melody_part,) and converter.control_depth == 0
   assert (converter.input_depth, converter.output_depths, converter.output_depth) == (
@@ -532,7 +535,7 @@ def test_round_trip_on_extracted_windows(make_converter, drum_track, slice_bars)
   assert len(windows) >= 20 and windows.shape[1:] == (converter.window_steps, 1)
   if not drum_track:  # no window starts inside a note (a note-off as its first event)
     first_events = [int(window[np.flatnonzero(window)[0], 0]) for window in windows]
-    assert contract.MELODY_NOTE_OFF not in first_events
+    assert melody_family.MELODY_NOTE_OFF not in first_events
   decoded = converter.from_tensors(windows)
   for window, sequence in zip(windows, decoded):
     np.testing.assert_array_equal(converter.to_tensors(sequence).labels, window[None])
@@ -560,12 +563,12 @@ def test_write_midi_round_trip(tmp_path):
 
 def test_get_converter_from_config():
   converter = contract.get_converter(config_lib.load_config('tiny-mel_2bar').data)
-  assert isinstance(converter, contract.MelodyConverter)
+  assert isinstance(converter, melody_family.MelodyConverter)
   assert (converter.window_steps, converter.max_windows_per_sequence) == (32, 5)
   assert (converter.input_depth, converter.output_depth) == (90, 90)
   data = config_lib.load_config('tiny-drums_2bar').data
   converter = contract.get_converter(data)
-  assert isinstance(converter, contract.DrumsConverter)
+  assert isinstance(converter, drums_family.DrumsConverter)
   assert (converter.input_depth, converter.output_depth, converter.window_steps) == (10, 512, 32)
   data.encoding = 'bagpipes'
   with pytest.raises(ValueError, match="'bagpipes': expected one of .*drums, .*melody"):
@@ -596,10 +599,10 @@ def test_get_converter_imports_a_registered_family_and_uses_its_from_config(monk
 
 def test_constructor_validation():
   with pytest.raises(ValueError, match='slice_bars'):
-    contract.MelodyConverter(slice_bars=0)
+    melody_family.MelodyConverter(slice_bars=0)
   with pytest.raises(ValueError, match='max_windows_per_sequence'):
-    contract.DrumsConverter(max_windows_per_sequence=0)
+    drums_family.DrumsConverter(max_windows_per_sequence=0)
   with pytest.raises(ValueError, match='min_pitch'):
-    contract.MelodyConverter(min_pitch=10)
+    melody_family.MelodyConverter(min_pitch=10)
   with pytest.raises(ValueError, match='gap_bars'):
-    contract.MelodyConverter(gap_bars=0.5)
+    melody_family.MelodyConverter(gap_bars=0.5)

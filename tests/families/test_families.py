@@ -12,7 +12,7 @@ import pytest
 import helpers
 from music_vae_lite.families import chords
 from music_vae_lite import config_lib
-from music_vae_lite.families import contract
+from music_vae_lite.families import melody
 from music_vae_lite.pipeline import preprocess
 from music_vae_lite.training import train
 from music_vae_lite.serving import trained_model
@@ -94,7 +94,7 @@ def test_chord_model_trains_and_samples_follow_the_given_chords(tmp_path):
   with pytest.raises(ValueError, match='shape'):
     model.sample(1, controls=controls[:16])
   # Melody windows without chords are refused for a chord config, and the error says so.
-  melody_windows = preprocess.preprocess(examples, contract.MelodyConverter())
+  melody_windows = preprocess.preprocess(examples, melody.MelodyConverter())
   with pytest.raises(ValueError, match='melody_chords windows of 32 steps with controls'):
     train.train_and_evaluate(config_lib.load_config('tiny-mel_2bar_chords'),
                              str(tmp_path / 'other_run'), melody_windows)

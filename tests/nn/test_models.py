@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from music_vae_lite import config_lib
-from music_vae_lite.families import contract
+from music_vae_lite.families import drums
+from music_vae_lite.families import melody
 from music_vae_lite.nn import lstm, model_registry, models
 
 
@@ -360,9 +361,9 @@ def test_hierarchical_encoder_encodes_bars_then_the_sequence_of_bars():
 # ---------------------------------------------------------------------------------------------
 # Several parts (trio) and controls (chords): the decoder contract beyond one categorical part.
 
-TRIO_PARTS = (contract.MELODY_PART,
-              contract.Part('bass', 'melody', instrument=1, program=33),
-              contract.Part('drums', 'drums', instrument=9, program=0))
+TRIO_PARTS = (melody.MELODY_PART,
+              melody.MelodyPart('bass', instrument=1, program=33),
+              drums.DrumPart('drums', instrument=9, program=0))
 
 
 def _tiny_model_config(decoder, split_parts=False):
@@ -424,7 +425,7 @@ def test_split_cores_do_not_see_each_others_tokens():
 
 def test_controls_reach_the_encoder_and_every_decoder_step():
   config = _tiny_model_config('flat')
-  model = models.MusicVAE(config, (contract.MELODY_PART,), 32, control_depth=49)
+  model = models.MusicVAE(config, (melody.MELODY_PART,), 32, control_depth=49)
   assert model.input_depth == 90 + 49
   names = model.original_variable_names()
   assert names['decoder/multi_rnn_cell/cell_0/lstm_cell/kernel'].shape[0] == (

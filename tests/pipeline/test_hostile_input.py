@@ -22,7 +22,7 @@ import time
 import numpy as np
 import pytest
 
-from music_vae_lite.families import contract
+from music_vae_lite.families import melody
 from music_vae_lite.pipeline import midi_guard
 from music_vae_lite.pipeline import preprocess
 
@@ -155,7 +155,7 @@ def write_corpus(folder, with_special_files=True):
 
 @pytest.fixture(scope='module')
 def converter():
-  return contract.MelodyConverter(slice_bars=2, max_windows_per_sequence=5)
+  return melody.MelodyConverter(slice_bars=2, max_windows_per_sequence=5)
 
 
 @pytest.fixture(scope='module')
@@ -399,7 +399,7 @@ def test_a_file_over_the_worker_memory_cap_is_too_large_to_parse(tmp_path, conve
   assert window_set.report['windows_per_file'] == {'good.mid': 3}
 
 
-class _KillingConverter(contract.MelodyConverter):
+class _KillingConverter(melody.MelodyConverter):
   """Dies as the OOM killer would make it die, on a file holding pitch 99."""
 
   def to_tensors(self, note_sequence):
@@ -421,7 +421,7 @@ def test_a_worker_killed_costs_only_its_file(tmp_path):
   assert window_set.sources == sorted(window_set.sources)
 
 
-class _BusyConverter(contract.MelodyConverter):
+class _BusyConverter(melody.MelodyConverter):
   """Burns CPU (at most 30 s of it, so a broken timer fails the test instead of hanging it)."""
 
   def to_tensors(self, note_sequence):
@@ -431,7 +431,7 @@ class _BusyConverter(contract.MelodyConverter):
     return super().to_tensors(note_sequence)
 
 
-class _SleepyConverter(contract.MelodyConverter):
+class _SleepyConverter(melody.MelodyConverter):
   """Waits without using CPU, as a file on a busy machine does."""
 
   def to_tensors(self, note_sequence):
@@ -468,7 +468,7 @@ def test_a_timeout_inside_the_midi_reader_is_timed_out_not_corrupt(tmp_path, con
   assert window_set.report['failures'] == {'good.mid': 'timed out: > 0.3 s of CPU time'}
 
 
-class _StuckConverter(contract.MelodyConverter):
+class _StuckConverter(melody.MelodyConverter):
   """On a file holding pitch 99, burns CPU deaf to the timer's signal, as code that never returns
   to Python would (at most 60 s, so a missing backstop fails the test instead of hanging it)."""
 

@@ -9,6 +9,9 @@ import pytest
 import tensorflow as tf
 
 from music_vae_lite.families import contract
+from music_vae_lite.families import label_windows
+from music_vae_lite.families import drums
+from music_vae_lite.families import melody
 from music_vae_lite.pipeline import input_pipeline
 from music_vae_lite.pipeline import preprocess
 from music_vae_lite.configs import base
@@ -107,7 +110,7 @@ def test_batches_have_the_contract_shapes_and_inputs_match_the_converter():
 
 def test_same_seed_same_batches_other_seed_other_batches():
   labels = _window_set(6, 5).labels
-  converter = contract.MelodyConverter()
+  converter = melody.MelodyConverter()
   first = _batches(input_pipeline.make_dataset(labels, converter, 4, seed=7, transpose=3), 12)
   second = _batches(input_pipeline.make_dataset(labels, converter, 4, seed=7, transpose=3), 12)
   other = _batches(input_pipeline.make_dataset(labels, converter, 4, seed=8, transpose=3), 12)
@@ -118,7 +121,7 @@ def test_same_seed_same_batches_other_seed_other_batches():
 
 def test_every_epoch_is_a_new_permutation_of_all_windows():
   labels = _window_set(5, 4).labels  # 20 windows
-  converter = contract.MelodyConverter()
+  converter = melody.MelodyConverter()
   dataset = input_pipeline.make_dataset(labels, converter, 20, seed=1)
   epochs = [batch['labels'] for batch in _batches(dataset, 3)]
   for epoch in epochs:
@@ -148,7 +151,7 @@ def _melody_windows():
 
 def test_transposition_shifts_note_ons_only_stays_in_range_and_changes_each_epoch():
   labels = _melody_windows()
-  converter = contract.MelodyConverter()
+  converter = melody.MelodyConverter()
   dataset = input_pipeline.make_dataset(labels, converter, len(labels), seed=0, transpose=5,
                                         shuffle=False)
   shifts_per_epoch = []
@@ -176,7 +179,7 @@ def test_transposition_shifts_note_ons_only_stays_in_range_and_changes_each_epoc
 
 def test_drums_are_never_transposed():
   window_set = _window_set(4, 5, encoding='drums')
-  converter = contract.DrumsConverter()
+  converter = drums.DrumsConverter()
   dataset = input_pipeline.make_dataset(window_set.labels, converter, len(window_set), seed=0,
                                         transpose=6, shuffle=False)
   for batch in _batches(dataset, 3):
@@ -184,7 +187,7 @@ def test_drums_are_never_transposed():
 
 
 def test_transpose_parts_on_a_melody():
-  converter = contract.MelodyConverter()
+  converter = melody.MelodyConverter()
   labels = tf.constant([[2, 0, 1, 10], [89, 0, 0, 0], [0, 1, 0, 0]], tf.int32)[..., tf.newaxis]
   lowest, low_shift = input_pipeline.transpose_parts(labels, tf.constant([0.0, 0.0, 0.0]), 3,
                                                      converter)
@@ -197,18 +200,18 @@ def test_transpose_parts_on_a_melody():
   np.testing.assert_array_equal(low_shift, [0, -3, -3])
   np.testing.assert_array_equal(high_shift, [3, 0, 3])
   # A narrower pitch range (the converter's) leaves less room.
-  narrow = contract.MelodyConverter(min_pitch=21, max_pitch=30)  # labels 2..11
+  narrow = melody.MelodyConverter(min_pitch=21, max_pitch=30)  # labels 2..11
   _, shift = input_pipeline.transpose_parts(labels[:1], tf.constant([0.999]), 3, narrow)
   np.testing.assert_array_equal(shift, [1])
 
 
-BASS_PART = contract.Part('bass', 'melody', instrument=1, program=33)
+BASS_PART = melody.MelodyPart('bass', instrument=1, program=33)
 
 
 def test_transpose_parts_moves_pitched_parts_together_and_never_drums():
   # Melody, bass and drums, as a trio: a drum label is not a pitch, whatever its value.
   converter = types.SimpleNamespace(
-      parts=(contract.MELODY_PART, BASS_PART, contract.DRUMS_PART))
+      parts=(melody.MELODY_PART, BASS_PART, drums.DRUMS_PART))
   labels = np.zeros([2, 4, 3], np.int32)
   labels[0, :, 0] = [40, 0, 1, 45]
   labels[0, :, 1] = [20, 0, 0, 22]
@@ -230,19 +233,19 @@ def test_transpose_parts_moves_pitched_parts_together_and_never_drums():
   np.testing.assert_array_equal(lowest.numpy()[0, :, :2], [[36, 16], [0, 0], [1, 0], [41, 18]])
 
 
-class MelodyOverDrums(contract.Converter):
+class MelodyOverDrums(label_windows.LabelConverter):
   """Two parts, no controls: a melody over drums in 2-bar windows."""
   encoding = 'melody_over_drums'
-  parts = (contract.MELODY_PART, contract.DRUMS_PART)
+  parts = (melody.MELODY_PART, drums.DRUMS_PART)
 
   def __init__(self, slice_bars=2, max_windows_per_sequence=None, gap_bars=1, seed=0):
     super().__init__(slice_bars, max_windows_per_sequence, gap_bars, seed)
 
 
-class PitchClassControls(contract.Converter):
+class PitchClassControls(label_windows.LabelConverter):
   """A melody with a made-up control per step: 0, or 1 + the pitch class of the note struck."""
   encoding = 'pitch_class_melody'
-  parts = (contract.MELODY_PART,)
+  parts = (melody.MELODY_PART,)
   control_depth = 13
 
   def __init__(self, slice_bars=2, max_windows_per_sequence=None, gap_bars=1, seed=0):
@@ -318,11 +321,11 @@ def test_controls_missing_or_unexpected_are_clear_errors():
     input_pipeline.make_dataset(window_set.labels, PitchClassControls(), 4, seed=0,
                                 controls=window_set.controls + 13)
   with pytest.raises(ValueError, match='takes no controls'):
-    input_pipeline.make_dataset(window_set, contract.MelodyConverter(slice_bars=2), 4, seed=0)
+    input_pipeline.make_dataset(window_set, melody.MelodyConverter(slice_bars=2), 4, seed=0)
 
 
 def test_bad_arguments_are_clear_errors():
-  converter = contract.MelodyConverter()
+  converter = melody.MelodyConverter()
   with pytest.raises(ValueError, match='non-empty'):
     input_pipeline.make_dataset(np.zeros([0, 32, 1], np.int32), converter, 4, seed=0)
   with pytest.raises(ValueError, match=r'non-empty \[N, T, P\] array of windows, got shape '

@@ -11,7 +11,8 @@ import note_seq  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pytest
 
-from music_vae_lite.families import contract
+from music_vae_lite.families import drums
+from music_vae_lite.families import melody
 from music_vae_lite.pipeline import preprocess
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,7 +64,7 @@ def midi_folder(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def converter():
-  return contract.MelodyConverter(slice_bars=2, max_windows_per_sequence=5)
+  return melody.MelodyConverter(slice_bars=2, max_windows_per_sequence=5)
 
 
 @pytest.fixture(scope='module')
@@ -124,7 +125,7 @@ def test_size_and_length_limits(midi_folder, converter):
   assert short.report['failures']['good.mid'].startswith('too long: 4 bars > 3 bar limit (')
 
 
-class _SlowConverter(contract.MelodyConverter):
+class _SlowConverter(melody.MelodyConverter):
   """Burns CPU time (the limit counts CPU time), at most 30 s so a broken timer cannot hang."""
 
   def to_tensors(self, note_sequence):
@@ -151,7 +152,7 @@ def test_worker_processes_give_the_same_windows(midi_folder, converter, folder_w
     assert parallel.report[key] == folder_windows.report[key]
 
 
-class ControlledMelodyConverter(contract.MelodyConverter):
+class ControlledMelodyConverter(melody.MelodyConverter):
   """Melody windows with a made-up control per step: 1 + the pitch class of a note-on, else 0."""
   encoding = 'controlled_melody'
   control_depth = 13
@@ -298,17 +299,17 @@ def test_old_and_damaged_caches_are_refused(tmp_path):
                      r'controls \(3, 8\)'):
     preprocess.read_cache(str(tmp_path / 'short_controls'))
   # A cache whose parts or controls do not fit the converter of its own encoding.
-  melody = contract.MelodyConverter(slice_bars=2)
+  melody_converter = melody.MelodyConverter(slice_bars=2)
   two_parts = str(tmp_path / 'two_parts')
   preprocess.write_cache(_hand_built(np.zeros([3, 32, 2]), encoding='melody', slice_bars=2),
                          two_parts)
   with pytest.raises(ValueError, match=r'damaged: windows of 32 steps and 2 part\(s\)'):
-    preprocess.load_examples(two_parts, melody)
+    preprocess.load_examples(two_parts, melody_converter)
   with_controls = str(tmp_path / 'with_controls')
   preprocess.write_cache(_hand_built(np.zeros([3, 32, 1]), np.zeros([3, 32], np.int32),
                                      encoding='melody', slice_bars=2), with_controls)
   with pytest.raises(ValueError, match='damaged: melody windows take no controls'):
-    preprocess.load_examples(with_controls, melody)
+    preprocess.load_examples(with_controls, melody_converter)
   without_controls = str(tmp_path / 'without_controls')
   preprocess.write_cache(_hand_built(np.zeros([3, 32, 1]), encoding='controlled_melody',
                                      slice_bars=2), without_controls)
@@ -320,11 +321,11 @@ def test_a_cache_for_another_config_is_refused(folder_windows, tmp_path):
   output_dir = str(tmp_path / 'cache')
   cache_path = preprocess.write_cache(folder_windows, output_dir)
   with pytest.raises(ValueError) as error:
-    preprocess.load_examples(output_dir, contract.MelodyConverter(slice_bars=16))
+    preprocess.load_examples(output_dir, melody.MelodyConverter(slice_bars=16))
   message = str(error.value)
   assert cache_path in message and '2 bars' in message and '16 bars' in message
   with pytest.raises(ValueError, match='melody windows .* drums windows'):
-    preprocess.load_examples(output_dir, contract.DrumsConverter(slice_bars=2))
+    preprocess.load_examples(output_dir, drums.DrumsConverter(slice_bars=2))
 
 
 def test_write_cache_refuses_an_empty_window_set_and_keeps_the_old_cache(

@@ -8,7 +8,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from music_vae_lite import config_lib
-from music_vae_lite.families import contract
+from music_vae_lite.families import drums
+from music_vae_lite.families import melody
 from music_vae_lite.nn import models
 from music_vae_lite.nn.decoders import categorical
 from music_vae_lite.training import losses, schedules
@@ -99,7 +100,7 @@ def _batch(batch_size=4, num_steps=32, depth=90, seed=0):
 
 
 def _melody_model(config):
-  return models.MusicVAE(config, (contract.MELODY_PART,), 32)
+  return models.MusicVAE(config, (melody.MELODY_PART,), 32)
 
 
 def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
@@ -117,16 +118,15 @@ def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
 
 
 def test_reconstruction_loss_ignores_padding_and_sums_the_parts():
-  trio = (contract.MELODY_PART, contract.Part('bass', 'melody', 1, 33),
-          contract.Part('drums', 'drums', 9, 0))
+  trio = (melody.MELODY_PART, melody.MelodyPart('bass', 1, 33),
+          drums.DrumPart('drums', 9, 0))
   decoder = categorical.Decoder(trio, num_steps=5)
   logits = tf.random.stateless_normal([2, 5, 692], [3, 4])
   labels = tf.constant([[[1, 2, 0], [2, 3, 1], [3, 4, 5], [4, 5, 0], [5, 6, 511]],
                         [[1, 0, 3], [2, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]])
   r_loss, steps = decoder.reconstruction_loss(logits, labels, tf.constant([5, 2]))
-  melody, bass, drums = tf.split(logits, [90, 90, 512], axis=-1)
   xent = sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels[..., k], logits=part)
-             for k, part in enumerate((melody, bass, drums))).numpy()
+             for k, part in enumerate(tf.split(logits, [90, 90, 512], axis=-1))).numpy()
   np.testing.assert_allclose(r_loss.numpy(), [xent[0].sum(), xent[1, :2].sum()], rtol=1e-6)
   assert steps['mask'].numpy().sum() == 7 and steps['correct'].numpy()[1, 2:].sum() == 0
   # Note-on steps per part: melody-kind labels >= 2, drum labels >= 1, on valid steps only.
@@ -151,7 +151,7 @@ def test_note_on_mask_and_accuracy_count_only_steps_that_start_a_note():
   class Fixed(tf.Module):
     output_depth = 90
     z_size = 3
-    decoder = AlwaysNoEvent((contract.MELODY_PART,), num_steps=4)
+    decoder = AlwaysNoEvent((melody.MELODY_PART,), num_steps=4)
 
     def posterior(self, inputs, lengths, fused, dtype):
       return _posterior([[0.0, 0.0, 0.0]] * 2, [[1.0, 1.0, 1.0]] * 2)

@@ -222,7 +222,7 @@ class Decoder(tf.Module):
   - `reconstruction_loss(logits, labels, lengths)`: the loss and per-step figures of its own
     output distribution (here categorical per part: the decoder owns its loss, as in Magenta);
   - `original_variable_names()`: {name in the original's checkpoints: variable}.
-  `parts` are the converter's (contract.Part): names, class counts, where notes start.
+  `parts` are the converter's (label_windows.Part): names, class counts, where notes start.
   """
 
   def __init__(self, parts, num_steps, control_depth=0, name=None):

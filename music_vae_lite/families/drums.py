@@ -1,0 +1,100 @@
+"""The drum family: drum tracks as 512-class labels (label = sum of 2**class for the classes hit at
+a step), and the drum part that the trio family reuses.
+
+Pure numpy + note_seq (no TensorFlow): it runs in preprocessing worker processes.
+
+Only `is_drum` notes whose pitch is in `DRUM_PITCH_CLASSES` are kept, all drum instruments merged;
+only onsets count. Decoding: a drum hit is one step long at its class's first pitch (instrument 9,
+is_drum).
+"""
+import dataclasses
+
+import numpy as np
+
+from music_vae_lite.families import label_windows
+
+DRUMS_INSTRUMENT = 9
+# The original's reduced drum map (note_seq DEFAULT_DRUM_TYPE_PITCHES); first pitch decodes.
+DRUM_PITCH_CLASSES = (
+    (36, 35),  # kick
+    (38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85),  # snare
+    (42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22),  # closed hi-hat
+    (46, 67, 72, 74, 79, 81, 26),  # open hi-hat
+    (45, 29, 41, 43, 61, 64, 84),  # low tom
+    (48, 47, 60, 63, 77, 86, 87),  # mid tom
+    (50, 30, 62, 76, 83),  # high tom
+    (49, 52, 55, 57, 58),  # crash
+    (51, 53, 59, 82),  # ride
+)
+_DRUM_CLASS_OF_PITCH = {p: c for c, pitches in enumerate(DRUM_PITCH_CLASSES) for p in pitches}
+
+
+@dataclasses.dataclass(frozen=True)
+class DrumPart(label_windows.Part):
+  """A drum-kind part: 512 classes (sum of 2**class of the 9 drum classes hit). `roll_input`: the
+  encoder reads it as its 9 hit bits plus a "no hit" bit (10 wide) instead of a one-hot."""
+  kind = 'drums'
+  depth = 2 ** len(DRUM_PITCH_CLASSES)
+  first_onset = 1
+  is_drum = True
+
+  @property
+  def input_depth(self):
+    return len(DRUM_PITCH_CLASSES) + 1 if self.roll_input else self.depth
+
+  def inputs(self, values):
+    if not self.roll_input:
+      return super().inputs(values)
+    bits = (values[..., None] >> np.arange(len(DRUM_PITCH_CLASSES))) & 1
+    return np.concatenate([bits, (values == 0)[..., None]], axis=-1).astype(np.float32)
+
+  def notes(self, values):
+    return drum_hits(values)
+
+
+DRUMS_PART = DrumPart('drums', instrument=DRUMS_INSTRUMENT, program=0, roll_input=True)
+
+
+class DrumsConverter(label_windows.LabelConverter):
+  """Drum tracks as 512-class labels (sum of 2**class of the 9 classes hit at each step); the
+  encoder reads them as a 10-wide roll."""
+  encoding = 'drums'
+  parts = (DRUMS_PART,)
+  _track_name = 'drum track'
+
+  def __init__(self, slice_bars=2, max_windows_per_sequence=5, gap_bars=1, seed=0):
+    super().__init__(slice_bars, max_windows_per_sequence, gap_bars, seed)
+
+  def _no_notes_phrase(self):
+    return 'no drum hits on the mapped drum pitches'
+
+  def _extract_tracks(self, quantized, rejected):
+    labels = drum_labels([note for note in quantized.notes if note.is_drum], rejected)
+    return [] if labels is None else self._split(labels, labels != 0)
+
+
+def drum_labels(notes, rejected):
+  """512-class labels [L] of quantized drum notes (their onsets, merged), up to the last hit, or
+  None when no note has a mapped pitch; unmapped pitches are counted as 'pitch_out_of_range'."""
+  hits = []
+  for note in notes:
+    if not note.velocity:
+      continue
+    if note.pitch not in _DRUM_CLASS_OF_PITCH:
+      rejected['pitch_out_of_range'] += 1
+      continue
+    hits.append((note.quantized_start_step, _DRUM_CLASS_OF_PITCH[note.pitch]))
+  if not hits:
+    return None
+  labels = np.zeros(max(step for step, _ in hits) + 1, np.int32)
+  for step, drum_class in hits:
+    labels[step] |= 1 << drum_class
+  return labels
+
+
+def drum_hits(labels):
+  """(step, step + 1, pitch) of every hit of one drum part's labels [T], at each class's first
+  pitch."""
+  return [(step, step + 1, pitches[0])
+          for step, label in enumerate(np.asarray(labels).tolist())
+          for drum_class, pitches in enumerate(DRUM_PITCH_CLASSES) if label >> drum_class & 1]

@@ -1,0 +1,124 @@
+"""The melody family: monophonic melodies as 90-class labels (0 no event, 1 note off, 2..89 note
+on of pitch label + 19), and the melody part that the trio and chord families reuse.
+
+Pure numpy + note_seq (no TensorFlow): it runs in preprocessing worker processes.
+
+- Each instrument is read separately; drum notes and zero-velocity notes are ignored; notes
+  outside [min_pitch, max_pitch] are dropped. The vocabulary stays 21..108 whatever the range.
+  There is no program filter (the original's 2-bar configs keep programs 0-31 only).
+- Polyphony, our definition: at each step the melody is the highest *sounding* note (ties
+  between notes of one pitch go to the latest onset). A note-on is written wherever that note
+  differs from the previous step's; a note-off where silence follows sound; 0 elsewhere. So a
+  held note across a bar line is a run of 0s until its note-off or the next note-on, a lower note
+  starting under a held higher one is hidden, and a lower note still sounding when the higher one
+  ends is struck again. Magenta's `ignore_polyphonic_notes` is onset-ordered instead: the highest
+  of notes starting together wins, but any later onset, even a lower one, cuts the current note,
+  and notes never resume.
+- The note-off after a track's last note is kept when it falls inside the padding (the original
+  strips it, so its last note lasts to the end of the bar).
+- A window's first label says what sounds at its start, as nothing before it can: a window that
+  starts inside a held note begins with that note's note-on (its tail is struck again), and one
+  that starts on a note-off begins with 0 (silence). Otherwise the held tail or the note-off
+  would decode to silence and re-encode differently. (Magenta's slices keep the raw labels.)
+
+Decoding: a melody note lasts from its note-on to the next note-on, note-off or the end (melody:
+instrument 0, program 0).
+"""
+import collections
+import dataclasses
+
+import numpy as np
+
+from music_vae_lite.families import label_windows
+
+MELODY_NO_EVENT = 0
+MELODY_NOTE_OFF = 1
+MELODY_PITCH_OFFSET = 19  # note-on label = pitch - 19: pitches 21..108 -> labels 2..89
+
+
+@dataclasses.dataclass(frozen=True)
+class MelodyPart(label_windows.Part):
+  """A melody-kind part: 90 classes (0 no event, 1 note off, 2..89 note on of pitch label + 19)."""
+  kind = 'melody'
+  depth = 90
+  first_onset = MELODY_NOTE_OFF + 1
+  transposable = True
+
+  def notes(self, values):
+    return melody_notes(values)
+
+
+MELODY_PART = MelodyPart('melody', instrument=0, program=0)
+
+
+class MelodyConverter(label_windows.LabelConverter):
+  """Monophonic melodies as 90-class labels (0 no event, 1 note off, 2..89 note on)."""
+  encoding = 'melody'
+  parts = (MELODY_PART,)
+  _track_name = 'melody'
+
+  def __init__(self, slice_bars=2, max_windows_per_sequence=5, min_pitch=21, max_pitch=108,
+               gap_bars=1, seed=0):
+    super().__init__(slice_bars, max_windows_per_sequence, gap_bars, seed)
+    if not 21 <= min_pitch <= max_pitch <= 108:
+      raise ValueError(f'Need 21 <= min_pitch <= max_pitch <= 108 (the 90-class vocabulary), '
+                       f'got {min_pitch}..{max_pitch}.')
+    self.min_pitch = min_pitch
+    self.max_pitch = max_pitch
+
+  def _no_notes_phrase(self):
+    return f'no notes between {self.min_pitch} and {self.max_pitch} (drum notes do not count)'
+
+  def _extract_tracks(self, quantized, rejected):
+    notes_by_instrument = collections.defaultdict(list)
+    for note in quantized.notes:
+      if note.is_drum or not note.velocity:
+        continue
+      if not self.min_pitch <= note.pitch <= self.max_pitch:
+        rejected['pitch_out_of_range'] += 1
+        continue
+      notes_by_instrument[note.instrument].append(
+          (note.pitch, note.quantized_start_step, note.quantized_end_step))
+    tracks = []
+    for instrument in sorted(notes_by_instrument):
+      tracks.extend(self._split(*_highest_note_labels(notes_by_instrument[instrument])))
+    return tracks
+
+  def _first_labels(self, track):
+    # The note-on of the note sounding at each step (0 in silence): the last event so far.
+    event_steps = np.where(track != MELODY_NO_EVENT, np.arange(len(track)), 0)
+    sounding = track[np.maximum.accumulate(event_steps)]
+    return np.where(sounding == MELODY_NOTE_OFF, MELODY_NO_EVENT, sounding)
+
+
+def melody_notes(labels):
+  """(start step, end step, pitch) of the notes of one melody part's labels [T]: a note lasts from
+  its note-on to the next note-on, note-off or the end."""
+  notes = []
+  for step, label in enumerate(np.asarray(labels).tolist()):
+    if label != MELODY_NO_EVENT and notes and notes[-1][1] is None:
+      notes[-1][1] = step  # a note-on or note-off ends the sounding note
+    if label >= MELODY_NOTE_OFF + 1:
+      notes.append([step, None, label + MELODY_PITCH_OFFSET])
+  if notes and notes[-1][1] is None:
+    notes[-1][1] = len(labels)
+  return [tuple(note) for note in notes]
+
+
+def _highest_note_labels(notes):
+  """Melody labels (and the sounding mask) of one instrument's (pitch, start, end) notes."""
+  num_steps = max(end for _, _, end in notes) + 1  # one silent step after for the last note-off
+  top_pitch = np.full(num_steps, -1)
+  top_start = np.full(num_steps, -1)
+  # Writing in ascending (pitch, start) order leaves the highest, latest-struck note on top.
+  for pitch, start, end in sorted(notes):
+    top_pitch[start:end] = pitch
+    top_start[start:end] = start
+  previous_pitch = np.concatenate([[-1], top_pitch[:-1]])
+  previous_start = np.concatenate([[-1], top_start[:-1]])
+  sounding = top_pitch >= 0
+  onsets = sounding & ((top_pitch != previous_pitch) | (top_start != previous_start))
+  labels = np.zeros(num_steps, np.int32)
+  labels[onsets] = top_pitch[onsets] - MELODY_PITCH_OFFSET
+  labels[~sounding & (previous_pitch >= 0)] = MELODY_NOTE_OFF
+  return labels, sounding
