@@ -71,7 +71,7 @@ class Matmul:
 def depths(config):
   """(input depth D, output depth V, steps T) of a config's data encoding."""
   from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   return converter.input_depth, converter.output_depth, converter.window_steps
 
 

@@ -94,7 +94,7 @@ def find_inputs(config_name, count=2):
   from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
   from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
-  converter = contract.get_converter(config_lib.load_config(config_name).data)
+  converter = contract.get_converter(config_lib.load_config(config_name))
   found = []
   for root, _, files in sorted(os.walk(benchutil.DATA_MIDI)):
     for name in sorted(files):

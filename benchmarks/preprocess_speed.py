@@ -47,7 +47,7 @@ def measure(input_path, config_name, num_workers):
   from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   config = config_lib.load_config(config_name)
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   start = time.perf_counter()
   window_set = preprocess.preprocess(input_path, converter, num_workers)
   seconds = time.perf_counter() - start

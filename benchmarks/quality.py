@@ -50,9 +50,12 @@ if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
 from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from music_vae_lite.families import contract  # pylint: disable=wrong-import-position
+from music_vae_lite.families import melody  # pylint: disable=wrong-import-position
 
-NO_EVENT, NOTE_OFF, FIRST_NOTE = 0, 1, 2  # melody labels (contract.py)
-STEPS_PER_BAR = 16
+NO_EVENT, NOTE_OFF, FIRST_NOTE = (melody.MELODY_NO_EVENT, melody.MELODY_NOTE_OFF,
+                                  melody.MELODY_FIRST_NOTE)
+STEPS_PER_BAR = contract.STEPS_PER_BAR
 HAMMING_TOLERANCE = 1 / 8  # of the steps (4 of 32): an interpolation end "reproduces" its input
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config name or file; override values '
@@ -286,7 +289,6 @@ def main(argv):
   if _STEPS.value is None and _MINUTES.value is None:
     raise app.UsageError('Give --steps, --minutes or both (training stops at whichever comes first).')
   import ml_collections  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import input_pipeline  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
@@ -299,17 +301,16 @@ def main(argv):
   context = {'config': config.name, 'budget': budget}
   emit = lambda figure, value, **extra: _emit(figure, value, **context, **extra)
 
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   window_set = preprocess.load_examples(_EXAMPLES.value, converter)
-  reference_data = ml_collections.ConfigDict(config.data.to_dict())
-  reference_data.max_windows_per_sequence = _EVAL_MAX_WINDOWS.value
+  reference = ml_collections.ConfigDict(config.to_dict())
+  reference.data.max_windows_per_sequence = _EVAL_MAX_WINDOWS.value
   eval_examples = _EVAL_EXAMPLES.value or _EXAMPLES.value
-  if (reference_data.max_windows_per_sequence == config.data.max_windows_per_sequence
+  if (reference.data.max_windows_per_sequence == config.data.max_windows_per_sequence
       and eval_examples == _EXAMPLES.value):
     reference_set = window_set
   else:
-    reference_set = preprocess.load_examples(eval_examples,
-                                             contract.get_converter(reference_data))
+    reference_set = preprocess.load_examples(eval_examples, contract.get_converter(reference))
   train_set, _ = input_pipeline.split_by_source(window_set, config.data.eval_fraction)
   _, eval_set = input_pipeline.split_by_source(reference_set, config.data.eval_fraction)
   # The baselines and statistics read one melody part: [N, T] (the model takes [N, T, 1]).

@@ -60,7 +60,7 @@ def random_batch(config, batch_size, seed=0):
   """A batch dict of random label windows (speed does not depend on the values)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   rng = np.random.default_rng(seed)
   labels = np.stack([rng.integers(0, part.depth, [batch_size, converter.window_steps])
                      for part in converter.parts], axis=-1).astype(np.int32)

@@ -14,13 +14,14 @@ def get_base_config():
   # A seeded random subset of at most this many windows per tune; 0 (or None in a config file:
   # the command line cannot set None) keeps every window.
   config.data.max_windows_per_sequence = 5
-  # Trio only: each part's coverage is widened by this many bars on each side (the original's
-  # TrioConverter gap_bars; the melody and drum converters end a track at a 1-bar silence).
-  config.data.gap_bars = 2
   # Random transposition of the pitched parts (and chords) of each window, +-N semitones, every
   # epoch; drums never move.
   config.data.transpose = 0
   config.data.eval_fraction = 0.1  # share of *files* held out for evaluation
+
+  # The options of the family config.data.encoding names, declared and checked by its converter
+  # (its OPTIONS; e.g. trio's gap_bars): left empty, every option keeps its default.
+  config.family = ml_collections.ConfigDict()
 
   config.model = ml_collections.ConfigDict()
   config.model.encoder = 'bidirectional'  # or 'hierarchical': per bar, then over the bars

@@ -20,7 +20,7 @@ def get_config():
   config.name = 'hier-trio_16bar'
   config.data.encoding = 'trio'
   config.data.slice_bars = 16
-  config.data.gap_bars = 2
+  config.family.gap_bars = 2
   config.model.encoder = 'hierarchical'
   config.model.decoder = 'hierarchical'
   config.model.split_parts = True

@@ -84,10 +84,53 @@ _NOT_NEGATIVE = ('data.max_windows_per_sequence', 'train.num_steps', 'train.max_
                  'data.transpose',
                  'model.free_bits', 'model.max_beta', 'model.sampling_rate', 'train.min_learning_rate', 'train.grad_clip')
 _SECTIONS = ('data', 'model', 'train')
+# The section whose keys their owner declares and checks: the options of the family
+# config.data.encoding names (its converter's OPTIONS).
+_OWNED_SECTIONS = ('family',)
+# Keys that moved into the owners' sections (issue 20): a run directory written before holds them
+# in data. gap_bars goes to a family that has it (trio); it is dropped otherwise (it did nothing
+# there).
+_MOVED = {'data.gap_bars': 'family.gap_bars'}
 
 
 class ConfigError(ValueError):
   """A config value is unknown, missing or out of range."""
+
+
+def owner_options(defaults, given, section, owner):
+  """The options of a family or decoder: its `defaults` updated by `given` (config.family or
+  config.decoder: a ConfigDict, a dict or None). ValueError naming `section.<key>` for an option
+  `owner` (e.g. 'the melody family') does not have."""
+  if given is None:
+    given = {}
+  elif isinstance(given, ml_collections.ConfigDict):
+    given = given.to_dict()
+  unknown = sorted(set(given) - set(defaults))
+  if unknown:
+    keys = ', '.join(f'{section}.{key}' for key in unknown)
+    known = ', '.join(sorted(defaults)) or 'none'
+    raise ValueError(f'{keys}: {owner} has no such option (its options: {known}).')
+  return {**defaults, **given}
+
+
+def _move_legacy_keys(config):
+  """Moves the keys of `_MOVED` that an older config holds into the owners' sections."""
+  from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
+  for old, new in _MOVED.items():
+    section, name = old.split('.')
+    if section not in config or name not in config[section]:
+      continue
+    value = config[section][name]
+    with config.unlocked(), config[section].unlocked():
+      del config[section][name]
+      new_section, new_name = new.split('.')
+      if new_section == 'family':
+        owner = contract.converter_class(config.data.encoding)
+        keep = new_name in owner.OPTIONS
+      else:
+        keep = bool(value)
+      if keep and new_name not in config[new_section]:
+        config[new_section][new_name] = value
 
 
 def _schema():
@@ -104,6 +147,17 @@ def validate(config, source='the config'):
   missing_sections = [s for s in _SECTIONS if not any(k.startswith(s + '.') for k in flat)]
   if missing_sections:
     raise ConfigError(f'{source} has no {", ".join(missing_sections)} section(s).')
+  with config.unlocked():
+    for section in _OWNED_SECTIONS:
+      if not isinstance(config.get(section), ml_collections.ConfigDict):
+        if config.get(section):
+          raise ConfigError(f'{source}: {section} must be a section of options, got '
+                            f'{config[section]!r}.')
+        config[section] = ml_collections.ConfigDict()
+  if flat.get('data.encoding') in registry.ENCODINGS:
+    _move_legacy_keys(config)
+  flat = {key: value for key, value in flatten_config(config).items()
+          if key.split('.')[0] not in _OWNED_SECTIONS}
   unknown = sorted(set(flat) - set(schema) - {'name'})
   if unknown:
     hints = []
@@ -159,6 +213,7 @@ def validate(config, source='the config'):
     problems.append(f'data.eval_fraction={fraction!r} (expected a number in [0, 1))')
   if problems:
     raise ConfigError(f'{source}: bad value(s): {"; ".join(problems)}.')
+  _check_family(config, source)
   missing = sorted(set(schema) - set(flat))
   if missing:
     with config.unlocked():
@@ -166,6 +221,20 @@ def validate(config, source='the config'):
         section, name = key.split('.', 1)
         setattr(config[section], name, schema[key])
   return config
+
+
+def _check_family(config, source):
+  """The family checks its options (config.family, filled in with its defaults) and the data
+  settings it is built from."""
+  from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
+  family = contract.converter_class(config.data.encoding)
+  try:
+    options = family.options(config.family)
+    contract.get_converter(config)
+  except ValueError as e:
+    raise ConfigError(f'{source}: {e}') from e
+  with config.unlocked():
+    config.family = ml_collections.ConfigDict(options)
 
 
 def load_run_config(run_dir):

@@ -1,4 +1,4 @@
-"""Piano-roll pictures of label windows, drawn with numpy, labelled and encoded as PNG with Pillow.
+"""Piano-roll pictures of windows, drawn with numpy, labelled and encoded as PNG with Pillow.
 
 Time runs left to right (one column block per 16th-note step), pitch bottom to top. Melody notes are
 bars from onset to release with a darker onset column, so repeated notes stay apart; drum hits are
@@ -7,8 +7,9 @@ picture is a grid of panels: each row of the grid is a list of windows drawn sid
 example an input beside its reconstruction), each column in its own colour. A gutter on the left
 names the pitches (every C, e.g. C4 = MIDI 60) or the drums, and one along the top numbers the bars.
 
-Works on labels (see the tensor conventions in the contract), not on NoteSequences, so the picture
-is exactly the model's grid.
+Works on a family's windows, not on NoteSequences, so the picture is exactly the model's grid: the
+family says what to draw of a window (`contract.Converter.picture_parts`: each part's kind and
+notes).
 """
 import io
 import os
@@ -19,13 +20,12 @@ from PIL import ImageDraw
 from PIL import ImageFont
 import pretty_midi
 
+from music_vae_lite.families import contract
+from music_vae_lite.families import drums
 from music_vae_lite.families import melody
 from music_vae_lite import files
 
 STEPS_PER_BEAT = 4
-STEPS_PER_BAR = 16
-MIN_PITCH, MAX_PITCH = 21, 108
-NUM_DRUM_CLASSES = 9
 
 # Column colours (RGB): inputs blue, reconstructions orange, then green, purple, ...
 COLUMN_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (214, 39, 40))
@@ -38,45 +38,27 @@ _MARGIN = (60, 60, 60)
 _BLACK_KEYS = {1, 3, 6, 8, 10}
 _LABEL_TEXT = (235, 235, 235)  # on the dark margin
 _FONT_PX = 10
-# The nine classes of drums.DRUM_PITCH_CLASSES, in order (bottom row first).
-DRUM_NAMES = ('kick', 'snare', 'closed hi-hat', 'open hi-hat', 'low tom', 'mid tom', 'high tom',
-              'crash', 'ride')
-
-
-def melody_notes(labels):
-  """(pitch, start step, end step) of every note in a melody label window [T]."""
-  return [(pitch, start, end) for start, end, pitch in melody.melody_notes(
-      np.asarray(labels).reshape(-1))]
-
-
-def drum_hits(labels):
-  """(drum class, step, step + 1) of every hit in a drum label window [T] (bit c = class c)."""
-  labels = np.asarray(labels).reshape(-1)
-  return [(c, t, t + 1) for t, label in enumerate(labels) for c in range(NUM_DRUM_CLASSES)
-          if (int(label) >> c) & 1]
-
-
 def _darker(colour, factor=0.6):
   return tuple(int(c * factor) for c in colour)
 
 
 class _Layout:
   """Rows of one part's picture: a pitch range for a melody part (at least two octaves), nine
-  rows for drums."""
+  rows for drums. `notes`: the part's (row, start, end) notes in every window."""
 
-  def __init__(self, kind, windows, px_per_row=None):
+  def __init__(self, kind, notes, px_per_row=None):
     if kind not in ('melody', 'drums'):
       raise ValueError(f"encoding must be 'melody' or 'drums', not {kind!r}.")
     self.encoding = kind
     self.px_per_row = px_per_row or (3 if kind == 'melody' else 11)
     if kind == 'drums':
-      self.low, self.high = 0, NUM_DRUM_CLASSES - 1
+      self.low, self.high = 0, len(drums.DRUM_NAMES) - 1
       return
-    pitches = [p for w in windows for p, _, _ in melody_notes(w)]
+    pitches = [p for window_notes in notes for p, _, _ in window_notes]
     low, high = (min(pitches), max(pitches)) if pitches else (60, 72)
-    low, high = max(MIN_PITCH, low - 2), min(MAX_PITCH, high + 2)
+    low, high = max(melody.MIN_PITCH, low - 2), min(melody.MAX_PITCH, high + 2)
     while high - low < 24:  # widen symmetrically up to two octaves so short ranges stay readable
-      low, high = max(MIN_PITCH, low - 1), min(MAX_PITCH, high + 1)
+      low, high = max(melody.MIN_PITCH, low - 1), min(melody.MAX_PITCH, high + 1)
     self.low, self.high = low, high
 
   @property
@@ -87,22 +69,32 @@ class _Layout:
   def height(self):
     return self.num_rows * self.px_per_row
 
-  def notes(self, window):
-    return melody_notes(window) if self.encoding == 'melody' else drum_hits(window)
+
+# The families whose one-part windows render() draws for the names 'melody' and 'drums'.
+_FAMILIES = {'melody': melody.MelodyConverter, 'drums': drums.DrumsConverter}
 
 
-def _part_kinds(encoding):
-  """The kinds of a window's parts: from a converter (its `parts`), or 'melody' / 'drums'."""
+def _family(encoding):
+  """A converter (its picture_parts say what to draw), or the one of 'melody' / 'drums'."""
   if isinstance(encoding, str):
-    return (encoding,)
-  return tuple(part.kind for part in encoding.parts)
+    if encoding not in _FAMILIES:
+      raise ValueError(f"encoding must be 'melody' or 'drums', not {encoding!r}.")
+    return _FAMILIES[encoding](slice_bars=1)
+  return encoding
 
 
-def _draw_panel(window, layout, colour, px_per_step, px_per_row, steps=None):
-  """One part of a window as an RGB array [rows * px_per_row, S * px_per_step, 3]: the steps
-  `steps` = (first, stop) of it (default all). A note held into the range from before it is drawn
-  from the range's start, without an onset mark."""
-  first, stop_step = steps or (0, len(np.asarray(window).reshape(-1)))
+def _num_steps(window):
+  """The steps of one window's targets (an array [T, ...] or {name: [T, ...]})."""
+  first = next(iter(window.values())) if isinstance(window, dict) else window
+  return len(np.asarray(first))
+
+
+def _draw_panel(notes, num_steps, layout, colour, px_per_step, px_per_row, steps=None):
+  """One part of a window (its notes, over num_steps) as an RGB array
+  [rows * px_per_row, S * px_per_step, 3]: the steps `steps` = (first, stop) of it (default all).
+  A note held into the range from before it is drawn from the range's start, without an onset
+  mark."""
+  first, stop_step = steps or (0, num_steps)
   num_steps = stop_step - first
   height, width = layout.num_rows * px_per_row, num_steps * px_per_step
   panel = np.empty([height, width, 3], np.uint8)
@@ -119,8 +111,9 @@ def _draw_panel(window, layout, colour, px_per_step, px_per_row, steps=None):
       elif pitch % 12 == 0:  # a line under every C
         panel[row_slice(pitch).stop - 1] = _OCTAVE_LINE
   for step in range(0, num_steps, STEPS_PER_BEAT):
-    panel[:, step * px_per_step] = _BAR_LINE if step % STEPS_PER_BAR == 0 else _BEAT_LINE
-  for value, onset, end in layout.notes(window):
+    panel[:, step * px_per_step] = (_BAR_LINE if step % contract.STEPS_PER_BAR == 0
+                                    else _BEAT_LINE)
+  for value, onset, end in notes:
     start, end = max(onset, first) - first, min(end, stop_step) - first
     if not layout.low <= value <= layout.high or start >= end:
       continue
@@ -143,15 +136,15 @@ MAX_BARS_PER_LINE = 8  # longer windows (16 bars) wrap onto lines of this many b
 
 def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=COLUMN_COLOURS,
            labels=True, bars_per_line=MAX_BARS_PER_LINE):
-  """Draws a grid of label windows; returns an RGB image, uint8 [H, W, 3].
+  """Draws a grid of windows; returns an RGB image, uint8 [H, W, 3].
 
   Args:
-    grid: a list of rows; each row a list of label windows [T, P] (or [T] for one part) drawn side
-      by side; the parts of a window are drawn one above the other, the first at the top. Windows
-      of one column share a colour (`colours[column]`); all rows should have the same number of
-      windows.
-    encoding: the converter (its parts say what each column of a window is), or 'melody' /
-      'drums' for one-part windows.
+    grid: a list of rows; each row a list of windows drawn side by side, each as the family's
+      targets of one window (label windows [T, P], or [T] for one part); the parts of a window
+      are drawn one above the other, the first at the top. Windows of one column share a colour
+      (`colours[column]`); all rows should have the same number of windows.
+    encoding: the converter (its `picture_parts` say what to draw of a window), or 'melody' /
+      'drums' for one-part label windows.
     px_per_step, px_per_row: pixel size of a step and a pitch (or drum) row; chosen from the window
       length (and the part's kind) when None.
     labels: add the gutters with pitch (or drum) names and bar numbers.
@@ -159,18 +152,21 @@ def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=
       bars, one below the other, each numbering its own bars (a 16-bar window: bars 1-8, then
       9-16), so that long windows keep readable notes; None draws every window on one line.
   """
-  kinds = _part_kinds(encoding)
-  grid = [[np.asarray(w).reshape(len(np.asarray(w)), -1) for w in row] for row in grid]
+  family = _family(encoding)
   if not grid or not all(grid):
     raise ValueError('render() needs at least one row, each with at least one window.')
-  if any(w.shape[1] != len(kinds) for row in grid for w in row):
+  # (kind, notes) of every part of every window, and the windows' lengths.
+  pictures = [[family.picture_parts(w) for w in row] for row in grid]
+  steps = [[_num_steps(w) for w in row] for row in grid]
+  kinds = [kind for kind, _ in pictures[0][0]]
+  if any([kind for kind, _ in parts] != kinds for row in pictures for parts in row):
     raise ValueError(f'Windows must have {len(kinds)} part(s) ({", ".join(kinds)}).')
-  layouts = [_Layout(kind, [w[:, k] for row in grid for w in row], px_per_row)
+  layouts = [_Layout(kind, [parts[k][1] for row in pictures for parts in row], px_per_row)
              for k, kind in enumerate(kinds)]
-  max_steps = max(len(w) for row in grid for w in row)
+  max_steps = max(n for row in steps for n in row)
   line_steps = max_steps
-  if bars_per_line and max_steps > bars_per_line * STEPS_PER_BAR:
-    line_steps = bars_per_line * STEPS_PER_BAR
+  if bars_per_line and max_steps > bars_per_line * contract.STEPS_PER_BAR:
+    line_steps = bars_per_line * contract.STEPS_PER_BAR
   num_lines = -(-max_steps // line_steps)
   px_per_step = px_per_step or max(1, min(8, 768 // max(line_steps, 1)))
   part_tops = np.cumsum([0] + [layout.height + _PART_GAP for layout in layouts])[:-1]
@@ -180,7 +176,8 @@ def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=
   left = max(_left_gutter(layout) for layout in layouts) if labels else 0
   # One band of bar numbers above the picture, or above every line when windows wrap.
   band = _FONT_PX + 4 if labels else 0
-  lines = [(row, first) for row in grid for first in range(0, max_steps, line_steps)]
+  lines = [(row, row_steps, first) for row, row_steps in zip(pictures, steps)
+           for first in range(0, max_steps, line_steps)]
   line_height = panel_height + margin + (band if num_lines > 1 else 0)
   height = (band if num_lines == 1 else 0) + len(lines) * line_height + margin
   width = left + columns * panel_width + (columns + 1) * margin
@@ -190,19 +187,19 @@ def render(grid, encoding, px_per_step=None, px_per_row=None, margin=4, colours=
   panel_tops = [top + margin + r * line_height + (band if num_lines > 1 else 0)
                 for r in range(len(lines))]
   panel_lefts = [left + margin + c * (panel_width + margin) for c in range(columns)]
-  for (row, first), panel_top in zip(lines, panel_tops):
-    for c, window in enumerate(row):
-      steps = (first, min(first + line_steps, len(window)))
-      if steps[0] >= steps[1]:
+  for (row, row_steps, first), panel_top in zip(lines, panel_tops):
+    for c, (parts, num_steps) in enumerate(zip(row, row_steps)):
+      line = (first, min(first + line_steps, num_steps))
+      if line[0] >= line[1]:
         continue
       for k, layout in enumerate(layouts):
-        panel = _draw_panel(window[:, k], layout, colours[c % len(colours)], px_per_step,
-                            layout.px_per_row, steps)
+        panel = _draw_panel(parts[k][1], num_steps, layout, colours[c % len(colours)],
+                            px_per_step, layout.px_per_row, line)
         y = panel_top + int(part_tops[k])
         image[y:y + panel.shape[0], panel_lefts[c]:panel_lefts[c] + panel.shape[1]] = panel
   if labels:
     numbered = panel_tops if num_lines > 1 else panel_tops[:1]
-    first_bars = [first // STEPS_PER_BAR for _, first in lines][:len(numbered)]
+    first_bars = [first // contract.STEPS_PER_BAR for _, _, first in lines][:len(numbered)]
     image = _draw_labels(image, layouts, [int(t) for t in part_tops], panel_tops, panel_lefts,
                          line_steps, px_per_step, list(zip(numbered, first_bars)))
   return image
@@ -215,7 +212,7 @@ def _font():
 def _row_labels(layout):
   """(row value, text) for the left gutter: every C of a melody (C4 = MIDI 60), every drum."""
   if layout.encoding == 'drums':
-    return list(enumerate(DRUM_NAMES))
+    return list(enumerate(drums.DRUM_NAMES))
   return [(pitch, pretty_midi.note_number_to_name(pitch))
           for pitch in range(layout.low, layout.high + 1) if pitch % 12 == 0]
 
@@ -241,7 +238,7 @@ def _draw_labels(image, layouts, part_tops, panel_tops, panel_lefts, num_steps, 
         draw.text((panel_lefts[0] - 6, centre), text, fill=_LABEL_TEXT, font=font, anchor='rm')
   for panel_top, first_bar in bar_bands:
     for panel_left in panel_lefts:
-      for bar, step in enumerate(range(0, num_steps, STEPS_PER_BAR)):
+      for bar, step in enumerate(range(0, num_steps, contract.STEPS_PER_BAR)):
         draw.text((panel_left + step * px_per_step + 2, panel_top - 3), str(first_bar + bar + 1),
                   fill=_LABEL_TEXT, font=font, anchor='lb')
   return np.asarray(picture)
@@ -258,9 +255,10 @@ MAX_PICTURE_WINDOWS = 64  # a taller picture is unreadable and, for thousands of
 
 
 def write_column_png(path, windows, encoding):
-  """Writes windows one above the other as a PNG: the first MAX_PICTURE_WINDOWS of them.
-  `encoding`: the converter, or 'melody' / 'drums'. Returns how many the picture shows."""
-  shown = list(windows[:MAX_PICTURE_WINDOWS])
+  """Writes windows (the family's targets, [N, ...]) one above the other as a PNG: the first
+  MAX_PICTURE_WINDOWS of them. `encoding`: the converter, or 'melody' / 'drums'. Returns how many
+  the picture shows."""
+  shown = contract.unbatch(windows)[:MAX_PICTURE_WINDOWS]
   write_png(path, render([[window] for window in shown], encoding))
   return len(shown)
 

@@ -48,11 +48,11 @@ def controls_from_flag(model, chords_text):
   """The controls [T] that --chords gives for `model` (None without --chords)."""
   if not chords_text:
     return None
-  if not model.converter.control_depth:
+  parse_chords = getattr(model.converter, 'parse_chords', None)  # the chord family's
+  if parse_chords is None:
     raise ValueError(f'--chords: this {model.converter.encoding} model is not conditioned on '
                      'chords (train a *_chords config for that).')
-  from music_vae_lite.families import chords  # pylint: disable=g-import-not-at-top
-  return chords.parse_chords(chords_text, model.num_steps)
+  return parse_chords(chords_text)
 
 
 def check_model_flags(run_dir, checkpoint):

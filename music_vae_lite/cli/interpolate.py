@@ -54,21 +54,21 @@ def read_midi(path, flag):
 
 
 def input_window(model, path, flag, window):
-  """(labels, controls or None) of the window to encode for one input file, saying which one
-  was used."""
+  """(window, controls or None) of the window to encode for one input file (see
+  TrainedModel.extract), saying which one was used."""
   from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   sequence = read_midi(path, flag)
   try:
-    labels, controls, index, count = model.extract(
+    targets, controls, index, count = model.extract(
         sequence, None if window is None else window - 1, name=f'--{flag} {path}')
   except trained_model.NoWindowError as e:
     raise ValueError(str(e)) from e
   how = 'chosen' if window is not None else (
-      'the first that starts with a note' if model.converter.starts_with_note(labels)
+      'the first that starts with a note' if model.converter.starts_with_note(targets)
       else 'none starts with a note')
   print(f'--{flag} {os.path.basename(path)}: window {index + 1} of {count} ({how}; choose '
         f'another with --{flag.replace("input_midi", "window")}=k).')
-  return labels, controls
+  return targets, controls
 
 
 def main(argv):
@@ -103,8 +103,8 @@ def main(argv):
     total = len(sequences)
     for index, sequence in enumerate(sequences):
       contract.write_midi(sequence, f'{base}-{index + 1:03d}-of-{total:03d}.mid')
-    step_seconds = 60.0 / contract.OUTPUT_QPM / contract.STEPS_PER_QUARTER
-    morph = sequences_lib.concatenate_sequences(sequences, [model.num_steps * step_seconds] * total)
+    morph = sequences_lib.concatenate_sequences(
+        sequences, [model.num_steps * contract.STEP_SECONDS] * total)
     contract.write_midi(morph, f'{base}-morph.mid')
     shown = pianoroll.write_column_png(f'{base}.png', labels, model.converter)
     note = f' of the first {shown} steps' if shown < total else ''

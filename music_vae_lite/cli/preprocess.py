@@ -69,11 +69,11 @@ def main(argv):
   from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite.configs import base  # pylint: disable=g-import-not-at-top
-  data_config = base.get_base_config().data
-  data_config.encoding = _ENCODING.value
-  data_config.slice_bars = _SLICE_BARS.value
-  data_config.max_windows_per_sequence = _MAX_WINDOWS.value or None
-  converter = contract.get_converter(data_config)
+  config = base.get_base_config()  # the family's options at their defaults
+  config.data.encoding = _ENCODING.value
+  config.data.slice_bars = _SLICE_BARS.value
+  config.data.max_windows_per_sequence = _MAX_WINDOWS.value or None
+  converter = contract.get_converter(config)
 
   logging.info('Preprocessing %s', _INPUT.value)
   try:

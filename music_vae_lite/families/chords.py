@@ -36,11 +36,10 @@ Where this differs from the original:
 - Everything `MelodyConverter`'s docstring lists (highest sounding note, first label of a window,
   seeded window subset, no program filter).
 
-How it rides on the base windowing: each track passes through `Converter`'s windowing as rows of
-(label, chord), so the dedup, the cap and the first-label rule keep windows and chords together,
-and `_quantize` is where chords are inferred (the one per-piece hook that can add a detail). A base
-class that carried an optional per-step control through windowing itself would make this simpler
-for the next family with controls (GrooVAE's hits).
+How it rides on the base windowing: each track passes through `LabelConverter`'s windowing as
+rows of (label, chord), so the dedup, the cap and the first-label rule keep windows and chords
+together (`_window_arrays` splits them into the `labels` and `controls` arrays), and `_quantize` is
+where chords are inferred (the one per-piece hook that can add a detail).
 """
 import collections
 
@@ -59,8 +58,6 @@ NUM_CHORD_CLASSES = 49  # class = 1 + kind * 12 + root (kinds: major, minor, aug
 _PITCH_CLASSES = 12
 _CHORD_SYMBOL = note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL
 _ENCODING = chords_encoder_decoder.TriadChordOneHotEncoding()
-# The decoded sequences' step length (converters' output tempo).
-_STEP_SECONDS = 60.0 / contract.OUTPUT_QPM / contract.STEPS_PER_QUARTER
 # Inference rate for a piece without a time signature: 4/4's (note_seq's default signature).
 _CHORDS_PER_BAR_WITHOUT_SIGNATURE = 2
 
@@ -168,21 +165,13 @@ class ChordMelodyConverter(melody.MelodyConverter):
   control_depth = NUM_CHORD_CLASSES
   _piece_chords = None  # chord classes [steps] of the piece being extracted (see _extract_tracks)
 
-  def to_tensors(self, note_sequence):
-    """Melody windows and their chords; see the module docstring.
-
-    Each track travels through the shared windowing as [L, 2] (melody label, chord class) rows,
-    so windowing, de-duplication and the window cap keep the two aligned; they are split here.
-    """
-    result = super().to_tensors(note_sequence)
-    pairs = result.labels  # [N, T, 2, 1], or [0, T, 1] when no window was kept
-    if pairs.ndim == 4:
-      labels = np.ascontiguousarray(pairs[:, :, :1, 0])
-      controls = np.ascontiguousarray(pairs[:, :, 1, 0])
-    else:
-      labels = pairs
-      controls = np.zeros((0, self.window_steps), np.int32)
-    return result._replace(labels=labels, controls=controls)
+  def _window_arrays(self, windows):
+    """Each track travels through the shared windowing as [L, 2] (melody label, chord class)
+    rows, so windowing, de-duplication and the window cap keep the two aligned; they are split
+    here."""
+    pairs = np.stack(windows)  # [N, T, 2]
+    return {'labels': np.ascontiguousarray(pairs[:, :, :1]),
+            'controls': np.ascontiguousarray(pairs[:, :, 1])}
 
   def _quantize(self, piece, rejected, details):
     """The quantized piece with usable chord annotations (inferred when it has none), or None."""
@@ -244,7 +233,7 @@ class ChordMelodyConverter(melody.MelodyConverter):
     previous = None
     for step, chord in enumerate(controls.tolist()):
       if chord != previous:
-        sequence.text_annotations.add(time=step * _STEP_SECONDS, text=chord_symbol(chord),
+        sequence.text_annotations.add(time=step * contract.STEP_SECONDS, text=chord_symbol(chord),
                                       annotation_type=_CHORD_SYMBOL)
         previous = chord
 

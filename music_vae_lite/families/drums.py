@@ -1,7 +1,7 @@
 """The drum family: drum tracks as 512-class labels (label = sum of 2**class for the classes hit at
 a step), and the drum part that the trio family reuses.
 
-Pure numpy + note_seq (no TensorFlow): it runs in preprocessing worker processes.
+Pure numpy + note_seq at import (no TensorFlow): it runs in preprocessing worker processes.
 
 Only `is_drum` notes whose pitch is in `DRUM_PITCH_CLASSES` are kept, all drum instruments merged;
 only onsets count. Decoding: a drum hit is one step long at its class's first pitch (instrument 9,
@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from music_vae_lite.families import contract
 from music_vae_lite.families import label_windows
 
 DRUMS_INSTRUMENT = 9
@@ -29,10 +30,17 @@ DRUM_PITCH_CLASSES = (
 _DRUM_CLASS_OF_PITCH = {p: c for c, pitches in enumerate(DRUM_PITCH_CLASSES) for p in pitches}
 
 
+# Their names, in order (pictures: the bottom row first).
+DRUM_NAMES = ('kick', 'snare', 'closed hi-hat', 'open hi-hat', 'low tom', 'mid tom', 'high tom',
+              'crash', 'ride')
+
+
 @dataclasses.dataclass(frozen=True)
 class DrumPart(label_windows.Part):
   """A drum-kind part: 512 classes (sum of 2**class of the 9 drum classes hit). `roll_input`: the
   encoder reads it as its 9 hit bits plus a "no hit" bit (10 wide) instead of a one-hot."""
+  roll_input: bool = False
+
   kind = 'drums'
   depth = 2 ** len(DRUM_PITCH_CLASSES)
   first_onset = 1
@@ -42,14 +50,43 @@ class DrumPart(label_windows.Part):
   def input_depth(self):
     return len(DRUM_PITCH_CLASSES) + 1 if self.roll_input else self.depth
 
-  def inputs(self, values):
+  def encoder_input(self, values):
     if not self.roll_input:
-      return super().inputs(values)
-    bits = (values[..., None] >> np.arange(len(DRUM_PITCH_CLASSES))) & 1
-    return np.concatenate([bits, (values == 0)[..., None]], axis=-1).astype(np.float32)
+      return super().encoder_input(values)
+    tf = contract.tensorflow()
+    values = tf.cast(values, tf.int32)
+    bits = hit_bits(values)
+    no_hit = tf.cast(tf.equal(values, 0), tf.int32)[..., tf.newaxis]
+    return tf.cast(tf.concat([bits, no_hit], axis=-1), tf.float32)
 
   def notes(self, values):
     return drum_hits(values)
+
+  def picture_notes(self, values):
+    """(drum class, step, step + 1) of every hit (pianoroll)."""
+    return [(drum_class, step, step + 1)
+            for step, label in enumerate(np.asarray(values).reshape(-1).tolist())
+            for drum_class in range(len(DRUM_PITCH_CLASSES)) if label >> drum_class & 1]
+
+  def describe(self):
+    return dict(super().describe(),
+                drum_pitch_classes=[list(c) for c in DRUM_PITCH_CLASSES],
+                tokens='bit c set: drum class c is hit at this step (0 = no hit)',
+                events='drum_hits: [N, T, classes] 0/1; play the first pitch of each class hit',
+                inputs=('bit c of the token for each class, then 1 where no class is hit'
+                        if self.roll_input else 'one-hot of the tokens'))
+
+  def export_events(self, values):
+    """`drum_hits` [N, T, 9]: 1 where the class is hit."""
+    return {'drum_hits': hit_bits(values)}
+
+
+def hit_bits(values):
+  """The hit bits [..., 9] (int32) of drum labels [...] (TensorFlow)."""
+  tf = contract.tensorflow()
+  classes = tf.range(len(DRUM_PITCH_CLASSES), dtype=tf.int32)
+  return tf.bitwise.bitwise_and(tf.bitwise.right_shift(tf.cast(values, tf.int32)[..., tf.newaxis],
+                                                       classes), 1)
 
 
 DRUMS_PART = DrumPart('drums', instrument=DRUMS_INSTRUMENT, program=0, roll_input=True)
@@ -71,6 +108,14 @@ class DrumsConverter(label_windows.LabelConverter):
   def _extract_tracks(self, quantized, rejected):
     labels = drum_labels([note for note in quantized.notes if note.is_drum], rejected)
     return [] if labels is None else self._split(labels, labels != 0)
+
+  def magenta_js_converter(self, num_segments=None):
+    # Explicit classes: Magenta.js's default drum map differs from ours.
+    args = {'numSteps': self.window_steps,
+            'pitchClasses': [list(c) for c in DRUM_PITCH_CLASSES]}
+    if num_segments:
+      args['numSegments'] = num_segments
+    return {'type': 'DrumsConverter', 'args': args}
 
 
 def drum_labels(notes, rejected):

@@ -1,15 +1,17 @@
-"""Windows of class labels, one column per part: the contract of the melody, drum, trio and chord
-families (`LabelConverter`), and the description of a part (`Part`).
+"""Windows of class labels, one column per part: the family contract (contract.py) as the melody,
+drum, trio and chord families implement it (`LabelConverter`), and the description of a part
+(`Part`).
 
-Pure numpy + note_seq (no TensorFlow): it runs in preprocessing worker processes.
+Pure numpy + note_seq at import (no TensorFlow): it runs in preprocessing worker processes.
 
 A label family names its `parts` (the tracks of a window, each a `Part`: melody.MelodyPart, 90
 classes, or drums.DrumPart, 512) and its `control_depth` (classes of a per-step control, e.g. 49
-chords; 0 for none), and turns a NoteSequence into windows of labels int32 [N, T, P] and controls
-int32 [N, T] (`to_tensors`). Encoder inputs (`inputs_from_labels`: each part as it reads itself,
-then the controls' one-hot), decoding (`from_tensors`: each part as its instrument) and what
-transposition moves follow from the parts, so the data pipeline, the cache and the model need no
-per-family code.
+chords; 0 for none). Its windows are `labels` int32 (T, P) and, with controls, `controls` int32
+(T,) (`window_spec`); the decoder (nn/decoders/categorical.py) writes the labels, one class per
+part and step, conditioned on the controls. Encoder inputs (each part as it reads itself, then
+the controls' one-hot), decoding (each part as its instrument), pictures, exported outputs and
+transposition (the melody-kind parts, one shift for all of a window's parts, the controls moved
+with them by the family's `control_transposition_table`) follow from the parts.
 
 Track windowing (`LabelConverter.to_tensors`, shared by melody.py, drums.py and chords.py; the
 extraction rules shared by every family are contract.py's):
@@ -28,13 +30,12 @@ window never starts inside a note (melody.py) and never starts or ends with a wh
 """
 import collections
 import dataclasses
-import zlib
 
-import note_seq
-from note_seq import sequences_lib
 import numpy as np
 
 from music_vae_lite.families import contract
+
+LABELS = 'labels'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,46 +44,71 @@ class Part:
 
   Subclasses say what the classes are (melody.MelodyPart, drums.DrumPart): `kind`, `depth` (the
   number of classes: the decoder's output width for this part), `first_onset` (labels >= it strike
-  a note or a drum), `inputs` (the encoder's reading) and `notes` (decoding).
+  a note or a drum), the encoder's reading (`encoder_input`), decoding (`notes`) and the exported
+  description (`describe`, `export_events`).
   """
   name: str
   instrument: int  # decoded notes' instrument, program and drum flag
   program: int
-  roll_input: bool = False
 
   kind = None
   depth = None
   first_onset = 1
   is_drum = False
-  transposable = False
+  transposable = False  # a melody-kind part: note-on labels move with a transposition
 
   @property
   def input_depth(self):
     return self.depth
 
-  def inputs(self, values):
-    """Encoder inputs float32 [..., input_depth] of this part's labels [...]: a one-hot."""
-    return np.eye(self.depth, dtype=np.float32)[values]
+  def encoder_input(self, values):
+    """The encoder's reading of this part's labels [...] (TensorFlow): float32 [...,
+    input_depth], a one-hot."""
+    tf = contract.tensorflow()
+    return tf.one_hot(tf.cast(values, tf.int32), self.depth, dtype=tf.float32)
 
   def notes(self, values):
     """(start step, end step, pitch) of the notes of this part's labels [T]."""
     raise NotImplementedError
 
+  def describe(self):
+    """This part in the exported metadata (JSON)."""
+    return {'name': self.name, 'kind': self.kind, 'classes': self.depth,
+            'program': self.program, 'is_drum': self.is_drum}
 
-class LabelConverter:
-  """The contract of the label families, and the windowing, dedup, cap and decoding that the
-  melody and drum converters share.
+  def export_events(self, values):
+    """Exported outputs that spell this part's labels [N, T] out for clients: {name: tensor}."""
+    del values
+    return {}
 
-  A family declares `encoding` (its name in configs), `parts` (the tracks of a window, in the
-  order of the decoder's outputs) and `control_depth` (classes of the per-step control, 0 for
-  none), and implements `to_tensors` (NoteSequence -> ConversionResult: label windows
-  [N, T, P] and controls [N, T]). Everything else derives from those: input and output depths,
-  encoder inputs, decoding back to a NoteSequence (`from_tensors`), what transposition touches.
+
+class LabelConverter(contract.Converter):
+  """The contract for windows of class labels, and the track windowing that the melody, drum and
+  chord converters share; see the module docstring.
+
+  A family declares `encoding`, `parts` (in the order of the decoder's outputs) and
+  `control_depth`, and implements `_extract_tracks` (a quantized piece -> tracks of labels), or
+  `to_tensors` itself (trio.py).
   """
-  encoding = None
   parts = ()
   control_depth = 0
   _track_name = None  # 'melody' or 'drum track', for explain()
+
+  def __init__(self, slice_bars, max_windows_per_sequence, gap_bars=1, seed=0):
+    super().__init__(slice_bars, max_windows_per_sequence, seed)
+    if gap_bars < 1:  # shorter gaps would let a padded track overlap the next one
+      raise ValueError(f'gap_bars must be >= 1, got {gap_bars!r}.')
+    self.gap_bars = gap_bars
+
+  @property
+  def window_spec(self):
+    spec = (contract.ArraySpec(LABELS, (self.window_steps, len(self.parts)), 'int32',
+                               classes=self.output_depths,
+                               columns=tuple(part.name for part in self.parts)),)
+    if self.control_depth:
+      spec += (contract.ArraySpec(contract.CONTROLS, (self.window_steps,), 'int32',
+                                  classes=(self.control_depth,)),)
+    return spec
 
   @property
   def input_depth(self):
@@ -97,34 +123,19 @@ class LabelConverter:
   def output_depth(self):
     return sum(self.output_depths)
 
-  def __init__(self, slice_bars, max_windows_per_sequence, gap_bars=1, seed=0):
-    if int(slice_bars) != slice_bars or slice_bars < 1:
-      raise ValueError(f'slice_bars must be a positive integer, got {slice_bars!r}.')
-    if max_windows_per_sequence is not None and max_windows_per_sequence < 1:
-      raise ValueError('max_windows_per_sequence must be >= 1 or None (no limit), '
-                       f'got {max_windows_per_sequence!r}.')
-    if gap_bars < 1:  # shorter gaps would let a padded track overlap the next one
-      raise ValueError(f'gap_bars must be >= 1, got {gap_bars!r}.')
-    self.slice_bars = int(slice_bars)
-    self.max_windows_per_sequence = max_windows_per_sequence
-    self.gap_bars = gap_bars
-    self.seed = seed
-
-  @classmethod
-  def from_config(cls, data_config):
-    """The converter `config.data` describes (a family with options of its own overrides this)."""
-    return cls(slice_bars=data_config.slice_bars,
-               max_windows_per_sequence=contract.window_cap(data_config))
-
-  @property
-  def window_steps(self):
-    return self.slice_bars * contract.STEPS_PER_BAR
-
   def starts_with_note(self, labels):
     """Whether a label window [T, P] strikes a note (or a drum) in some part at its first step,
     i.e. does not open with a rest or a pickup's silence."""
     first = np.asarray(labels).reshape(-1, len(self.parts))[0]
     return any(int(label) >= part.first_onset for label, part in zip(first, self.parts))
+
+  def check_labels(self, labels):
+    """Integer labels [..., P] with every part's labels in range, or ValueError saying which (any
+    number of steps: `window_arrays` checks whole windows)."""
+    return self.spec(LABELS).check_values(labels, self.encoding)
+
+  # ---------------------------------------------------------------------------------------------
+  # Extraction.
 
   def to_tensors(self, note_sequence):
     """Extracts the label windows of one NoteSequence; see the module docstring."""
@@ -132,7 +143,7 @@ class LabelConverter:
     details = []
     tracks = []
     accepted_pieces = 0
-    pieces = [piece for piece in contract._pieces(note_sequence) if piece.notes]
+    pieces = [piece for piece in contract.pieces(note_sequence) if piece.notes]
     early_notes = sum(note.start_time < 0 for note in note_sequence.notes)  # the split drops them
     if early_notes:
       rejected['negative_time'] += early_notes
@@ -158,58 +169,26 @@ class LabelConverter:
     if tracks and not candidates:
       longest = max(len(track) for track in tracks) // contract.STEPS_PER_BAR
       details.append(f'the longest {self._track_name} is {longest} bar(s), shorter than a window')
+    windows = self.keep_windows(candidates, lambda window: window.tobytes(), rejected)
+    arrays = self._window_arrays(windows) if windows else self.empty_arrays()
+    return contract.ConversionResult(arrays, rejected, len(tracks), tuple(dict.fromkeys(details)),
+                                     self.encoding, self.slice_bars)
 
-    unique = {}  # window bytes -> first window with them, in order of appearance
-    for window in candidates:
-      unique.setdefault(window.tobytes(), window)
-    if len(unique) < len(candidates):
-      rejected['duplicate'] += len(candidates) - len(unique)
-    windows = list(unique.values())
-    labels = np.stack(windows) if windows else np.zeros((0, self.window_steps), np.int32)
-    labels = labels[..., None]  # one part
-    limit = self.max_windows_per_sequence
-    if limit is not None and len(labels) > limit:
-      rng = np.random.default_rng([self.seed, zlib.crc32(labels.tobytes())])
-      rejected['over_limit'] += len(labels) - limit
-      labels = labels[np.sort(rng.choice(len(labels), size=limit, replace=False))]
-    return contract.ConversionResult(labels, rejected, len(tracks), tuple(dict.fromkeys(details)),
-                            self.encoding, self.slice_bars)
-
-  def _quantize(self, piece, rejected, details):
-    """The piece quantized, or None (counted in `rejected`) if its time signature won't do."""
-    try:
-      quantized = note_seq.quantize_note_sequence(piece, contract.STEPS_PER_QUARTER)
-    except note_seq.BadTimeSignatureError as error:
-      rejected['bad_time_signature'] += 1
-      details.append(f'an invalid time signature ({error})')
-      return None
-    except note_seq.NegativeTimeError:
-      rejected['negative_time'] += 1
-      details.append('notes before time 0')
-      return None
-    except (note_seq.MultipleTimeSignatureError, note_seq.MultipleTempoError) as error:
-      rejected['time_change'] += 1
-      details.append(f'an unsplittable time change ({error})')
-      return None
-    if sequences_lib.steps_per_bar_in_quantized_sequence(quantized) != contract.STEPS_PER_BAR:
-      signature = quantized.time_signatures[0]
-      rejected['time_signature'] += 1
-      details.append(f'{signature.numerator}/{signature.denominator} time (only time signatures '
-                     'with 16 sixteenth-note steps per bar, like 4/4 and 2/2, are supported)')
-      return None
-    return quantized
+  def _window_arrays(self, windows):
+    """{name: [N, ...]} of the kept track windows (each [T]: one part's labels)."""
+    return {LABELS: np.stack(windows)[..., np.newaxis]}
 
   def _split(self, labels, active):
     """Cuts a piece's labels into tracks at silences of >= gap_bars bars; bar-aligned, padded."""
     steps = np.flatnonzero(active)
     if not len(steps):
       return []
-    labels = np.pad(labels, (0, -len(labels) % contract.STEPS_PER_BAR))
-    gap_steps = int(round(self.gap_bars * contract.STEPS_PER_BAR))
+    bar = contract.STEPS_PER_BAR
+    labels = np.pad(labels, (0, -len(labels) % bar))
+    gap_steps = int(round(self.gap_bars * bar))
     breaks = np.flatnonzero(np.diff(steps) - 1 >= gap_steps)
     firsts = steps[np.concatenate([[0], breaks + 1])]
     lasts = steps[np.concatenate([breaks, [len(steps) - 1]])]
-    bar = contract.STEPS_PER_BAR
     return [labels[first - first % bar:-(-(last + 1) // bar) * bar]
             for first, last in zip(firsts, lasts)]
 
@@ -217,52 +196,16 @@ class LabelConverter:
     """The label a window starting at each step of the track begins with."""
     return track
 
-  def check_labels(self, labels):
-    """Integer labels [..., P] with every part's labels in range, or ValueError saying which."""
-    labels = np.asarray(labels)
-    if not np.issubdtype(labels.dtype, np.integer):
-      raise ValueError(f'Labels must be integers, got dtype {labels.dtype}.')
-    if labels.ndim < 1 or labels.shape[-1] != len(self.parts):
-      raise ValueError(f'{self.encoding} labels need a last axis of {len(self.parts)} part(s) '
-                       f'({", ".join(p.name for p in self.parts)}), got shape {labels.shape}.')
-    for k, part in enumerate(self.parts):
-      values = labels[..., k]
-      if values.size and (values.min() < 0 or values.max() >= part.depth):
-        raise ValueError(f'{part.name} labels must be in [0, {part.depth}), got values from '
-                         f'{values.min()} to {values.max()}.')
-    return labels
-
-  def check_controls(self, controls, num_windows):
-    """Controls [N, T] in [0, control_depth), None for a family without controls."""
-    if not self.control_depth:
-      if controls is not None and np.size(controls):
-        raise ValueError(f'The {self.encoding} encoding takes no controls.')
-      return None
-    if controls is None:
-      raise ValueError(f'The {self.encoding} encoding needs controls [N, {self.window_steps}].')
-    controls = np.asarray(controls)
-    if controls.shape != (num_windows, self.window_steps):
-      raise ValueError(f'Controls must be [{num_windows}, {self.window_steps}], got '
-                       f'{controls.shape}.')
-    if controls.size and (controls.min() < 0 or controls.max() >= self.control_depth):
-      raise ValueError(f'Controls must be in [0, {self.control_depth}), got values from '
-                       f'{controls.min()} to {controls.max()}.')
-    return controls.astype(np.int32)
-
-  def inputs_from_labels(self, labels, controls=None):
-    """Encoder inputs, float32 [..., T, input_depth]: each part one-hot (a drum part with
-    `roll_input`: its 9 hit bits, then 1 where nothing is hit), then the controls' one-hot."""
-    labels = self.check_labels(labels)
-    pieces = []
-    for k, part in enumerate(self.parts):
-      pieces.append(part.inputs(labels[..., k]))
-    if self.control_depth:
-      pieces.append(np.eye(self.control_depth, dtype=np.float32)[np.asarray(controls, np.int64)])
-    return np.concatenate(pieces, axis=-1).astype(np.float32)
+  # ---------------------------------------------------------------------------------------------
+  # Decoding, pictures, export.
 
   def from_tensors(self, labels, controls=None):
-    """Label windows [N, T, P] (or one window [T, P]) -> a list of N NoteSequences, one
-    instrument per part (controls, where a family has them, are passed to `_annotate`)."""
+    """Label windows [N, T, P] (or one window [T, P]; [N, T] for a one-part family) -> a list of
+    N NoteSequences, one instrument per part (controls, where a family has them, are passed to
+    `_annotate`)."""
+    labels = np.asarray(labels)
+    if len(self.parts) == 1 and labels.ndim == 2 and labels.shape[1] != 1:
+      labels = labels[..., np.newaxis]  # [N, T] of a one-part family
     labels = self.check_labels(labels)
     if labels.ndim == 2:
       labels = labels[None]
@@ -271,10 +214,7 @@ class LabelConverter:
       raise ValueError(f'from_tensors takes labels [N, T, P] or [T, P], got shape {labels.shape}.')
     sequences = []
     for n, window in enumerate(labels):
-      sequence = note_seq.NoteSequence(ticks_per_quarter=note_seq.STANDARD_PPQ)
-      sequence.tempos.add(time=0.0, qpm=contract.OUTPUT_QPM)
-      sequence.time_signatures.add(time=0.0, numerator=4, denominator=4)
-      sequence.total_time = len(window) * contract.STEP_SECONDS
+      sequence = contract.decoded_sequence(len(window))
       for k, part in enumerate(self.parts):
         for start, end, pitch in part.notes(window[:, k]):
           sequence.notes.add(start_time=start * contract.STEP_SECONDS,
@@ -288,3 +228,103 @@ class LabelConverter:
 
   def _annotate(self, sequence, controls):
     """Writes a window's controls [T] into its decoded NoteSequence (families with controls)."""
+
+  def picture_parts(self, labels):
+    labels = np.asarray(labels)
+    labels = labels[:, np.newaxis] if labels.ndim == 1 else labels
+    if labels.ndim != 2 or labels.shape[1] != len(self.parts):
+      raise ValueError(f'Windows must have {len(self.parts)} part(s) '
+                       f'({", ".join(part.kind for part in self.parts)}), got one of shape '
+                       f'{labels.shape}.')
+    return [(part.kind, part.picture_notes(labels[:, k])) for k, part in enumerate(self.parts)]
+
+  def describe(self):
+    description = super().describe()
+    description.update(output_depth=self.output_depth,
+                       parts=[part.describe() for part in self.parts])
+    return description
+
+  def export_outputs(self, labels):
+    """{'tokens': labels [N, T, P]} and each part's events (its `export_events`)."""
+    outputs = {'tokens': labels}
+    for k, part in enumerate(self.parts):
+      outputs.update(part.export_events(labels[..., k]))
+    return outputs
+
+  def targets_of_outputs(self, outputs):
+    return outputs['tokens']
+
+  def inputs_from_labels(self, labels, controls=None):
+    """`encoder_inputs` of label windows of any leading shape [..., T, P] (and their controls
+    [..., T]), checked, as numpy float32 [..., T, input_depth]."""
+    arrays = {LABELS: self.check_labels(labels)}
+    if self.control_depth:
+      arrays[contract.CONTROLS] = self.spec(contract.CONTROLS).check_values(controls,
+                                                                             self.encoding)
+    return self.encoder_inputs(arrays).numpy()
+
+  # ---------------------------------------------------------------------------------------------
+  # Batches (TensorFlow).
+
+  def encoder_inputs(self, arrays):
+    """Each part as its `encoder_input` reads it (one-hot, or a drum roll), then the controls'
+    one-hot: float32 [B, T, input_depth]."""
+    tf = contract.tensorflow()
+    labels = tf.convert_to_tensor(arrays[LABELS], tf.int32)
+    pieces = [part.encoder_input(labels[..., k]) for k, part in enumerate(self.parts)]
+    if self.control_depth:
+      pieces.append(tf.one_hot(tf.cast(arrays[contract.CONTROLS], tf.int32), self.control_depth,
+                               dtype=tf.float32))
+    return pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=-1)
+
+  def augment(self, arrays, seed, transpose=0):
+    """Transposition: the melody-kind parts of each window move by one k drawn for the window,
+    and its controls with them (`transpose_labels`); drum parts never move."""
+    if not transpose or not any(part.transposable for part in self.parts):
+      return arrays
+    tf = contract.tensorflow()
+    labels = tf.convert_to_tensor(arrays[LABELS], tf.int32)
+    uniform = tf.random.stateless_uniform(tf.shape(labels)[:1], seed=seed)
+    moved, shift = transpose_labels(labels, uniform, transpose, self.parts)
+    arrays = dict(arrays, **{LABELS: moved})
+    if self.control_depth:
+      # [C, 2 * transpose + 1]: the class of each control transposed by each shift.
+      table = tf.constant(self.control_transposition_table(transpose), tf.int32)
+      controls = tf.convert_to_tensor(arrays[contract.CONTROLS], tf.int32)
+      columns = tf.broadcast_to((shift + transpose)[:, tf.newaxis], tf.shape(controls))
+      arrays[contract.CONTROLS] = tf.gather_nd(table, tf.stack([controls, columns], -1))
+    return arrays
+
+  def control_transposition_table(self, max_shift):
+    """int32 [control_depth, 2 * max_shift + 1]: control c moved by shift k is at column
+    k + max_shift. A family with controls that transposes says how its controls move."""
+    raise NotImplementedError(f'The {self.encoding} family does not say how its controls move '
+                              'under transposition (control_transposition_table).')
+
+
+def transpose_labels(labels, uniform, max_shift, parts):
+  """Shifts the note-on labels of the transposable parts of each window by its own k in
+  [-max_shift, max_shift] (one k for all its pitched parts, as transposing the music would; drum
+  parts never move). TensorFlow.
+
+  k is drawn uniformly (from `uniform`, float [B] in [0, 1)) among the shifts that keep every note
+  of the window within its parts' label range (`label_range`: the pitch range, which all the
+  pitched parts share), so no window is dropped or clamped (a window that already spans the range
+  is left as it is). Labels below a part's first onset (no event, note off) never change.
+  labels: int32 [B, T, P]. Returns (labels int32 [B, T, P], shift int32 [B]).
+  """
+  tf = contract.tensorflow()
+  ranges = {part.label_range for part in parts if part.transposable}
+  if len(ranges) != 1:
+    raise ValueError(f'The pitched parts of a window must share one pitch range, got {ranges}.')
+  min_label, max_label = ranges.pop()
+  pitched = tf.constant([part.transposable for part in parts])
+  first_onsets = tf.constant([part.first_onset for part in parts], tf.int32)
+  is_note = (labels >= first_onsets) & pitched
+  lowest = tf.reduce_min(tf.where(is_note, labels, max_label), axis=[1, 2])
+  highest = tf.reduce_max(tf.where(is_note, labels, min_label), axis=[1, 2])
+  down = tf.maximum(tf.minimum(max_shift, lowest - min_label), 0)
+  up = tf.maximum(tf.minimum(max_shift, max_label - highest), 0)
+  choices = tf.cast(down + up + 1, tf.float32)
+  shift = tf.minimum(tf.cast(tf.floor(uniform * choices), tf.int32), down + up) - down
+  return labels + tf.where(is_note, shift[:, tf.newaxis, tf.newaxis], 0), shift

@@ -1,7 +1,7 @@
 """The melody family: monophonic melodies as 90-class labels (0 no event, 1 note off, 2..89 note
 on of pitch label + 19), and the melody part that the trio and chord families reuse.
 
-Pure numpy + note_seq (no TensorFlow): it runs in preprocessing worker processes.
+Pure numpy + note_seq at import (no TensorFlow): it runs in preprocessing worker processes.
 
 - Each instrument is read separately; drum notes and zero-velocity notes are ignored; notes
   outside [min_pitch, max_pitch] are dropped. The vocabulary stays 21..108 whatever the range.
@@ -29,23 +29,56 @@ import dataclasses
 
 import numpy as np
 
+from music_vae_lite.families import contract
 from music_vae_lite.families import label_windows
 
 MELODY_NO_EVENT = 0
 MELODY_NOTE_OFF = 1
+MELODY_FIRST_NOTE = 2  # labels >= this are note-ons
 MELODY_PITCH_OFFSET = 19  # note-on label = pitch - 19: pitches 21..108 -> labels 2..89
+MIN_PITCH, MAX_PITCH = 21, 108  # the vocabulary's pitches
+NUM_CLASSES = MAX_PITCH - MELODY_PITCH_OFFSET + 1  # 90
 
 
 @dataclasses.dataclass(frozen=True)
 class MelodyPart(label_windows.Part):
-  """A melody-kind part: 90 classes (0 no event, 1 note off, 2..89 note on of pitch label + 19)."""
+  """A melody-kind part: 90 classes (0 no event, 1 note off, 2..89 note on of pitch label + 19).
+  Its notes lie in [min_pitch, max_pitch] (the converter's range; transposition keeps them
+  there)."""
+  min_pitch: int = MIN_PITCH
+  max_pitch: int = MAX_PITCH
+
   kind = 'melody'
-  depth = 90
-  first_onset = MELODY_NOTE_OFF + 1
+  depth = NUM_CLASSES
+  first_onset = MELODY_FIRST_NOTE
   transposable = True
+
+  @property
+  def label_range(self):
+    """The lowest and highest note-on label of the part's pitch range."""
+    return self.min_pitch - MELODY_PITCH_OFFSET, self.max_pitch - MELODY_PITCH_OFFSET
 
   def notes(self, values):
     return melody_notes(values)
+
+  def picture_notes(self, values):
+    """(pitch, start step, end step) of every note (pianoroll)."""
+    return [(pitch, start, end) for start, end, pitch in melody_notes(values)]
+
+  def describe(self):
+    return dict(super().describe(), min_pitch=self.min_pitch, max_pitch=self.max_pitch,
+                tokens='0 no event (the note goes on), 1 note off, k >= 2 note on of MIDI '
+                f'pitch k + {MELODY_PITCH_OFFSET}',
+                events=f'{self.name}_events: MIDI pitch of a note on, -1 note off, -2 no event',
+                inputs='one-hot of the tokens')
+
+  def export_events(self, values):
+    """`<name>_events` [N, T]: the MIDI pitch of a note on, -1 note off, -2 no event (note_seq's
+    melody convention)."""
+    tf = contract.tensorflow()
+    return {f'{self.name}_events': tf.where(values >= MELODY_FIRST_NOTE,
+                                            values + MELODY_PITCH_OFFSET,
+                                            values - MELODY_FIRST_NOTE)}
 
 
 MELODY_PART = MelodyPart('melody', instrument=0, program=0)
@@ -57,14 +90,16 @@ class MelodyConverter(label_windows.LabelConverter):
   parts = (MELODY_PART,)
   _track_name = 'melody'
 
-  def __init__(self, slice_bars=2, max_windows_per_sequence=5, min_pitch=21, max_pitch=108,
-               gap_bars=1, seed=0):
+  def __init__(self, slice_bars=2, max_windows_per_sequence=5, min_pitch=MIN_PITCH,
+               max_pitch=MAX_PITCH, gap_bars=1, seed=0):
     super().__init__(slice_bars, max_windows_per_sequence, gap_bars, seed)
-    if not 21 <= min_pitch <= max_pitch <= 108:
-      raise ValueError(f'Need 21 <= min_pitch <= max_pitch <= 108 (the 90-class vocabulary), '
-                       f'got {min_pitch}..{max_pitch}.')
+    if not MIN_PITCH <= min_pitch <= max_pitch <= MAX_PITCH:
+      raise ValueError(f'Need {MIN_PITCH} <= min_pitch <= max_pitch <= {MAX_PITCH} (the 90-class '
+                       f'vocabulary), got {min_pitch}..{max_pitch}.')
     self.min_pitch = min_pitch
     self.max_pitch = max_pitch
+    self.parts = tuple(dataclasses.replace(part, min_pitch=min_pitch, max_pitch=max_pitch)
+                       if isinstance(part, MelodyPart) else part for part in self.parts)
 
   def _no_notes_phrase(self):
     return f'no notes between {self.min_pitch} and {self.max_pitch} (drum notes do not count)'
@@ -81,14 +116,26 @@ class MelodyConverter(label_windows.LabelConverter):
           (note.pitch, note.quantized_start_step, note.quantized_end_step))
     tracks = []
     for instrument in sorted(notes_by_instrument):
-      tracks.extend(self._split(*_highest_note_labels(notes_by_instrument[instrument])))
+      tracks.extend(self._split(*highest_note_labels(notes_by_instrument[instrument])))
     return tracks
 
   def _first_labels(self, track):
-    # The note-on of the note sounding at each step (0 in silence): the last event so far.
-    event_steps = np.where(track != MELODY_NO_EVENT, np.arange(len(track)), 0)
-    sounding = track[np.maximum.accumulate(event_steps)]
-    return np.where(sounding == MELODY_NOTE_OFF, MELODY_NO_EVENT, sounding)
+    return window_start_labels(track)
+
+  def magenta_js_converter(self, num_segments=None):
+    args = {'numSteps': self.window_steps, 'minPitch': self.min_pitch,
+            'maxPitch': self.max_pitch}
+    if num_segments:
+      args['numSegments'] = num_segments
+    return {'type': 'MelodyConverter', 'args': args}
+
+
+def window_start_labels(track):
+  """The label a window starting at each step of a melody track [L] begins with: the note-on of
+  the note sounding there (0 in silence), the last event so far."""
+  event_steps = np.where(track != MELODY_NO_EVENT, np.arange(len(track)), 0)
+  sounding = track[np.maximum.accumulate(event_steps)]
+  return np.where(sounding == MELODY_NOTE_OFF, MELODY_NO_EVENT, sounding)
 
 
 def melody_notes(labels):
@@ -98,14 +145,14 @@ def melody_notes(labels):
   for step, label in enumerate(np.asarray(labels).tolist()):
     if label != MELODY_NO_EVENT and notes and notes[-1][1] is None:
       notes[-1][1] = step  # a note-on or note-off ends the sounding note
-    if label >= MELODY_NOTE_OFF + 1:
+    if label >= MELODY_FIRST_NOTE:
       notes.append([step, None, label + MELODY_PITCH_OFFSET])
   if notes and notes[-1][1] is None:
     notes[-1][1] = len(labels)
   return [tuple(note) for note in notes]
 
 
-def _highest_note_labels(notes):
+def highest_note_labels(notes):
   """Melody labels (and the sounding mask) of one instrument's (pitch, start, end) notes."""
   num_steps = max(end for _, _, end in notes) + 1  # one silent step after for the last note-off
   top_pitch = np.full(num_steps, -1)

@@ -1,13 +1,14 @@
 """The trio data family: melody + bass + drums windows from multi-instrument MIDI.
 
-Pure numpy + note_seq (no TensorFlow): it runs in preprocessing worker processes.
+Pure numpy + note_seq at import (no TensorFlow): it runs in preprocessing worker processes.
 
-A window is [T, 3] labels: melody (90 classes), bass (90 classes), drums (512 classes), in that
-order, as the original's `TrioConverter` (output depth 90 + 90 + 512 = 692). The encoder reads
-every part one-hot (drums too, not as a roll): input depth 692.
+A window is [T, 3] labels (a label family, label_windows.py): melody (90 classes), bass (90
+classes), drums (512 classes), in that order, as the original's `TrioConverter` (output depth
+90 + 90 + 512 = 692). The encoder reads every part one-hot (drums too, not as a roll): input
+depth 692.
 
 Extraction (`to_tensors`), following the original's `TrioConverter._to_tensors_fn`:
-- Pieces, quantization and their rejection reasons are the base converter's (`_pieces`,
+- Pieces, quantization and their rejection reasons are the contract's (`contract.pieces`,
   `Converter._quantize`): split at every tempo and time-signature change, 4 steps per quarter,
   only 16-step bars.
 - Each instrument number gets a type from its notes: drums (`is_drum`), melody (program 0-31),
@@ -16,7 +17,7 @@ Extraction (`to_tensors`), following the original's `TrioConverter._to_tensors_f
 - Every instrument is encoded over the whole piece, padded with silence to a whole number of
   bars (as the original, which sets the piece's total time to its bars before encoding). Melody
   and bass instruments are encoded as our melody converter encodes a track
-  (`melody._highest_note_labels`: the highest sounding note; zero-velocity notes ignored;
+  (`melody.highest_note_labels`: the highest sounding note; zero-velocity notes ignored;
   notes outside 21..108 dropped); drum instruments as the 512-class labels of their hits on the
   mapped drum pitches. An instrument left with nothing to encode drops out.
 - Coverage, per instrument and bar: a bar is covered where a note of the instrument (any pitch,
@@ -29,7 +30,8 @@ Extraction (`to_tensors`), following the original's `TrioConverter._to_tensors_f
   window of `slice_bars` bars (one-bar hop, within the first `MAX_BARS` bars) where all three are
   covered in every bar is a candidate: the three encodings side by side.
 - Windows identical to an earlier one of the same NoteSequence are dropped, then at most
-  `max_windows_per_sequence` are kept by the base converter's seeded subset rule.
+  `max_windows_per_sequence` are kept by the contract's seeded subset rule (`keep_windows`).
+- Option (`config.family.gap_bars`, default 2): the coverage widening above.
 
 Where we differ from the original, and why:
 - Melody and bass polyphony and note ends are our melody converter's (see melody.py): the
@@ -51,14 +53,12 @@ which, e.g. 'no bass (non-drum programs 32-39)'), 'mixed_types' (instruments ign
 part types), 'other_program' (instruments ignored for a program 40-127), 'no_overlap' (instrument
 combinations with no window where all three play).
 
-Decoding is the base converter's `from_tensors`: melody on instrument 0 / program 0, bass on
+Decoding is the label families' `from_tensors`: melody on instrument 0 / program 0, bass on
 instrument 1 / program 33 (electric bass, finger), drums on instrument 9 with `is_drum` (MIDI
 channel 10), 120 qpm, velocity 80.
 """
 import collections
-import hashlib
 import itertools
-import zlib
 
 import numpy as np
 
@@ -108,14 +108,6 @@ def _widen(covered, gap_bars):
   return np.lib.stride_tricks.sliding_window_view(padded, 2 * gap_bars + 1).any(axis=-1)
 
 
-def _window_start_labels(track):
-  """The label a window starting at each step of a melody/bass track begins with: the note-on
-  of the note sounding there (0 in silence). The rule of `MelodyConverter._first_labels`."""
-  event_steps = np.where(track != melody.MELODY_NO_EVENT, np.arange(len(track)), 0)
-  sounding = track[np.maximum.accumulate(event_steps)]
-  return np.where(sounding == melody.MELODY_NOTE_OFF, melody.MELODY_NO_EVENT, sounding)
-
-
 def _window(candidate, window_steps):
   """The [T, 3] labels of a candidate (parts' label arrays, melody and bass first labels, start)."""
   tracks, first_labels, start = candidate
@@ -130,9 +122,10 @@ class TrioConverter(label_windows.LabelConverter):
   parts = (
       melody.MelodyPart('melody', instrument=0, program=0),
       melody.MelodyPart('bass', instrument=1, program=ELECTRIC_BASS_PROGRAM),
-      drums.DrumPart('drums', instrument=drums.DRUMS_INSTRUMENT, program=0,
-                      roll_input=False),
+      drums.DrumPart('drums', instrument=drums.DRUMS_INSTRUMENT, program=0, roll_input=False),
   )
+
+  OPTIONS = {'gap_bars': 2}
 
   def __init__(self, slice_bars=16, max_windows_per_sequence=5, gap_bars=2, seed=0):
     if int(gap_bars) != gap_bars or gap_bars < 0:
@@ -141,18 +134,11 @@ class TrioConverter(label_windows.LabelConverter):
     super().__init__(slice_bars, max_windows_per_sequence, max(int(gap_bars), 1), seed)
     self.gap_bars = int(gap_bars)
 
-  @classmethod
-  def from_config(cls, data_config):
-    return cls(slice_bars=data_config.slice_bars,
-               max_windows_per_sequence=contract.window_cap(data_config),
-               gap_bars=data_config.get('gap_bars', 2))
-
   def to_tensors(self, note_sequence):
     """Extracts the trio windows of one NoteSequence; see the module docstring."""
     rejected = collections.Counter()
     details = []
-    pieces = contract._pieces(note_sequence)  # pylint: disable=protected-access
-    pieces = [piece for piece in pieces if piece.notes]
+    pieces = [piece for piece in contract.pieces(note_sequence) if piece.notes]
     early_notes = sum(note.start_time < 0 for note in note_sequence.notes)  # the split drops them
     if early_notes:
       rejected['negative_time'] += early_notes
@@ -160,37 +146,25 @@ class TrioConverter(label_windows.LabelConverter):
     if not pieces:
       rejected['no_notes'] += 1
       details.append('no notes')
-    # Candidates are kept as (parts' label arrays, first labels, start step) and built one at a
-    # time: a long file with many instruments has a window per bar per combination, most of them
-    # dropped.
-    seen = set()  # digests of the windows kept so far
-    kept = []
-    checksum = 0  # CRC-32 of the unique windows' bytes in order = the base rule's seed input
     stats = collections.Counter()
-    for piece in pieces:
-      quantized = self._quantize(piece, rejected, details)
-      if quantized is None:
-        continue
-      for candidate in self._piece_candidates(quantized, rejected, details, stats):
-        data = _window(candidate, self.window_steps).tobytes()
-        digest = hashlib.blake2b(data, digest_size=16).digest()
-        if digest in seen:
-          rejected['duplicate'] += 1
-          continue
-        seen.add(digest)
-        checksum = zlib.crc32(data, checksum)
-        kept.append(candidate)
-    limit = self.max_windows_per_sequence
-    if limit is not None and len(kept) > limit:
-      # The base converter's rule, so a file gives the same windows in every run and worker.
-      rng = np.random.default_rng([self.seed, checksum])
-      rejected['over_limit'] += len(kept) - limit
-      kept = [kept[i] for i in np.sort(rng.choice(len(kept), size=limit, replace=False))]
-    labels = (np.stack([_window(candidate, self.window_steps) for candidate in kept]) if kept
-              else np.zeros((0, self.window_steps, len(self.parts)), np.int32))
-    return contract.ConversionResult(labels, rejected, stats['combinations'],
-                                       tuple(dict.fromkeys(details)), self.encoding,
-                                       self.slice_bars)
+
+    # Candidates are (parts' label arrays, first labels, start step), built one at a time: a long
+    # file with many instruments has a window per bar per combination, most of them dropped.
+    def candidates():
+      for piece in pieces:
+        quantized = self._quantize(piece, rejected, details)
+        if quantized is not None:
+          yield from self._piece_candidates(quantized, rejected, details, stats)
+
+    kept = self.keep_windows(candidates(),
+                             lambda candidate: _window(candidate, self.window_steps).tobytes(),
+                             rejected)
+    arrays = ({label_windows.LABELS: np.stack([_window(candidate, self.window_steps)
+                                               for candidate in kept])}
+              if kept else self.empty_arrays())
+    return contract.ConversionResult(arrays, rejected, stats['combinations'],
+                                     tuple(dict.fromkeys(details)), self.encoding,
+                                     self.slice_bars)
 
   def _piece_candidates(self, quantized, rejected, details, stats):
     """Yields the candidate windows of one quantized piece as (label arrays of the three parts,
@@ -248,7 +222,7 @@ class TrioConverter(label_windows.LabelConverter):
         return
 
     widened = {instrument: _widen(covered[instrument], self.gap_bars) for instrument in encoded}
-    first_labels = {instrument: _window_start_labels(encoded[instrument])
+    first_labels = {instrument: melody.window_start_labels(encoded[instrument])
                     for instrument in by_type[MELODY] + by_type[BASS] if instrument in encoded}
     for group in itertools.product(*(by_type[note_type] for note_type in _TYPES)):
       if not all(instrument in encoded for instrument in group):
@@ -279,11 +253,11 @@ class TrioConverter(label_windows.LabelConverter):
     for note in notes:
       if not note.velocity:
         continue
-      if not 21 <= note.pitch <= 108:
+      if not melody.MIN_PITCH <= note.pitch <= melody.MAX_PITCH:
         rejected['pitch_out_of_range'] += 1
         continue
       kept.append((note.pitch, note.quantized_start_step, note.quantized_end_step))
     if not kept:
       return None
-    labels, _ = melody._highest_note_labels(kept)  # pylint: disable=protected-access
+    labels, _ = melody.highest_note_labels(kept)
     return labels

@@ -24,6 +24,6 @@ def build_model(config, converter=None):
   """The MusicVAE described by `config` (its weights initialised from config.train.seed): an
   encoder and the decoder of the converter's parts and controls (registry.ENCODINGS names the
   converter of every family)."""
-  converter = converter or contract.get_converter(config.data)
+  converter = converter or contract.get_converter(config)
   return models.MusicVAE(config.model, converter.parts, converter.window_steps,
                          control_depth=converter.control_depth, seed=config.train.seed)

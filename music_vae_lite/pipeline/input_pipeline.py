@@ -1,9 +1,10 @@
-"""Windows in memory -> tf.data batches: split by file, shuffle, transpose, encoder inputs, batch.
+"""Windows in memory -> tf.data batches: split by file, shuffle, augment, encoder inputs, batch.
 
 Differences from the original MusicVAE: the original transposes NoteSequences before conversion and
 then `cache()`s the converted tensors, so its "random" transposition (and window choice) is frozen
-after the first epoch. Here the windows are converted once (`preprocess.py`) and transposition is
-applied to the labels inside the tf.data pipeline with a fresh draw for every batch of every epoch.
+after the first epoch. Here the windows are converted once (`preprocess.py`) and the family's
+augmentation (transposition) is applied to the windows inside the tf.data pipeline with a fresh
+draw for every batch of every epoch.
 The original drops notes pushed out of range by a transposition; here only shifts that keep every
 note of the window in range are drawn, so nothing is dropped or clamped. The original holds out
 data through a separate eval TFRecord; here `split_by_source` holds out whole files.
@@ -13,9 +14,7 @@ import hashlib
 import numpy as np
 import tensorflow as tf
 
-_FIRST_NOTE_LABEL = 2  # melody labels: 0 no event, 1 note off, 2.. note on of pitch label + 19
-_PITCH_OFFSET = 19
-_MIN_PITCH, _MAX_PITCH = 21, 108
+from music_vae_lite.families import contract
 
 
 def _source_position(name):
@@ -57,77 +56,25 @@ def split_by_source(window_set, eval_fraction):
   return train, evaluation
 
 
-def inputs_from_labels(labels, converter, controls=None):
-  """Encoder inputs in TF, equal to `converter.inputs_from_labels` (float32 [..., T, input_depth]):
-  each part one-hot (a drum part with `roll_input`: its 9 hit bits, then a "no hit" bit), then the
-  controls' one-hot."""
-  labels = tf.convert_to_tensor(labels, tf.int32)
-  pieces = []
-  for k, part in enumerate(converter.parts):
-    values = labels[..., k]
-    if part.roll_input:
-      num_classes = part.input_depth - 1
-      bits = tf.bitwise.bitwise_and(
-          tf.bitwise.right_shift(values[..., tf.newaxis], tf.range(num_classes, dtype=tf.int32)), 1)
-      no_hit = tf.cast(tf.equal(values, 0), tf.int32)[..., tf.newaxis]
-      pieces.append(tf.cast(tf.concat([bits, no_hit], axis=-1), tf.float32))
-    else:
-      pieces.append(tf.one_hot(values, part.depth, dtype=tf.float32))
-  if converter.control_depth:
-    pieces.append(tf.one_hot(tf.cast(controls, tf.int32), converter.control_depth,
-                             dtype=tf.float32))
-  return pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=-1)
-
-
-def transpose_parts(labels, uniform, max_shift, converter):
-  """Shifts the note-on labels of the pitched parts of each window by its own k in
-  [-max_shift, max_shift] (one k for all its pitched parts, as transposing the music would; drum
-  parts never move).
-
-  k is drawn uniformly (from `uniform`, float [B] in [0, 1)) among the shifts that keep every note
-  of the window within [min_pitch, max_pitch], so no window is dropped or clamped (a window that
-  already spans the range is left as it is). No-event (0) and note-off (1) labels never change.
-  labels: int32 [B, T, P]. Returns (labels int32 [B, T, P], shift int32 [B]).
-  """
-  min_pitch = getattr(converter, 'min_pitch', _MIN_PITCH)
-  max_pitch = getattr(converter, 'max_pitch', _MAX_PITCH)
-  min_label, max_label = min_pitch - _PITCH_OFFSET, max_pitch - _PITCH_OFFSET
-  pitched = tf.constant([part.transposable for part in converter.parts])
-  is_note = (labels >= _FIRST_NOTE_LABEL) & pitched
-  lowest = tf.reduce_min(tf.where(is_note, labels, max_label), axis=[1, 2])
-  highest = tf.reduce_max(tf.where(is_note, labels, min_label), axis=[1, 2])
-  down = tf.maximum(tf.minimum(max_shift, lowest - min_label), 0)
-  up = tf.maximum(tf.minimum(max_shift, max_label - highest), 0)
-  choices = tf.cast(down + up + 1, tf.float32)
-  shift = tf.minimum(tf.cast(tf.floor(uniform * choices), tf.int32), down + up) - down
-  return labels + tf.where(is_note, shift[:, tf.newaxis, tf.newaxis], 0), shift
-
-
-def window_arrays(windows, controls=None):
-  """(labels [N, T, P], controls [N, T] or None) of a WindowSet-like object (with `labels` and
-  `controls`), or of a labels array with the controls given apart."""
-  if hasattr(windows, 'labels'):
-    return np.asarray(windows.labels), getattr(windows, 'controls', None)
-  return np.asarray(windows), controls
-
-
-def make_dataset(windows, converter, batch_size, *, seed, controls=None, transpose=0, shuffle=True,
-                 repeat=True, drop_remainder=True, start_batch=0):
-  """A tf.data.Dataset of batches `{'inputs', 'labels', 'lengths'}` (and 'controls' for a family
-  with controls) from in-memory windows. The same code serves every family: the converter's
-  parts and control depth say what to build.
+def make_dataset(windows, converter, batch_size, *, seed, controls=None, augment=False,
+                 transpose=0, shuffle=True, repeat=True, drop_remainder=True, start_batch=0):
+  """A tf.data.Dataset of batches from in-memory windows: the window's arrays by name (e.g.
+  'labels', and 'controls' for a family with controls), 'inputs' (the encoder's) and 'lengths'.
+  The same code serves every family: the converter's window spec says what a window holds, and
+  the converter builds the encoder inputs, the augmentation and the decoder's controls.
 
   Args:
-    windows: a WindowSet (labels and controls), or int [N, T, P] label windows, T =
-      converter.window_steps, P = len(converter.parts).
-    converter: gives the parts, depths and controls.
+    windows: a WindowSet, {name: [N, ...]} or the family's targets (label windows [N, T, P]; [N, T]
+      for a one-part family), T = converter.window_steps.
+    converter: the data family (contract.Converter).
     batch_size: windows per batch.
-    seed: the same seed gives the same sequence of batches (order and transpositions).
-    controls: int [N, T] control classes, for a family with controls, when `windows` is an array.
-    transpose: the pitched parts of each window are shifted by k semitones, k drawn uniformly
-      among the shifts in [-transpose, transpose] that keep all its notes within the converter's
-      pitch range (21..108 by default), afresh for every batch of every epoch; its controls move
-      with it (`converter.control_transposition_table`). Drums are never transposed.
+    seed: the same seed gives the same sequence of batches (order and augmentation).
+    controls: [N, T] controls, for a family with controls, when `windows` are its targets.
+    augment: training batches: the family's `augment` (transposition of the pitched parts by k
+      semitones, k drawn uniformly among the shifts in [-transpose, transpose] that keep all its
+      notes within the family's pitch range, its controls moving with it; drums never move),
+      afresh for every batch of every epoch.
+    transpose: config.data.transpose, for `augment`.
     shuffle: a new permutation of all windows every epoch (a full shuffle, not a buffer).
     repeat: repeat forever (batches run across epoch boundaries); else one pass.
     drop_remainder: drop the last partial batch (gives a static batch size).
@@ -137,23 +84,25 @@ def make_dataset(windows, converter, batch_size, *, seed, controls=None, transpo
       one epoch's worth of indices, not the batches before).
 
   Returns:
-    Batches: inputs float32 [B, T, input_depth], labels int32 [B, T, P], lengths int32 [B] (= T),
-    controls int32 [B, T] (families with controls).
+    Batches: the arrays [B, ...] as the window spec declares them, inputs float32
+    [B, T, input_depth], lengths int32 [B] (converter.lengths), and controls (the decoder's,
+    converter.decoder_controls) where the family has them.
 
   Raises:
-    ValueError: no windows, windows of the wrong length or with labels out of range, a bad
-      batch size or transpose, or a single pass that would give no batch at all.
+    ValueError: no windows, windows that do not fit the family's spec (the message names the
+      array), a bad batch size or transpose, or a single pass that would give no batch at all.
   """
-  labels, controls = window_arrays(windows, controls)
-  if labels.ndim != 3 or labels.shape[0] == 0:
-    raise ValueError(f'make_dataset needs a non-empty [N, T, P] array of windows, got shape '
-                     f'{labels.shape}.')
-  num_windows, window_steps, _ = labels.shape
-  if window_steps != converter.window_steps:
-    raise ValueError(f'Windows have {window_steps} steps but the {converter.encoding} converter '
+  arrays = getattr(windows, 'arrays', windows)
+  first = next(iter(arrays.values())) if isinstance(arrays, dict) else arrays
+  first = np.asarray(first)
+  if first.ndim < 2 or first.shape[0] == 0:
+    raise ValueError(f'make_dataset needs a non-empty [N, T, ...] array of windows, got shape '
+                     f'{first.shape}.')
+  if first.shape[1] != converter.window_steps:
+    raise ValueError(f'Windows have {first.shape[1]} steps but the {converter.encoding} converter '
                      f'expects {converter.window_steps}.')
-  converter.check_labels(labels)
-  controls = converter.check_controls(controls, num_windows)
+  arrays = converter.window_arrays(windows, controls)
+  num_windows = contract.num_windows(arrays)
   if batch_size < 1:
     raise ValueError(f'batch_size must be >= 1, got {batch_size}.')
   if transpose < 0 or int(transpose) != transpose:
@@ -163,16 +112,11 @@ def make_dataset(windows, converter, batch_size, *, seed, controls=None, transpo
   if not repeat and drop_remainder and num_windows < batch_size:
     raise ValueError(f'Only {num_windows} windows: one pass with drop_remainder gives no batch of '
                      f'{batch_size}.')
-  transpose = int(transpose) if any(part.transposable for part in converter.parts) else 0
-  all_labels = tf.constant(labels.astype(np.int32))
-  all_controls = None if controls is None else tf.constant(controls)
-  control_shifts = None
-  if transpose and all_controls is not None:
-    # [C, 2 * transpose + 1]: the class of each control transposed by each shift.
-    control_shifts = tf.constant(converter.control_transposition_table(transpose), tf.int32)
+  all_arrays = {name: tf.constant(array) for name, array in arrays.items()}
+  transpose = int(transpose)
   seed = tf.constant(int(seed), tf.int64)
 
-  # Even stream positions seed the epoch permutations, odd ones the per-batch transpositions.
+  # Even stream positions seed the epoch permutations, odd ones the per-batch augmentation.
   def epoch_order(epoch):
     if not shuffle:
       return tf.data.Dataset.range(num_windows)
@@ -180,22 +124,14 @@ def make_dataset(windows, converter, batch_size, *, seed, controls=None, transpo
     return tf.data.Dataset.from_tensor_slices(tf.argsort(keys, stable=True))
 
   def to_batch(batch_number, indices):
-    batch_labels = tf.gather(all_labels, indices)
-    batch_controls = None if all_controls is None else tf.gather(all_controls, indices)
-    if transpose:
-      uniform = tf.random.stateless_uniform(tf.shape(indices), seed=tf.stack(
-          [seed, 2 * batch_number + 1]))
-      batch_labels, shift = transpose_parts(batch_labels, uniform, transpose, converter)
-      if control_shifts is not None:
-        columns = tf.broadcast_to((shift + transpose)[:, tf.newaxis], tf.shape(batch_controls))
-        batch_controls = tf.gather_nd(control_shifts, tf.stack([batch_controls, columns], -1))
-    batch = {
-        'inputs': inputs_from_labels(batch_labels, converter, batch_controls),
-        'labels': batch_labels,
-        'lengths': tf.fill(tf.shape(indices), tf.constant(window_steps, tf.int32)),
-    }
-    if batch_controls is not None:
-      batch['controls'] = batch_controls
+    batch = {name: tf.gather(array, indices) for name, array in all_arrays.items()}
+    if augment:
+      batch = converter.augment(batch, tf.stack([seed, 2 * batch_number + 1]), transpose)
+    batch[contract.INPUTS] = converter.encoder_inputs(batch)
+    batch[contract.LENGTHS] = converter.lengths(batch)
+    controls = converter.decoder_controls(batch)
+    if controls is not None:
+      batch[contract.CONTROLS] = controls
     return batch
 
   # Batches run across epoch boundaries: batch k holds stream positions [k * B, (k + 1) * B), and

@@ -40,6 +40,7 @@ import json
 import multiprocessing
 import os
 import re
+import shlex
 import signal
 import stat
 import sys
@@ -70,7 +71,8 @@ MIDI_SUFFIXES = ('.mid', '.midi')
 CACHE_FILE = 'windows.npz'
 REPORT_FILE = 'report.json'
 # 2: labels [N, T, P] (one column per part) and, for families with controls, controls [N, T].
-CACHE_FORMAT_VERSION = 2
+# 3: every array a family declares (contract.Converter.window_spec), under its name.
+CACHE_FORMAT_VERSION = 3
 DEFAULT_MAX_FILE_MB = limits.DEFAULT_MAX_FILE_MB
 DEFAULT_MAX_BARS = limits.DEFAULT_MAX_BARS
 DEFAULT_FILE_TIMEOUT_S = limits.DEFAULT_FILE_TIMEOUT_S
@@ -105,40 +107,51 @@ class _Task:
 
 class _FileResult(NamedTuple):
   source: str
-  labels: np.ndarray  # int32 [n, T, P]
+  arrays: dict  # the file's windows {name: [n, ...]} (the converter's window_spec)
   rejected: dict  # reason -> count, from the converter
-  error: str | None  # why the file could not be read (then labels is empty)
+  error: str | None  # why the file could not be read (then there is no window)
   explanation: str | None  # why a readable file gave no window
-  controls: np.ndarray | None = None  # int32 [n, T], families with controls
+
+  @property
+  def num_windows(self):
+    return contract.num_windows(self.arrays)
 
 
 @dataclasses.dataclass
 class WindowSet:
   """Windows with the file each came from.
 
-  labels: int32 [N, T, P] (P parts, label_windows.LabelConverter.parts); source_ids: int32 [N],
+  arrays: the windows, {name: [N, ...]} as the family declares them (contract.Converter's
+  window_spec, e.g. labels int32 [N, T, P] and controls int32 [N, T]); source_ids: int32 [N],
   indices into `sources` (relative file names, every input file in order, including those that
-  failed);
-  encoding: the family (config.data.encoding); slice_bars: window length in bars; report: the
-  preprocessing report (a JSON-serialisable dict); controls: int32 [N, T] control classes, or None
-  for a family without controls.
+  failed); encoding: the family (config.data.encoding); slice_bars: window length in bars;
+  report: the preprocessing report (a JSON-serialisable dict).
   """
-  labels: np.ndarray
+  arrays: dict
   source_ids: np.ndarray
   sources: list
   encoding: str
   slice_bars: int
   report: dict
-  controls: np.ndarray | None = None
 
   def __len__(self):
-    return int(self.labels.shape[0])
+    return len(self.source_ids)
+
+  @property
+  def labels(self):
+    """The `labels` array (label families), or None."""
+    return self.arrays.get('labels')
+
+  @property
+  def controls(self):
+    """The `controls` array (families with stored controls), or None."""
+    return self.arrays.get(contract.CONTROLS)
 
   def subset(self, mask):
     """The windows where `mask` ([N] bool) is true, with the same sources and a report copy."""
-    return WindowSet(self.labels[mask], self.source_ids[mask], self.sources, self.encoding,
-                     self.slice_bars, dict(self.report),
-                     None if self.controls is None else self.controls[mask])
+    return WindowSet({name: array[mask] for name, array in self.arrays.items()},
+                     self.source_ids[mask], self.sources, self.encoding, self.slice_bars,
+                     dict(self.report))
 
 
 def _slice_bars(converter):
@@ -407,7 +420,7 @@ def _read_task(task, limits):
 
 def _process_task(task, converter, limits):
   """Reads and converts one file; never raises for a bad file."""
-  empty = _no_windows(converter)
+  empty = converter.empty_arrays()
   state = {'fired': False}
   try:
     with _time_limit(limits.timeout_s, state):
@@ -417,6 +430,7 @@ def _process_task(task, converter, limits):
         reason = _timed_out(limits) if state['fired'] else error
         return _FileResult(task.source, empty, {}, reason, None)
       result = converter.to_tensors(sequence)
+      arrays = converter.window_arrays(result.arrays)
   except Exception as e:  # pylint: disable=broad-except
     if state['fired']:
       return _FileResult(task.source, empty, {}, _timed_out(limits), None)
@@ -429,19 +443,10 @@ def _process_task(task, converter, limits):
                        f'conversion failed: {type(e).__name__}: {_short(e)}', None)
   if state['fired']:  # the alarm fired inside note_seq, which turned it into a parse error
     return _FileResult(task.source, empty, {}, _timed_out(limits), None)
-  labels = np.asarray(result.labels, np.int32).reshape(
-      [-1, converter.window_steps, len(converter.parts)])
-  controls = None
-  if converter.control_depth:
-    controls = np.asarray(result.controls, np.int32).reshape([-1, converter.window_steps])
   explanation = None
-  if not labels.shape[0]:  # the converter's phrases, e.g. '3/4 time (...)'
+  if not contract.num_windows(arrays):  # the converter's phrases, e.g. '3/4 time (...)'
     explanation = '; '.join(result.details) or result.explain()
-  return _FileResult(task.source, labels, dict(result.rejected), None, explanation, controls)
-
-
-def _no_windows(converter):
-  return np.zeros([0, converter.window_steps, len(converter.parts)], np.int32)
+  return _FileResult(task.source, arrays, dict(result.rejected), None, explanation)
 
 
 _worker_state = {}
@@ -557,8 +562,7 @@ def _results_from_workers(tasks, converter, limits, num_workers):
           codes = [p.exitcode for p in processes if p.exitcode is not None]
           reason = _death_reason(codes[0] if codes else None, limits)
           logging.warning('preprocess: %s: %s', task.source, reason)
-          empty = _no_windows(converter)
-          yield _FileResult(task.source, empty, {}, reason, None)
+          yield _FileResult(task.source, converter.empty_arrays(), {}, reason, None)
     finally:
       if pool is not None:
         pool.shutdown(wait=True)
@@ -660,7 +664,7 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
 
   sources, failures, windows_per_file, no_windows = [], {}, {}, {}
   rejected = collections.Counter()
-  label_parts, id_parts, control_parts = [], [], []
+  array_parts, id_parts = [], []
   num_windows = 0
   last_log = start
 
@@ -678,15 +682,13 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
     if result.error:
       failures[result.source] = result.error
     else:
-      windows_per_file[result.source] = int(result.labels.shape[0])
+      windows_per_file[result.source] = result.num_windows
       if result.explanation is not None:
         no_windows[result.source] = result.explanation
-    if result.labels.shape[0]:
-      label_parts.append(result.labels)
-      if converter.control_depth:
-        control_parts.append(result.controls)
-      id_parts.append(np.full([result.labels.shape[0]], source_id, np.int32))
-      num_windows += result.labels.shape[0]
+    if result.num_windows:
+      array_parts.append(result.arrays)
+      id_parts.append(np.full([result.num_windows], source_id, np.int32))
+      num_windows += result.num_windows
     now = time.time()
     if now - last_log >= PROGRESS_EVERY_S:
       last_log = now
@@ -694,11 +696,8 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
                    total if total is not None else '?', num_windows, len(sources) / (now - start))
 
   window_steps = converter.window_steps
-  labels = np.concatenate(label_parts) if label_parts else _no_windows(converter)
-  controls = None
-  if converter.control_depth:
-    controls = (np.concatenate(control_parts) if control_parts
-                else np.zeros([0, window_steps], np.int32))
+  arrays = ({name: np.concatenate([part[name] for part in array_parts]) for name in array_parts[0]}
+            if array_parts else converter.empty_arrays())
   source_ids = np.concatenate(id_parts) if id_parts else np.zeros([0], np.int32)
   report = {
       'input': printable_name(os.path.abspath(input_path)),
@@ -715,12 +714,12 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
       'windows_per_file': windows_per_file,
       'no_windows': no_windows,
       'rejected': dict(sorted(rejected.items())),
-      'windows_kept': int(labels.shape[0]),
+      'windows_kept': num_windows,
       'seconds': round(time.time() - start, 3),
   }
   logging.info('preprocess: %d files (%d failed), %d windows in %.1f s', len(sources),
-               len(failures), labels.shape[0], report['seconds'])
-  return WindowSet(labels, source_ids, sources, converter.encoding, slice_bars, report, controls)
+               len(failures), num_windows, report['seconds'])
+  return WindowSet(arrays, source_ids, sources, converter.encoding, slice_bars, report)
 
 
 def _counter_text(counts, limit=8):
@@ -773,23 +772,37 @@ def format_report(report):
   return '\n'.join(lines)
 
 
+def _stored(array):
+  """An array as the cache stores it: integers in the smallest unsigned type that holds them
+  (labels of 512 classes in 16 bits, a drum roll in 8), everything else as it is."""
+  array = np.asarray(array)
+  if np.issubdtype(array.dtype, np.integer) and (not array.size or array.min() >= 0):
+    top = int(array.max()) if array.size else 0
+    return array.astype(next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
+                             if top <= np.iinfo(t).max))
+  return array
+
+
 def write_cache(window_set, output_dir):
   """Writes `output_dir/windows.npz` (numeric and unicode arrays only) and `output_dir/report.json`.
 
-  Both are written atomically, so an existing good cache survives a failure. A window set with
-  no windows is refused (ValueError): it could only make a later training run fail.
-  Returns the path of windows.npz.
+  Every array of the windows is stored under its name (`array_<name>`, with `array_names` and
+  their dtypes in `array_dtypes`), whatever the family. Both files are written atomically, so an
+  existing good cache survives a failure. A window set with no windows is refused (ValueError):
+  it could only make a later training run fail. Returns the path of windows.npz.
   """
   if not len(window_set):
     raise ValueError(f'Refusing to write an empty cache to {output_dir}: '
                      f'{explain_no_windows(window_set.report)}')
   os.makedirs(output_dir, exist_ok=True)
   report_json = json.dumps(window_set.report, indent=2, sort_keys=False)
+  names = list(window_set.arrays)
   arrays = {
       'format_version': np.int32(CACHE_FORMAT_VERSION),
-      'labels': np.asarray(window_set.labels).astype(np.uint16),  # 512 drum classes fit in 16 bits
-      **({} if window_set.controls is None else
-         {'controls': np.asarray(window_set.controls).astype(np.uint16)}),
+      'array_names': np.array(names, dtype=np.str_).reshape([-1]),
+      'array_dtypes': np.array([np.asarray(window_set.arrays[name]).dtype.name for name in names],
+                               dtype=np.str_).reshape([-1]),
+      **{f'array_{name}': _stored(window_set.arrays[name]) for name in names},
       'source_ids': np.asarray(window_set.source_ids, np.int32),
       'sources': np.array(list(window_set.sources), dtype=np.str_).reshape([-1]),
       'encoding': np.array(window_set.encoding, dtype=np.str_),
@@ -802,34 +815,58 @@ def write_cache(window_set, output_dir):
   return cache_path
 
 
+def _rebuild_command(cache_path, arrays):
+  """The mvl_preprocess command that rebuilds a cache, from the report it holds."""
+  try:
+    report = json.loads(str(arrays['report_json']))
+  except (KeyError, ValueError):
+    report = {}
+  cap = report.get('max_windows_per_sequence')
+  flags = [f'--input={shlex.quote(str(report.get("input", "YOUR_MIDI_FOLDER")))}',
+           f'--output={shlex.quote(os.path.dirname(os.path.abspath(cache_path)))}',
+           f'--encoding={report.get("encoding", arrays.get("encoding", "ENCODING"))}',
+           f'--slice_bars={report.get("slice_bars", arrays.get("slice_bars", 2))}',
+           f'--max_windows_per_sequence={cap or 0}']
+  return 'mvl_preprocess ' + ' '.join(flags)
+
+
 def read_cache(path):
-  """Loads a cache written by `write_cache` (a folder or its windows.npz) without pickle."""
+  """Loads a cache written by `write_cache` (a folder or its windows.npz) without pickle. A cache
+  of another format gets a one-line error with the command that rebuilds it."""
   cache_path = os.path.join(path, CACHE_FILE) if os.path.isdir(path) else path
   try:
     with np.load(cache_path, allow_pickle=False) as data:
       arrays = {key: data[key] for key in data.files}
   except (OSError, ValueError) as e:
     raise ValueError(f'Cannot read the window cache {cache_path}: {_short(e)}') from e
-  missing = {'format_version', 'labels', 'source_ids', 'sources', 'encoding', 'slice_bars',
-             'report_json'} - set(arrays)
-  if missing:
+  if 'format_version' not in arrays:
     raise ValueError(f'{cache_path} is not a music_vae_lite window cache: missing '
-                     f'{", ".join(sorted(missing))}.')
-  if int(arrays['format_version']) != CACHE_FORMAT_VERSION:
-    raise ValueError(f'{cache_path} has cache format {int(arrays["format_version"])}, expected '
-                     f'{CACHE_FORMAT_VERSION}; rebuild it with mvl_preprocess.')
-  labels = arrays['labels'].astype(np.int32)
+                     'format_version.')
+  version = int(arrays['format_version'])
+  if version != CACHE_FORMAT_VERSION:
+    raise ValueError(f'{cache_path} has cache format {version}, written by '
+                     + ('an earlier' if version < CACHE_FORMAT_VERSION else 'a later')
+                     + f' version (this one reads format {CACHE_FORMAT_VERSION}); rebuild it '
+                     f'with {_rebuild_command(cache_path, arrays)}')
+  missing = {'array_names', 'array_dtypes', 'source_ids', 'sources', 'encoding', 'slice_bars',
+             'report_json'} - set(arrays)
+  names = [str(name) for name in arrays.get('array_names', [])]
+  missing |= {f'array_{name}' for name in names} - set(arrays)
+  if missing or not names:
+    raise ValueError(f'{cache_path} is not a music_vae_lite window cache: missing '
+                     f'{", ".join(sorted(missing)) or "arrays"}.')
   source_ids = arrays['source_ids'].astype(np.int32)
-  controls = arrays['controls'].astype(np.int32) if 'controls' in arrays else None
-  if (labels.ndim != 3 or source_ids.shape != labels.shape[:1]
-      or (controls is not None and controls.shape != labels.shape[:2])):
-    raise ValueError(f'{cache_path} is damaged: labels {labels.shape}, source_ids '
-                     f'{source_ids.shape}' + ('' if controls is None else
-                                              f', controls {controls.shape}') + '.')
+  windows = {name: arrays[f'array_{name}'].astype(str(dtype))
+             for name, dtype in zip(names, arrays['array_dtypes'])}
+  if source_ids.ndim != 1 or any(array.shape[:1] != source_ids.shape
+                                 for array in windows.values()):
+    raise ValueError(f'{cache_path} is damaged: '
+                     + ', '.join(f'{name} {array.shape}' for name, array in windows.items())
+                     + f', source_ids {source_ids.shape}.')
   # Caches written before names were escaped may hold undecodable or multi-line names.
-  return WindowSet(labels, source_ids, [printable_name(str(s)) for s in arrays['sources']],
+  return WindowSet(windows, source_ids, [printable_name(str(s)) for s in arrays['sources']],
                    str(arrays['encoding']), int(arrays['slice_bars']),
-                   json.loads(str(arrays['report_json'])), controls)
+                   json.loads(str(arrays['report_json'])))
 
 
 def _cache_file(path):
@@ -872,10 +909,10 @@ def load_examples(path, converter, *, num_workers=1, max_file_mb=DEFAULT_MAX_FIL
           f'{window_set.slice_bars} bars, but the config needs {converter.encoding} windows of '
           f'{slice_bars} bars. Rebuild it (mvl_preprocess --encoding={converter.encoding} '
           f'--slice_bars={slice_bars}) or point to a matching cache.')
-    if window_set.labels.shape[1:] != (converter.window_steps, len(converter.parts)):
-      raise ValueError(f'{cache_path} is damaged: windows of {window_set.labels.shape[1]} steps '
-                       f'and {window_set.labels.shape[2]} part(s) for {window_set.slice_bars} '
-                       f'bars of {converter.encoding}.')
+    try:
+      window_set.arrays = converter.window_arrays(window_set.arrays)
+    except ValueError as e:
+      raise ValueError(f'{cache_path} is damaged: {e}') from e
     cached_cap = window_set.report.get('max_windows_per_sequence')
     wanted_cap = getattr(converter, 'max_windows_per_sequence', None)
     if cached_cap != wanted_cap:  # usable, but not the data the config describes: say so
@@ -885,10 +922,6 @@ def load_examples(path, converter, *, num_workers=1, max_file_mb=DEFAULT_MAX_FIL
                       'every' if cached_cap is None else f'at most {cached_cap}',
                       'every window' if wanted_cap is None else f'at most {wanted_cap}',
                       wanted_cap or 0)
-    if (window_set.controls is None) != (not converter.control_depth):
-      raise ValueError(f'{cache_path} is damaged: {converter.encoding} windows '
-                       + ('need controls' if converter.control_depth else 'take no controls')
-                       + '.')
   else:
     window_set = preprocess(path, converter, num_workers, max_file_mb=max_file_mb,
                             max_bars=max_bars, file_timeout_s=file_timeout_s)

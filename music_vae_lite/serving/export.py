@@ -28,7 +28,6 @@ import numpy as np
 import tensorflow as tf
 
 from music_vae_lite.families import contract
-from music_vae_lite.families import drums
 from music_vae_lite import files
 
 FORMATS = ('saved_model', 'magenta_js')
@@ -93,10 +92,10 @@ def magenta_js_unsupported_reason(config):
 
   Its MusicVAE reads one flat bidirectional encoder layer (or, for models with segments, the
   hierarchical encoder), splits the decoder's initial state into equal parts per layer, and knows
-  melody and drum converters."""
+  the data converters whose families name one (`magenta_js_converter`: melody and drums)."""
   model = config.model
   name = config.get('name') or 'this model'
-  if config.data.encoding not in ('melody', 'drums'):
+  if contract.get_converter(config).magenta_js_converter() is None:
     return (f'Magenta.js has no data converter for the {config.data.encoding!r} encoding of '
             f'{name}.')
   encoder = model.get('encoder', 'bidirectional')
@@ -120,21 +119,10 @@ def magenta_js_unsupported_reason(config):
 
 
 def magenta_js_spec(converter, num_segments=None):
-  """config.json of the Magenta.js model: type MusicVAE and the data converter's spec.
-  `num_segments`: a hierarchical model's segments (Magenta.js's numSegments; one per bar in the
-  original configs)."""
-  if converter.encoding == 'melody':
-    converter_spec = {'type': 'MelodyConverter',
-                      'args': {'numSteps': converter.window_steps,
-                               'minPitch': converter.min_pitch, 'maxPitch': converter.max_pitch}}
-  else:
-    # Explicit classes: Magenta.js's default drum map differs from ours (contract.py).
-    converter_spec = {'type': 'DrumsConverter',
-                      'args': {'numSteps': converter.window_steps,
-                               'pitchClasses': [list(c) for c in drums.DRUM_PITCH_CLASSES]}}
-  if num_segments:
-    converter_spec['args']['numSegments'] = num_segments
-  return {'type': 'MusicVAE', 'dataConverter': converter_spec}
+  """config.json of the Magenta.js model: type MusicVAE and the family's data converter spec
+  (`magenta_js_converter`). `num_segments`: a hierarchical model's segments (Magenta.js's
+  numSegments; one per bar in the original configs)."""
+  return {'type': 'MusicVAE', 'dataConverter': converter.magenta_js_converter(num_segments)}
 
 
 def magenta_js_weights(model):

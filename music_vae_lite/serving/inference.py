@@ -11,56 +11,32 @@ This module imports the network (models.py, via model_registry) but never the tr
 Randomness is stateless: every method that draws takes an int32 `seed` [2], and the same seed gives
 the same result, in Python and in a loaded SavedModel. Temperature 0 decodes greedily (argmax).
 
-Tokens [N, T, P]: one column per part (melody; drums; or melody, bass, drums for trio), what a
-client turns into notes, described by `metadata()` (JSON). Melody-kind tokens are 0 no event (the
-previous note goes on), 1 note off, k >= 2 note on of MIDI pitch k + 19; `<part>_events` [N, T]
-gives the same steps as MIDI pitches with -2 for no event and -1 for note off (note_seq's melody
-convention). Drum tokens are 9-bit masks (bit c: drum class c is hit); `drum_hits` [N, T, 9] unpacks
-them, and the metadata lists each class's MIDI pitches (the first is the one to play).
+What decode, sample and interpolate return is the family's (`contract.Converter.export_outputs`).
+A label family (melody, drums, trio, chords) returns tokens [N, T, P]: one column per part
+(melody; drums; or melody, bass, drums for trio), what a client turns into notes, described by
+`metadata()` (JSON). Melody-kind tokens are 0 no event (the previous note goes on), 1 note off,
+k >= 2 note on of MIDI pitch k + 19; `<part>_events` [N, T] gives the same steps as MIDI pitches
+with -2 for no event and -1 for note off (note_seq's melody convention). Drum tokens are 9-bit masks
+(bit c: drum class c is hit); `drum_hits` [N, T, 9] unpacks them, and the metadata lists each
+class's MIDI pitches (the first is the one to play).
 
 A family with controls (chords: 49 triad classes) takes them as one more input of decode, sample
-and interpolate: `controls` int32 [T] (the same for every row), and the encoder's inputs carry
-their one-hot after the parts'.
+and interpolate: `controls` [T] (the same for every row; the family's control spec), and the
+encoder's inputs carry their one-hot after the parts'.
 """
 import json
 
 import tensorflow as tf
-
-from music_vae_lite.families import contract
-from music_vae_lite.families import drums
-from music_vae_lite.families import melody
 
 # The encoding of what decode/sample/interpolate return, for clients without music_vae_lite.
 METADATA_VERSION = 1
 
 
 def encoding_metadata(config, converter):
-  """A JSON-serialisable description of the model's inputs and tokens, and its config."""
-  encoding = {'encoding': converter.encoding, 'num_steps': converter.window_steps,
-              'steps_per_quarter': contract.STEPS_PER_QUARTER,
-              'input_depth': converter.input_depth, 'output_depth': converter.output_depth,
-              'control_depth': converter.control_depth, 'parts': []}
-  for part in converter.parts:
-    description = {'name': part.name, 'kind': part.kind, 'classes': part.depth,
-                   'program': part.program, 'is_drum': part.is_drum}
-    if part.kind == 'melody':
-      description.update(
-          min_pitch=getattr(converter, 'min_pitch', 21),
-          max_pitch=getattr(converter, 'max_pitch', 108),
-          tokens='0 no event (the note goes on), 1 note off, k >= 2 note on of MIDI '
-          f'pitch k + {melody.MELODY_PITCH_OFFSET}',
-          events=f'{part.name}_events: MIDI pitch of a note on, -1 note off, -2 no event',
-          inputs='one-hot of the tokens')
-    else:
-      description.update(
-          drum_pitch_classes=[list(c) for c in drums.DRUM_PITCH_CLASSES],
-          tokens='bit c set: drum class c is hit at this step (0 = no hit)',
-          events='drum_hits: [N, T, classes] 0/1; play the first pitch of each class hit',
-          inputs=('bit c of the token for each class, then 1 where no class is hit'
-                  if part.roll_input else 'one-hot of the tokens'))
-    encoding['parts'].append(description)
-  return {'format': 'music_vae_lite', 'version': METADATA_VERSION, 'encoding': encoding,
-          'config': config.to_dict()}
+  """A JSON-serialisable description of the model's inputs and outputs (the family's
+  `describe()`), and its config."""
+  return {'format': 'music_vae_lite', 'version': METADATA_VERSION,
+          'encoding': converter.describe(), 'config': config.to_dict()}
 
 
 def slerp(p0, p1, t):
@@ -96,7 +72,7 @@ class InferenceModule(tf.Module):
   Args:
     model: a models.MusicVAE (its variables restored).
     config: the run's ConfigDict (carried in `metadata()`).
-    converter: its converter (label_windows.LabelConverter: parts, controls).
+    converter: its data family (contract.Converter): inputs, controls, exported outputs.
     compute_dtype: the matmul dtype (tf.float32 or tf.bfloat16).
     fused: run the encoder with the fused LSTM kernel (model_registry.use_fused_kernels).
   """
@@ -105,13 +81,11 @@ class InferenceModule(tf.Module):
                name='music_vae_inference'):
     super().__init__(name=name)
     self.model = model
+    self.converter = converter
     self.encoding = converter.encoding
-    self.parts = converter.parts
-    self.control_depth = converter.control_depth
     self._dtype = tf.as_dtype(compute_dtype)
     self._fused = fused
     self._metadata_json = json.dumps(encoding_metadata(config, converter), sort_keys=True)
-    self._num_drum_classes = len(drums.DRUM_PITCH_CLASSES)
     num_steps, z_size = converter.window_steps, model.z_size
     seed = tf.TensorSpec([2], tf.int32, name='seed')
     temperature = tf.TensorSpec([], tf.float32, name='temperature')
@@ -120,9 +94,10 @@ class InferenceModule(tf.Module):
     self.encode = tf.function(self._encode, input_signature=[
         tf.TensorSpec([None, num_steps, converter.input_depth], tf.float32, name='inputs'),
         tf.TensorSpec([None], tf.int32, name='lengths'), seed])
-    # A conditioned family's methods take the controls [T] as their last input.
-    controls = ([tf.TensorSpec([num_steps], tf.int32, name='controls')]
-                if self.control_depth else [])
+    # A conditioned family's methods take its controls (e.g. [T]) as their last input.
+    control = converter.control_spec
+    controls = ([tf.TensorSpec(control.shape, control.dtype, name='controls')]
+                if control is not None else [])
     self.decode = tf.function(self._decode, input_signature=[
         tf.TensorSpec([None, z_size], tf.float32, name='z'), temperature, seed] + controls)
     self.sample = tf.function(self._sample, input_signature=[
@@ -150,28 +125,19 @@ class InferenceModule(tf.Module):
     return {'z': z, 'mu': mu, 'sigma': sigma}
 
   def _tokens_and_events(self, z, temperature, seed, controls):
-    if controls is not None:  # the same controls [T] for every row
-      controls = tf.broadcast_to(controls, tf.stack([tf.shape(z)[0], tf.shape(controls)[0]]))
-    tokens = self.model.decoder.sample(z, temperature, controls, seed=seed,
-                                       compute_dtype=self._dtype)
-    outputs = {'tokens': tokens}
-    for k, part in enumerate(self.parts):
-      part_tokens = tokens[..., k]
-      if part.kind == 'melody':
-        outputs[f'{part.name}_events'] = tf.where(
-            part_tokens >= 2, part_tokens + melody.MELODY_PITCH_OFFSET, part_tokens - 2)
-      else:
-        classes = tf.range(self._num_drum_classes, dtype=tf.int32)
-        outputs['drum_hits'] = tf.bitwise.bitwise_and(
-            tf.bitwise.right_shift(part_tokens[..., tf.newaxis], classes), 1)
-    return outputs
+    if controls is not None:  # the same controls for every row
+      controls = tf.broadcast_to(controls, tf.concat([tf.shape(z)[:1], tf.shape(controls)], 0))
+    samples = self.model.decoder.sample(z, temperature, controls, seed=seed,
+                                        compute_dtype=self._dtype)
+    return self.converter.export_outputs(samples)
 
   def _decode(self, z, temperature, seed, controls=None):
-    """Tokens [N, T, P] (and each part's events or drum_hits) decoded from z [N, z_size]."""
+    """The family's outputs (tokens [N, T, P] and each part's events or drum_hits for a label
+    family) decoded from z [N, z_size]."""
     return self._tokens_and_events(z, temperature, seed, controls)
 
   def _sample(self, n, temperature, seed, controls=None):
-    """n draws from the prior: {z [n, z_size], tokens [n, T, P], ...}."""
+    """n draws from the prior: {z [n, z_size], and the family's outputs}."""
     z_seed, decode_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     z = tf.random.stateless_normal(tf.stack([n, self.model.z_size]), z_seed)
     return dict(self._tokens_and_events(z, temperature, decode_seed, controls), z=z)

@@ -282,7 +282,7 @@ class Family(NamedTuple):
 
 def config_family(config):
   """The Family of the model `config` builds (the widths come from its data converter)."""
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   split_parts = bool(config.model.get('split_parts', False))
   return Family(encoder=config.model.get('encoder', 'bidirectional'),
                 decoder=config.model.decoder, split_parts=split_parts,

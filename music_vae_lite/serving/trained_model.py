@@ -90,11 +90,11 @@ class TrainedModel:
       raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {compute_dtype!r}.")
     self.checkpoint_path, self.run_dir = checkpoints.resolve(path)
     self.config = checkpoints.load_config(self.run_dir)
-    self.converter = contract.get_converter(self.config.data)
+    self.converter = contract.get_converter(self.config)
     # For inputs, every window in order (training keeps a random subset of at most
     # max_windows_per_sequence), so window k is the k-th window of the piece.
-    all_windows = ml_collections.ConfigDict(self.config.data.to_dict())
-    all_windows.max_windows_per_sequence = None
+    all_windows = ml_collections.ConfigDict(self.config.to_dict())
+    all_windows.data.max_windows_per_sequence = None
     self._input_converter = contract.get_converter(all_windows)
     self.batch_size = batch_size
     self.model = model_registry.build_model(self.config, self.converter)
@@ -157,8 +157,8 @@ class TrainedModel:
   # NoteSequences <-> windows.
 
   def extract(self, note_sequence, window=None, name='input'):
-    """(labels [T, P], controls [T] or None, window index, number of windows) of one
-    NoteSequence.
+    """(window, controls [T] or None, window index, number of windows) of one NoteSequence: the
+    window as the family's targets (labels [T, P] for a label family), and its stored controls.
 
     Args:
       note_sequence: an unquantized NoteSequence.
@@ -169,75 +169,74 @@ class TrainedModel:
     Raises NoWindowError with the converter's explanation when there is no window, or when
     `window` is beyond the number found."""
     result = self._input_converter.to_tensors(note_sequence)
-    count = len(result.labels)
+    count = result.num_windows
     if not count:
       raise NoWindowError(f'{name}: {result.explain()}')
+    windows = contract.unbatch(self.converter.targets(result.arrays))
     if window is None:
-      window = next((i for i, labels in enumerate(result.labels)
-                     if self.converter.starts_with_note(labels)), 0)
+      window = next((i for i, targets in enumerate(windows)
+                     if self.converter.starts_with_note(targets)), 0)
     if not 0 <= window < count:
       raise NoWindowError(f'{name} has {count} window(s); window {window + 1} does not exist.')
-    controls = None if result.controls is None else np.asarray(result.controls[window])
-    return np.asarray(result.labels[window]), controls, window, count
+    controls = result.arrays.get(contract.CONTROLS)
+    window_controls = None if controls is None else np.asarray(controls[window])
+    return windows[window], window_controls, window, count
 
   def extract_window(self, note_sequence, window=None, name='input'):
-    """(labels [T, P], window index, number of windows) of one NoteSequence (see extract)."""
-    labels, _, window, count = self.extract(note_sequence, window, name)
-    return labels, window, count
+    """(window, window index, number of windows) of one NoteSequence (see extract)."""
+    targets, _, window, count = self.extract(note_sequence, window, name)
+    return targets, window, count
 
   def _windows(self, note_sequences):
     windows, controls = [], []
     for index, sequence in enumerate(note_sequences):
-      labels, window_controls, _, count = self.extract(sequence, 0, name=f'NoteSequence {index}')
+      targets, window_controls, _, count = self.extract(sequence, 0, name=f'NoteSequence {index}')
       if count > 1:
         logging.warning('NoteSequence %d gives %d windows; encoding the first.', index, count)
-      windows.append(labels)
+      windows.append(targets)
       controls.append(window_controls)
-    return np.stack(windows), (np.stack(controls) if self.converter.control_depth else None)
+    return contract.stack(windows), (np.stack(controls) if self.converter.stores_controls
+                                      else None)
 
   def check_controls(self, controls, rows=None):
-    """Controls for a conditioned model: int32 [T] (the same for every row), or [rows, T];
-    None for a model without controls. ValueError when they are missing, extra or out of range."""
-    depth = self.converter.control_depth
-    if not depth:
+    """The decoder's controls for a conditioned model (chords: int32 [T]), the same for every
+    row, or one per row ([rows, T]); None for a model without controls. ValueError when they are
+    missing, extra or out of range."""
+    spec = self.converter.control_spec
+    if spec is None:
       if controls is not None:
         raise ValueError(f'This {self.converter.encoding} model takes no controls (chords).')
       return None
+    shape = tuple(spec.shape)
     if controls is None:
       raise ValueError(f'This {self.converter.encoding} model is conditioned on controls '
-                       f'(chords): pass controls [{self.num_steps}], e.g. from '
+                       f'(chords): pass controls [{", ".join(map(str, shape))}], e.g. from '
                        'chords.parse_chords("C G Am F", num_steps).')
     controls = np.asarray(controls)
-    if controls.shape not in ((self.num_steps,), (rows, self.num_steps)):
-      raise ValueError(f'controls must have shape [{self.num_steps}]'
-                       + (f' or [{rows}, {self.num_steps}]' if rows is not None else '')
+    if controls.shape not in (shape, (rows,) + shape):
+      expected = ', '.join(map(str, shape))
+      raise ValueError(f'controls must have shape [{expected}]'
+                       + (f' or [{rows}, {expected}]' if rows is not None else '')
                        + f', got {controls.shape}.')
     # The converter checks the classes (as it does for training windows).
-    self.converter.check_controls(controls.reshape([-1, self.num_steps]),
-                                  controls.size // self.num_steps)
-    return controls.astype(np.int32)
+    return spec.check(controls.reshape((-1,) + shape), self.converter.encoding).reshape(
+        controls.shape)
 
   # ------------------------------------------------------------------------------------------
   # The API.
 
   def encode_labels(self, labels, seed=None, controls=None):
-    """(z, mu, sigma), each float32 [N, z_size], for label windows [N, T, P] (and, for a
-    conditioned model, their controls [N, T] or [T])."""
-    labels = np.asarray(labels, np.int32)
-    parts = len(self.converter.parts)
-    if labels.ndim != 3 or labels.shape[1:] != (self.num_steps, parts):
-      raise ValueError(f'Expected label windows [N, {self.num_steps}, {parts}], got shape '
-                       f'{labels.shape}.')
-    controls = self.check_controls(controls, len(labels))
-    if controls is not None and controls.ndim == 1:
-      controls = np.broadcast_to(controls, labels.shape[:2])
+    """(z, mu, sigma), each float32 [N, z_size], for windows given as the family's targets
+    (label windows [N, T, P], or [N, T] for a one-part family) and, for a conditioned model,
+    their controls ([N, T] or [T])."""
+    arrays = self._arrays(labels, controls)
     seed = _seed_or_random(seed)
     outputs = []
-    for index, start in enumerate(range(0, len(labels), self.batch_size)):
-      chunk = labels[start:start + self.batch_size]
-      chunk_controls = None if controls is None else controls[start:start + self.batch_size]
-      inputs = self.converter.inputs_from_labels(chunk, chunk_controls).astype(np.float32)
-      lengths = np.full([len(chunk)], self.num_steps, np.int32)
+    num = contract.num_windows(arrays)
+    for index, start in enumerate(range(0, num, self.batch_size)):
+      chunk = {name: array[start:start + self.batch_size] for name, array in arrays.items()}
+      inputs = self.converter.encoder_inputs(chunk)
+      lengths = self.converter.lengths(chunk)
       out = self.inference.encode(inputs, lengths, tf.constant([seed, index], tf.int32))
       outputs.append([out['z'].numpy(), out['mu'].numpy(), out['sigma'].numpy()])
     return tuple(np.concatenate(parts) for parts in zip(*outputs))
@@ -252,34 +251,55 @@ class TrainedModel:
     labels, controls = self._windows(note_sequences)
     return self.encode_labels(labels, seed, controls)
 
+  def _arrays(self, windows, controls=None):
+    """The windows' arrays (contract.Converter.window_arrays), controls [T] given once being
+    broadcast to every window. A family that derives its decoder's controls from its windows
+    (stores none) needs none to encode."""
+    targets = windows if isinstance(windows, dict) else np.asarray(windows)
+    if controls is not None and self.converter.control_spec is not None:
+      if not self.converter.stores_controls:
+        controls = None
+      else:
+        first = next(iter(targets.values())) if isinstance(targets, dict) else targets
+        controls = np.asarray(controls)
+        if controls.shape == tuple(self.converter.control_spec.shape):
+          controls = np.broadcast_to(controls, (len(first),) + controls.shape)
+    return self.converter.window_arrays(targets, controls)
+
   def _controls_input(self, controls):
     """The extra argument of the inference functions: [controls] or nothing."""
     return [] if controls is None else [tf.constant(controls, tf.int32)]
 
   def decode_to_labels(self, z, temperature=1.0, seed=None, controls=None):
-    """Label windows int32 [N, T, P] decoded from z [N, z_size] (a conditioned model: following
-    controls [T])."""
+    """Windows decoded from z [N, z_size], as the family's targets (label windows int32
+    [N, T, P]); a conditioned model follows controls [T]."""
     temperature = check_temperature(temperature)
     controls = self.check_controls(controls)
     z = np.asarray(z, np.float32)
     if z.ndim != 2 or z.shape[1] != self.z_size:
       raise ValueError(f'z must have shape [N, {self.z_size}], got {z.shape}.')
     if not len(z):
-      return np.zeros([0, self.num_steps, len(self.converter.parts)], np.int32)
+      return self.converter.targets(self.converter.empty_arrays())
     seed = _seed_or_random(seed)
     outputs = []
     for index, chunk in enumerate(self._chunks(z)):
       out = self.inference.decode(chunk, tf.constant(temperature, tf.float32),
                                   tf.constant([seed, index], tf.int32),
                                   *self._controls_input(controls))
-      outputs.append(out['tokens'].numpy())
-    return np.concatenate(outputs)
+      outputs.append(self._targets(out))
+    return contract.concatenate(outputs)
+
+  def _targets(self, outputs):
+    """The targets (numpy) in the outputs of an inference function."""
+    return tf.nest.map_structure(np.asarray, self.converter.targets_of_outputs(outputs))
 
   def to_note_sequences(self, labels, controls=None):
-    """NoteSequences of label windows [N, T, P] (a conditioned model: with its controls [T] or
-    [N, T] written in as chord symbols)."""
+    """NoteSequences of windows given as the family's targets (label windows [N, T, P]); a
+    conditioned model writes its controls ([T] or [N, T]) in as chord symbols."""
     if controls is not None:
-      controls = np.broadcast_to(controls, labels.shape[:2])
+      first = next(iter(labels.values())) if isinstance(labels, dict) else labels
+      spec = self.converter.control_spec
+      controls = np.broadcast_to(controls, (len(first),) + tuple(spec.shape))
     return self.converter.from_tensors(labels, controls)
 
   def decode(self, z, temperature=1.0, seed=None, controls=None):
@@ -287,7 +307,8 @@ class TrainedModel:
     return self.to_note_sequences(self.decode_to_labels(z, temperature, seed, controls), controls)
 
   def sample_labels(self, n, temperature=1.0, seed=None, controls=None):
-    """n label windows [n, T, P] from z ~ N(0, I) (a conditioned model: following controls [T]).
+    """n windows (the family's targets, label windows [n, T, P]) from z ~ N(0, I) (a
+    conditioned model: following controls [T]).
     Chunk k (at most batch_size rows) is the exported `sample` at seed [s, k], s derived from
     `seed`: with n <= batch_size, a SavedModel given the same seed pair returns the same windows."""
     if n < 1:
@@ -301,8 +322,8 @@ class TrainedModel:
       out = self.inference.sample(tf.constant(count, tf.int32), temperature,
                                   tf.constant([seed, index], tf.int32),
                                   *self._controls_input(controls))
-      outputs.append(out['tokens'].numpy())
-    return np.concatenate(outputs)
+      outputs.append(self._targets(out))
+    return contract.concatenate(outputs)
 
   def sample(self, n, temperature=1.0, seed=None, controls=None):
     """n NoteSequences from z ~ N(0, I); the same seed gives the same sequences."""
@@ -310,21 +331,21 @@ class TrainedModel:
 
   def interpolate_labels(self, start, end, num_steps, temperature=1.0, seed=None, controls=None,
                          start_controls=None, end_controls=None):
-    """Label windows [num_steps, T, P] decoded along the slerp between the posterior means of two
-    label windows [T, P], endpoints included. A conditioned model encodes each end with its own
-    controls (`start_controls`, `end_controls`, [T]) and decodes every point with `controls`
-    (default: the start's)."""
+    """Windows [num_steps, ...] decoded along the slerp between the posterior means of two
+    windows (the family's targets: label windows [T, P]), endpoints included. A conditioned
+    model encodes each end with its own controls (`start_controls`, `end_controls`, [T]) and
+    decodes every point with `controls` (default: the start's)."""
     if num_steps < 2:
       raise ValueError(f'num_steps must be >= 2 (it includes both ends), got {num_steps}.')
     ends_controls = None
-    if self.converter.control_depth:
+    if self.converter.control_spec is not None:
       start_controls = self.check_controls(start_controls if start_controls is not None
                                            else controls)
       end_controls = self.check_controls(end_controls if end_controls is not None
                                          else start_controls)
       ends_controls = np.stack([start_controls, end_controls])
       controls = start_controls if controls is None else controls
-    _, mu, _ = self.encode_labels(np.stack([start, end]), seed, ends_controls)
+    _, mu, _ = self.encode_labels(contract.stack([start, end]), seed, ends_controls)
     # The points the exported `interpolate` decodes (the same tokens when num_steps <= batch_size).
     z = inference.interpolation_points(mu[0], mu[1], num_steps).numpy()
     return self.decode_to_labels(z, temperature, seed, controls)

@@ -17,6 +17,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from music_vae_lite.families import contract
 from music_vae_lite.pipeline import input_pipeline
 
 STRATEGIES = ('default', 'mirrored', 'multi_worker')
@@ -71,8 +72,8 @@ def derived_seed(*numbers):
 
 def distribute_windows(strategy, windows, converter, global_batch_size, *, seed, transpose=0,
                        start_step=0):
-  """A distributed, endlessly repeating dataset of training batches from windows (a WindowSet, or
-  label windows [N, T, P]).
+  """A distributed, endlessly repeating dataset of training batches (augmented: see
+  input_pipeline.make_dataset) from windows (a WindowSet, or what make_dataset takes).
 
   Each input pipeline (one per worker) reads its own share of the windows (every k-th window) with
   its own seed, and batches them at the per-replica batch size; the strategy hands one batch to
@@ -80,18 +81,18 @@ def distribute_windows(strategy, windows, converter, global_batch_size, *, seed,
   of (seed, step): starting at `start_step` gives the batches an uninterrupted run sees from there.
   """
   batch_size = per_replica_batch_size(strategy, global_batch_size)
-  labels, controls = input_pipeline.window_arrays(windows)
+  arrays = converter.window_arrays(windows)
+  num_windows = contract.num_windows(arrays)
 
   def dataset_fn(context):
     every = slice(context.input_pipeline_id, None, context.num_input_pipelines)
-    shard = labels[every]
-    if not len(shard):
-      raise ValueError(f'Only {len(labels)} training windows for {context.num_input_pipelines} '
+    shard = {name: array[every] for name, array in arrays.items()}
+    if not contract.num_windows(shard):
+      raise ValueError(f'Only {num_windows} training windows for {context.num_input_pipelines} '
                        'workers: every worker needs at least one.')
     return input_pipeline.make_dataset(
         shard, converter, batch_size, seed=derived_seed(seed, context.input_pipeline_id),
-        controls=None if controls is None else controls[every],
-        transpose=transpose, shuffle=True, repeat=True, drop_remainder=True,
+        augment=True, transpose=transpose, shuffle=True, repeat=True, drop_remainder=True,
         # Each step takes one batch from this pipeline for each of its local replicas.
         start_batch=start_step * (context.num_replicas_in_sync // context.num_input_pipelines))
 

@@ -229,7 +229,7 @@ class Evaluator:
     self._eval_batch = eval_batch
 
   def dataset(self, windows, batch_size, num_batches=None):
-    """Batches for evaluation of windows (a WindowSet, or labels [N, T, P]): in order;
+    """Batches for evaluation of windows (a WindowSet, or what make_dataset takes): in order;
     `num_batches` (repeating the windows if there are fewer) or one pass over every window (the
     last batch may be smaller)."""
     if num_batches is None:
@@ -275,11 +275,11 @@ class Evaluator:
 
 def evaluate(model, config, windows, *, step, batch_size=None, seed=0, converter=None,
              progress=None):
-  """EVAL_METRICS over every window of `windows` (a WindowSet, or labels [N, T, P]; one pass),
-  with 'num_windows', and each part's accuracies for a family of several parts.
+  """EVAL_METRICS over every window of `windows` (a WindowSet, or what input_pipeline.make_dataset
+  takes; one pass), with 'num_windows', and each part's accuracies for a family of several parts.
 
   `progress(windows_done)` is called after every batch."""
-  converter = converter or contract.get_converter(config.data)
+  converter = converter or contract.get_converter(config)
   evaluator = Evaluator(model, config, converter)
   batch_size = batch_size or config.train.batch_size
   return evaluator(evaluator.dataset(windows, batch_size), step, seed, progress)
@@ -291,13 +291,16 @@ class ImageMaker:
 
   def __init__(self, model, config, converter, windows, seed):
     self.converter = converter
-    labels, controls = input_pipeline.window_arrays(windows)
-    self.labels = labels[:IMAGE_WINDOWS]
+    arrays = {name: array[:IMAGE_WINDOWS]
+              for name, array in converter.window_arrays(windows).items()}
+    self.targets = converter.targets(arrays)
+    self.inputs = converter.encoder_inputs(arrays).numpy()
+    self.lengths = converter.lengths(arrays).numpy()
     # Samples get the controls of the shown windows (a conditioned model needs some).
-    self.controls = None if controls is None else np.asarray(controls[:IMAGE_WINDOWS], np.int32)
-    self.inputs = converter.inputs_from_labels(self.labels, self.controls).astype(np.float32)
+    controls = converter.decoder_controls(arrays)
+    self.controls = None if controls is None else np.asarray(controls)
     self.z = np.random.default_rng(seed).standard_normal(
-        [len(self.labels), config.model.z_size]).astype(np.float32)
+        [len(self.inputs), config.model.z_size]).astype(np.float32)
     self.seed = tf.constant([seed, 1], tf.int32)
     dtype = compute_dtype(config.train)
 
@@ -312,12 +315,14 @@ class ImageMaker:
     self._fn = reconstruct_and_sample
 
   def __call__(self):
-    lengths = np.full([len(self.labels)], self.labels.shape[1], np.int32)
-    reconstructions, samples = self._fn(self.inputs, lengths, self.z, self.seed, self.controls)
-    pairs = [[x, y] for x, y in zip(self.labels, reconstructions.numpy())]
+    reconstructions, samples = self._fn(self.inputs, self.lengths, self.z, self.seed,
+                                        self.controls)
+    inputs, reconstructions, samples = (contract.unbatch(x) for x in (
+        self.targets, reconstructions, samples))
     return {
-        'images/input_and_reconstruction': pianoroll.render(pairs, self.converter),
-        'images/sample': pianoroll.render([[s] for s in samples.numpy()], self.converter,
+        'images/input_and_reconstruction': pianoroll.render(
+            [[x, y] for x, y in zip(inputs, reconstructions)], self.converter),
+        'images/sample': pianoroll.render([[sample] for sample in samples], self.converter,
                                           colours=pianoroll.COLUMN_COLOURS[2:]),
     }
 
@@ -370,16 +375,17 @@ def _format_duration(seconds):
 
 def _load_window_set(examples, converter):
   if isinstance(examples, preprocess.WindowSet):
-    window_steps = examples.labels.shape[1]
-    if (examples.encoding, window_steps) != (converter.encoding, converter.window_steps) or (
-        examples.controls is None) != (not converter.control_depth):
-      raise ValueError(f'The examples hold {examples.encoding} windows of {window_steps} steps'
-                       + (' with controls' if examples.controls is not None else '')
-                       + f', the config needs {converter.encoding} windows of '
-                       f'{converter.window_steps} steps'
-                       + (' with controls' if converter.control_depth else '') + '.')
+    window_steps = examples.slice_bars * contract.STEPS_PER_BAR
+    if (examples.encoding, window_steps) != (converter.encoding, converter.window_steps):
+      raise ValueError(f'The examples hold {examples.encoding} windows of {window_steps} steps, '
+                       f'the config needs {converter.encoding} windows of '
+                       f'{converter.window_steps} steps.')
     if not len(examples):
       raise ValueError('The examples hold no windows.')
+    try:
+      examples.arrays = converter.window_arrays(examples.arrays)
+    except ValueError as e:
+      raise ValueError(f'The examples do not fit the {converter.encoding} family: {e}') from e
     return examples
   try:
     return preprocess.load_examples(examples, converter)
@@ -502,7 +508,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   strategy = strategy or distribute.make_strategy('default')
   is_chief, worker_id = distribute.worker_role(strategy)
   train_config = config.train
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   distribute.per_replica_batch_size(strategy, train_config.batch_size)  # fail early if uneven
   checkpoints.check_creatable_dir(run_dir, 'run directory')  # created once the examples load
 

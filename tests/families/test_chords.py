@@ -231,7 +231,7 @@ def test_from_tensors_writes_chords_and_round_trips():
 def test_configs_and_registry():
   for name in ('cat-mel_2bar_med_chords', 'cpu-mel_2bar_chords', 'tiny-mel_2bar_chords'):
     config = config_lib.validate(config_lib.load_config(name))
-    codec = contract.get_converter(config.data)
+    codec = contract.get_converter(config)
     assert isinstance(codec, chords.ChordMelodyConverter), name
     assert (codec.control_depth, codec.input_depth, codec.output_depth) == (49, 139, 90)
   original = config_lib.load_config('cat-mel_2bar_med_chords')

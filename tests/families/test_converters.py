@@ -291,6 +291,8 @@ def test_melody_inputs_are_one_hot():
 def test_from_tensors_timing_velocity_and_tempo():
   window = [41, 0, 0, 0, 1, 0, 45, 43, 0, 0, 0, 0, 0, 0, 0, 0]
   (sequence,) = melody().from_tensors(np.array(window)[:, None])  # one window [T, P]
+  (same,) = melody().from_tensors(np.array([window]))  # windows [N, T] of a one-part family
+  assert same == sequence
   assert [t.qpm for t in sequence.tempos] == [120.0]
   assert [(t.numerator, t.denominator) for t in sequence.time_signatures] == [(4, 4)]
   assert sequence.total_time == pytest.approx(2.0)
@@ -374,21 +376,33 @@ def test_check_labels_names_the_part_out_of_range():
     converter.check_labels(labels.astype(np.float32))
 
 
-def test_check_controls():
+def test_window_arrays_check_every_array_against_the_spec():
   converter = TwoPartConverter()
+  labels = np.zeros([2, 16, 2], np.int32)
   controls = np.full([2, 16], 2, np.int64)
-  checked = converter.check_controls(controls, 2)
-  assert checked.dtype == np.int32
-  np.testing.assert_array_equal(checked, controls)
+  arrays = converter.window_arrays(labels, controls)
+  assert list(arrays) == ['labels', 'controls'] and arrays['controls'].dtype == np.int32
+  np.testing.assert_array_equal(arrays['controls'], controls)
+  assert [(spec.name, spec.shape, spec.dtype) for spec in converter.window_spec] == [
+      ('labels', (16, 2), 'int32'), ('controls', (16,), 'int32')]
+  assert converter.target_names == ('labels',) and converter.control_depth == 3
   with pytest.raises(ValueError, match='needs controls'):
-    converter.check_controls(None, 2)
-  with pytest.raises(ValueError, match=r'Controls must be \[2, 16\], got \(1, 16\)'):
-    converter.check_controls(controls[:1], 2)
+    converter.window_arrays(labels)
+  with pytest.raises(ValueError, match=r'as many windows in every array, got labels 2, '
+                     r'controls 1'):
+    converter.window_arrays(labels, controls[:1])
+  with pytest.raises(ValueError, match=r'Controls must be \[N, 16\], got \(2, 8\)'):
+    converter.window_arrays(labels, controls[:, :8])
   with pytest.raises(ValueError, match=r'Controls must be in \[0, 3\), got values from 2 to 3'):
-    converter.check_controls(controls + np.eye(2, 16, dtype=np.int64), 2)
-  assert melody().check_controls(None, 2) is None
+    converter.window_arrays(labels, controls + np.eye(2, 16, dtype=np.int64))
+  with pytest.raises(ValueError, match=r'Labels must be \[N, 16, 2\], got \(2, 32, 2\)'):
+    converter.window_arrays(np.zeros([2, 32, 2], np.int32), controls)
+  assert list(melody().window_arrays(np.zeros([2, 16, 1], np.int32))) == ['labels']
   with pytest.raises(ValueError, match='melody encoding takes no controls'):
-    melody().check_controls(controls, 2)
+    melody().window_arrays(np.zeros([2, 16, 1], np.int32), controls)
+  # One-part windows may come without their part axis.
+  np.testing.assert_array_equal(melody().window_arrays(np.ones([2, 16], np.int64))['labels'],
+                                np.ones([2, 16, 1]))
 
 
 def test_inputs_of_a_multi_part_window_with_controls():
@@ -562,17 +576,17 @@ def test_write_midi_round_trip(tmp_path):
 
 
 def test_get_converter_from_config():
-  converter = contract.get_converter(config_lib.load_config('tiny-mel_2bar').data)
+  converter = contract.get_converter(config_lib.load_config('tiny-mel_2bar'))
   assert isinstance(converter, melody_family.MelodyConverter)
   assert (converter.window_steps, converter.max_windows_per_sequence) == (32, 5)
   assert (converter.input_depth, converter.output_depth) == (90, 90)
-  data = config_lib.load_config('tiny-drums_2bar').data
-  converter = contract.get_converter(data)
+  config = config_lib.load_config('tiny-drums_2bar')
+  converter = contract.get_converter(config)
   assert isinstance(converter, drums_family.DrumsConverter)
   assert (converter.input_depth, converter.output_depth, converter.window_steps) == (10, 512, 32)
-  data.encoding = 'bagpipes'
+  config.data.encoding = 'bagpipes'
   with pytest.raises(ValueError, match="'bagpipes': expected one of .*drums, .*melody"):
-    contract.get_converter(data)
+    contract.get_converter(config)
 
 
 def test_a_window_cap_of_zero_in_the_config_keeps_every_window():
@@ -580,7 +594,7 @@ def test_a_window_cap_of_zero_in_the_config_keeps_every_window():
   config = config_lib.load_config('tiny-mel_2bar')
   config.data.max_windows_per_sequence = 0
   config_lib.validate(config)
-  assert contract.get_converter(config.data).max_windows_per_sequence is None
+  assert contract.get_converter(config).max_windows_per_sequence is None
   config.data.max_windows_per_sequence = -1
   with pytest.raises(config_lib.ConfigError, match='max_windows_per_sequence=-1'):
     config_lib.validate(config)
@@ -589,10 +603,10 @@ def test_a_window_cap_of_zero_in_the_config_keeps_every_window():
 def test_get_converter_imports_a_registered_family_and_uses_its_from_config(monkeypatch):
   # A new family is one line in ENCODINGS: 'module:class', imported on use.
   monkeypatch.setitem(registry.ENCODINGS, 'two_part', f'{__name__}:TwoPartConverter')
-  data = config_lib.load_config('tiny-mel_2bar').data
-  data.encoding = 'two_part'
-  data.max_windows_per_sequence = 3
-  converter = contract.get_converter(data)
+  config = config_lib.load_config('tiny-mel_2bar')
+  config.data.encoding = 'two_part'
+  config.data.max_windows_per_sequence = 3
+  converter = contract.get_converter(config)
   assert type(converter).__name__ == 'TwoPartConverter'
   assert (converter.window_steps, converter.max_windows_per_sequence) == (32, 3)
 

@@ -106,7 +106,7 @@ def test_exact_labels_of_a_two_bar_trio():
 @pytest.mark.skipif(not FIXTURE.is_dir(), reason=f'Magenta fixtures not found at {FIXTURE}')
 def test_windows_equal_the_originals_golden_tensors():
   golden = np.load(FIXTURE / 'golden.npz')
-  trio_converter = contract.get_converter(config_lib.load_config('hierdec-trio_16bar').data)
+  trio_converter = contract.get_converter(config_lib.load_config('hierdec-trio_16bar'))
   for n, name in enumerate(golden['input_names']):
     sequence = note_seq.midi_file_to_note_sequence(str(FIXTURE / 'inputs' / name))
     result = trio_converter.to_tensors(sequence)
@@ -297,11 +297,18 @@ def test_fixture_windows_round_trip():
 
 
 def test_config_and_registry():
-  data = ml_collections.ConfigDict({'encoding': 'trio', 'slice_bars': 16,
-                                    'max_windows_per_sequence': 5})
-  assert contract.get_converter(data).gap_bars == 2  # the original's default when absent
-  data.gap_bars = 1
-  assert contract.get_converter(data).gap_bars == 1
+  config = ml_collections.ConfigDict({'data': {'encoding': 'trio', 'slice_bars': 16,
+                                               'max_windows_per_sequence': 5}})
+  assert contract.get_converter(config).gap_bars == 2  # the original's default when absent
+  config.family = ml_collections.ConfigDict({'gap_bars': 1})
+  assert contract.get_converter(config).gap_bars == 1
+  config.family.gap_bars = 0.5
+  with pytest.raises(ValueError, match='gap_bars must be a whole number'):
+    contract.get_converter(config)
+  config.family = ml_collections.ConfigDict({'gap_bar': 1})
+  with pytest.raises(ValueError, match=r'family.gap_bar: the trio family has no such option '
+                     r'\(its options: gap_bars\)'):
+    contract.get_converter(config)
   for name, decoder, encoder, split_parts in [
       ('flat-trio_16bar', 'flat', 'bidirectional', False),
       ('hierdec-trio_16bar', 'hierarchical', 'bidirectional', True),
@@ -311,7 +318,7 @@ def test_config_and_registry():
     config = config_lib.validate(config_lib.load_config(name), name)
     assert (config.model.decoder, config.model.encoder, config.model.split_parts) == (
         decoder, encoder, split_parts), name
-    trio_converter = contract.get_converter(config.data)
+    trio_converter = contract.get_converter(config)
     assert isinstance(trio_converter, trio.TrioConverter), name
     assert (trio_converter.slice_bars, trio_converter.gap_bars) == (16, 2), name
 

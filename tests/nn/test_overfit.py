@@ -41,7 +41,7 @@ def test_tiny_model_overfits_real_windows(name, slice_bars, num_windows, learnin
   config.data.slice_bars = slice_bars
   # Reconstruction only: no KL pressure, teacher forcing, wide enough to memorise.
   config.model.update(max_beta=0.0, sampling_rate=0.0, z_size=16, dec_rnn_size=[64, 64], enc_rnn_size=[64])
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   labels = _real_windows(converter, num_windows)
   batch = {'inputs': converter.inputs_from_labels(labels.numpy()), 'labels': labels,
            'lengths': tf.fill([num_windows], converter.window_steps)}

@@ -293,8 +293,8 @@ def test_odd_names_survive_the_cache_and_the_split(corpus, converter, tmp_path):
 def test_an_old_cache_with_raw_names_is_read_with_printable_names(tmp_path):
   raw = os.fsdecode(b'old\xff.mid')  # a lone surrogate, as an older version stored it
   labels = np.zeros([4, 32, 1], np.int32)
-  old = preprocess.WindowSet(labels, np.array([0, 0, 1, 1], np.int32), [raw, 'a\nb.mid'],
-                             'melody', 2, {'windows_kept': 4})
+  old = preprocess.WindowSet({'labels': labels}, np.array([0, 0, 1, 1], np.int32),
+                             [raw, 'a\nb.mid'], 'melody', 2, {'windows_kept': 4})
   preprocess.write_cache(old, str(tmp_path))
   loaded = preprocess.read_cache(str(tmp_path))
   assert loaded.sources == ['old\\xff.mid', 'a\\x0ab.mid']

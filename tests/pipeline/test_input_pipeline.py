@@ -1,6 +1,5 @@
 """Tests for input_pipeline.py: split by file, tf.data batches, per-epoch transposition."""
 import os
-import types
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -29,7 +28,8 @@ def _window_set(num_sources, windows_per_source, encoding='melody', failed=()):
     for _ in range(windows_per_source):
       labels.append(rng.integers(0, 90 if encoding == 'melody' else 512, size=[32, 1]))
       source_ids.append(i)
-  return preprocess.WindowSet(np.array(labels, np.int32), np.array(source_ids, np.int32),
+  return preprocess.WindowSet({'labels': np.array(labels, np.int32)},
+                              np.array(source_ids, np.int32),
                               sources, encoding, 2, {'windows_kept': len(labels)})
 
 
@@ -91,11 +91,13 @@ def _batches(dataset, count):
 def test_batches_have_the_contract_shapes_and_inputs_match_the_converter():
   for encoding, window_set in (('melody', _window_set(5, 4)),
                                ('drums', _window_set(5, 4, encoding='drums'))):
-    data_config = base.get_base_config().data
-    data_config.encoding = encoding
-    converter = contract.get_converter(data_config)
-    dataset = input_pipeline.make_dataset(window_set, converter, 8, seed=3, transpose=2)
-    from_array = input_pipeline.make_dataset(window_set.labels, converter, 8, seed=3, transpose=2)
+    config = base.get_base_config()
+    config.data.encoding = encoding
+    converter = contract.get_converter(config)
+    dataset = input_pipeline.make_dataset(window_set, converter, 8, seed=3, augment=True,
+                                          transpose=2)
+    from_array = input_pipeline.make_dataset(window_set.labels, converter, 8, seed=3,
+                                             augment=True, transpose=2)
     for batch, same in zip(_batches(dataset, 3), _batches(from_array, 3)):
       assert set(batch) == {'inputs', 'labels', 'lengths'}  # no controls for these families
       np.testing.assert_array_equal(batch['labels'], same['labels'])
@@ -111,9 +113,10 @@ def test_batches_have_the_contract_shapes_and_inputs_match_the_converter():
 def test_same_seed_same_batches_other_seed_other_batches():
   labels = _window_set(6, 5).labels
   converter = melody.MelodyConverter()
-  first = _batches(input_pipeline.make_dataset(labels, converter, 4, seed=7, transpose=3), 12)
-  second = _batches(input_pipeline.make_dataset(labels, converter, 4, seed=7, transpose=3), 12)
-  other = _batches(input_pipeline.make_dataset(labels, converter, 4, seed=8, transpose=3), 12)
+  def batches(seed):
+    return _batches(input_pipeline.make_dataset(labels, converter, 4, seed=seed, augment=True,
+                                                transpose=3), 12)
+  first, second, other = batches(7), batches(7), batches(8)
   for a, b in zip(first, second):
     np.testing.assert_array_equal(a['labels'], b['labels'])
   assert any(not np.array_equal(a['labels'], c['labels']) for a, c in zip(first, other))
@@ -152,8 +155,8 @@ def _melody_windows():
 def test_transposition_shifts_note_ons_only_stays_in_range_and_changes_each_epoch():
   labels = _melody_windows()
   converter = melody.MelodyConverter()
-  dataset = input_pipeline.make_dataset(labels, converter, len(labels), seed=0, transpose=5,
-                                        shuffle=False)
+  dataset = input_pipeline.make_dataset(labels, converter, len(labels), seed=0, augment=True,
+                                        transpose=5, shuffle=False)
   shifts_per_epoch = []
   for batch in _batches(dataset, 6):  # one batch = one epoch, windows in order
     transposed = batch['labels']
@@ -181,18 +184,18 @@ def test_drums_are_never_transposed():
   window_set = _window_set(4, 5, encoding='drums')
   converter = drums.DrumsConverter()
   dataset = input_pipeline.make_dataset(window_set.labels, converter, len(window_set), seed=0,
-                                        transpose=6, shuffle=False)
+                                        augment=True, transpose=6, shuffle=False)
   for batch in _batches(dataset, 3):
     np.testing.assert_array_equal(batch['labels'], window_set.labels)
 
 
-def test_transpose_parts_on_a_melody():
-  converter = melody.MelodyConverter()
+def test_transpose_labels_on_a_melody():
+  parts = melody.MelodyConverter().parts
   labels = tf.constant([[2, 0, 1, 10], [89, 0, 0, 0], [0, 1, 0, 0]], tf.int32)[..., tf.newaxis]
-  lowest, low_shift = input_pipeline.transpose_parts(labels, tf.constant([0.0, 0.0, 0.0]), 3,
-                                                     converter)
-  highest, high_shift = input_pipeline.transpose_parts(
-      labels, tf.constant([0.999, 0.999, 0.999]), 3, converter)
+  lowest, low_shift = label_windows.transpose_labels(labels, tf.constant([0.0, 0.0, 0.0]), 3,
+                                                     parts)
+  highest, high_shift = label_windows.transpose_labels(
+      labels, tf.constant([0.999, 0.999, 0.999]), 3, parts)
   np.testing.assert_array_equal(lowest[..., 0], [[2, 0, 1, 10], [86, 0, 0, 0], [0, 1, 0, 0]])
   np.testing.assert_array_equal(highest[..., 0], [[5, 0, 1, 13], [89, 0, 0, 0], [0, 1, 0, 0]])
   assert lowest.shape == highest.shape == (3, 4, 1)
@@ -200,18 +203,17 @@ def test_transpose_parts_on_a_melody():
   np.testing.assert_array_equal(low_shift, [0, -3, -3])
   np.testing.assert_array_equal(high_shift, [3, 0, 3])
   # A narrower pitch range (the converter's) leaves less room.
-  narrow = melody.MelodyConverter(min_pitch=21, max_pitch=30)  # labels 2..11
-  _, shift = input_pipeline.transpose_parts(labels[:1], tf.constant([0.999]), 3, narrow)
+  narrow = melody.MelodyConverter(min_pitch=21, max_pitch=30).parts  # labels 2..11
+  _, shift = label_windows.transpose_labels(labels[:1], tf.constant([0.999]), 3, narrow)
   np.testing.assert_array_equal(shift, [1])
 
 
 BASS_PART = melody.MelodyPart('bass', instrument=1, program=33)
 
 
-def test_transpose_parts_moves_pitched_parts_together_and_never_drums():
+def test_transpose_labels_moves_pitched_parts_together_and_never_drums():
   # Melody, bass and drums, as a trio: a drum label is not a pitch, whatever its value.
-  converter = types.SimpleNamespace(
-      parts=(melody.MELODY_PART, BASS_PART, drums.DRUMS_PART))
+  parts = (melody.MELODY_PART, BASS_PART, drums.DRUMS_PART)
   labels = np.zeros([2, 4, 3], np.int32)
   labels[0, :, 0] = [40, 0, 1, 45]
   labels[0, :, 1] = [20, 0, 0, 22]
@@ -219,15 +221,15 @@ def test_transpose_parts_moves_pitched_parts_together_and_never_drums():
   labels[1, :, 0] = [2, 0, 0, 0]  # pitch 21: the window can only go up
   labels[1, :, 1] = [0, 50, 1, 0]
   labels[1, :, 2] = [0, 3, 0, 89]
-  moved, shift = input_pipeline.transpose_parts(tf.constant(labels), tf.constant([0.999, 0.0]),
-                                                4, converter)
+  moved, shift = label_windows.transpose_labels(tf.constant(labels), tf.constant([0.999, 0.0]),
+                                                4, parts)
   moved, shift = moved.numpy(), shift.numpy()
   np.testing.assert_array_equal(shift, [4, 0])
   np.testing.assert_array_equal(moved[..., 2], labels[..., 2])  # drums untouched
   np.testing.assert_array_equal(moved[0, :, :2], [[44, 24], [0, 0], [1, 0], [49, 26]])
   np.testing.assert_array_equal(moved[1], labels[1])  # the lowest draw: no room to go down
-  lowest, low_shift = input_pipeline.transpose_parts(tf.constant(labels), tf.constant([0.0, 0.0]),
-                                                     4, converter)
+  lowest, low_shift = label_windows.transpose_labels(tf.constant(labels),
+                                                     tf.constant([0.0, 0.0]), 4, parts)
   np.testing.assert_array_equal(low_shift, [-4, 0])
   np.testing.assert_array_equal(lowest.numpy()[..., 2], labels[..., 2])
   np.testing.assert_array_equal(lowest.numpy()[0, :, :2], [[36, 16], [0, 0], [1, 0], [41, 18]])
@@ -267,8 +269,8 @@ def test_a_multi_part_family_batches_and_transposes_its_melody_only():
   converter = MelodyOverDrums()
   rng = np.random.default_rng(2)
   labels = np.stack([_melody_windows()[..., 0], rng.integers(0, 512, [32, 32])], axis=-1)
-  dataset = input_pipeline.make_dataset(labels, converter, 32, seed=0, transpose=4,
-                                        shuffle=False)
+  dataset = input_pipeline.make_dataset(labels, converter, 32, seed=0, augment=True,
+                                        transpose=4, shuffle=False)
   assert dataset.element_spec['inputs'].shape.as_list() == [32, 32, 100]
   moved = 0
   for batch in _batches(dataset, 3):
@@ -282,14 +284,16 @@ def test_a_multi_part_family_batches_and_transposes_its_melody_only():
 def _controlled_window_set():
   labels = _melody_windows()
   controls = PitchClassControls.controls_of(labels)
-  return preprocess.WindowSet(labels, np.zeros([len(labels)], np.int32), ['a.mid'],
-                              'pitch_class_melody', 2, {}, controls)
+  return preprocess.WindowSet({'labels': labels, 'controls': controls},
+                              np.zeros([len(labels)], np.int32), ['a.mid'], 'pitch_class_melody',
+                              2, {})
 
 
 def test_controls_are_batched_one_hot_in_the_inputs_and_move_with_the_transposition():
   converter = PitchClassControls()
   window_set = _controlled_window_set()
-  dataset = input_pipeline.make_dataset(window_set, converter, 8, seed=4, transpose=5)
+  dataset = input_pipeline.make_dataset(window_set, converter, 8, seed=4, augment=True,
+                                        transpose=5)
   assert dataset.element_spec['controls'].shape.as_list() == [8, 32]
   assert dataset.element_spec['inputs'].shape.as_list() == [8, 32, 90 + 13]
   moved = 0
@@ -303,8 +307,8 @@ def test_controls_are_batched_one_hot_in_the_inputs_and_move_with_the_transposit
                      for window in batch['labels']))
   assert moved > 20  # transposition happened, so the controls had to follow
   # The same batches from the arrays, controls given apart; untransposed they are the originals.
-  from_arrays = input_pipeline.make_dataset(window_set.labels, converter, 8, seed=4, transpose=5,
-                                            controls=window_set.controls)
+  from_arrays = input_pipeline.make_dataset(window_set.labels, converter, 8, seed=4, augment=True,
+                                            transpose=5, controls=window_set.controls)
   for a, b in zip(_batches(dataset, 4), _batches(from_arrays, 4)):
     for key in a:
       np.testing.assert_array_equal(a[key], b[key])
@@ -324,13 +328,26 @@ def test_controls_missing_or_unexpected_are_clear_errors():
     input_pipeline.make_dataset(window_set, melody.MelodyConverter(slice_bars=2), 4, seed=0)
 
 
+def test_one_part_windows_may_come_without_their_part_axis():
+  labels = _window_set(3, 4).labels  # [12, 32, 1]
+  converter = melody.MelodyConverter()
+  with_axis = _batches(input_pipeline.make_dataset(labels, converter, 4, seed=2), 3)
+  without = _batches(input_pipeline.make_dataset(labels[..., 0], converter, 4, seed=2), 3)
+  for a, b in zip(with_axis, without):
+    assert set(a) == set(b)
+    for key in a:
+      np.testing.assert_array_equal(a[key], b[key])
+  with pytest.raises(ValueError, match=r'labels need a last axis of 2 part\(s\) \(melody, drums\)'):
+    input_pipeline.make_dataset(np.zeros([3, 32], np.int32), MelodyOverDrums(), 2, seed=0)
+
+
 def test_bad_arguments_are_clear_errors():
   converter = melody.MelodyConverter()
   with pytest.raises(ValueError, match='non-empty'):
     input_pipeline.make_dataset(np.zeros([0, 32, 1], np.int32), converter, 4, seed=0)
-  with pytest.raises(ValueError, match=r'non-empty \[N, T, P\] array of windows, got shape '
-                     r'\(3, 32\)'):  # windows without their part axis
-    input_pipeline.make_dataset(np.zeros([3, 32], np.int32), converter, 4, seed=0)
+  with pytest.raises(ValueError, match=r'non-empty \[N, T, ...\] array of windows, got shape '
+                     r'\(32,\)'):  # one window without its N axis
+    input_pipeline.make_dataset(np.zeros([32], np.int32), converter, 4, seed=0)
   with pytest.raises(ValueError, match='64 steps'):
     input_pipeline.make_dataset(np.zeros([3, 64, 1], np.int32), converter, 4, seed=0)
   with pytest.raises(ValueError, match=r'last axis of 1 part\(s\)'):

@@ -159,7 +159,7 @@ class ControlledMelodyConverter(melody.MelodyConverter):
 
   def to_tensors(self, note_sequence):
     result = super().to_tensors(note_sequence)
-    return result._replace(controls=controls_of(result.labels))
+    return result._replace(arrays=dict(result.arrays, controls=controls_of(result.labels)))
 
 
 def controls_of(labels):
@@ -181,7 +181,7 @@ def test_windows_and_cache_of_a_family_with_controls(midi_folder, folder_windows
   output_dir = str(tmp_path / 'cache')
   cache_path = preprocess.write_cache(window_set, output_dir)
   with np.load(cache_path, allow_pickle=False) as data:
-    assert data['controls'].shape == (8, 32) and data['controls'].dtype.kind == 'u'
+    assert data['array_controls'].shape == (8, 32) and data['array_controls'].dtype.kind == 'u'
   loaded = preprocess.load_examples(output_dir, converter)
   np.testing.assert_array_equal(loaded.labels, window_set.labels)
   np.testing.assert_array_equal(loaded.controls, window_set.controls)
@@ -230,9 +230,10 @@ def test_cache_round_trip_without_pickle(folder_windows, converter, tmp_path):
   cache_path = preprocess.write_cache(folder_windows, output_dir)
   assert sorted(os.listdir(output_dir)) == ['report.json', 'windows.npz']
   with np.load(cache_path, allow_pickle=False) as data:  # would raise on any object array
-    assert int(data['format_version']) == preprocess.CACHE_FORMAT_VERSION == 2
-    assert data['labels'].dtype == np.uint16 and data['labels'].shape == (8, 32, 1)
-    assert 'controls' not in data.files  # a family without controls stores none
+    assert int(data['format_version']) == preprocess.CACHE_FORMAT_VERSION == 3
+    assert list(data['array_names']) == ['labels']  # a family without controls stores none
+    # 90 melody classes fit in 8 bits; the labels come back as the family's int32.
+    assert data['array_labels'].dtype == np.uint8 and data['array_labels'].shape == (8, 32, 1)
     for key in data.files:
       assert data[key].dtype.kind in 'iuU', key
   with open(os.path.join(output_dir, 'report.json')) as f:
@@ -251,14 +252,16 @@ def test_cache_round_trip_without_pickle(folder_windows, converter, tmp_path):
   assert sorted(os.listdir(output_dir)) == ['report.json', 'windows.npz']
 
 
-def _hand_built(labels, controls=None, encoding='two_part', slice_bars=1):
-  labels = np.asarray(labels, np.int32)
-  return preprocess.WindowSet(labels, np.arange(len(labels), dtype=np.int32) % 2,
+def _hand_built(labels, controls=None, encoding='two_part', slice_bars=1, **arrays):
+  arrays['labels'] = np.asarray(labels, np.int32)
+  if controls is not None:
+    arrays['controls'] = controls
+  return preprocess.WindowSet(arrays, np.arange(len(labels), dtype=np.int32) % 2,
                               ['a.mid', 'b.mid'], encoding, slice_bars,
-                              {'windows_kept': len(labels)}, controls)
+                              {'windows_kept': len(labels)})
 
 
-def test_cache_format_2_named_arrays_round_trip(tmp_path):
+def test_cache_stores_every_named_array(tmp_path):
   rng = np.random.default_rng(0)
   labels = np.stack([rng.integers(0, 90, [5, 16]), rng.integers(0, 512, [5, 16])], axis=-1)
   controls = rng.integers(0, 49, [5, 16]).astype(np.int32)
@@ -267,12 +270,13 @@ def test_cache_format_2_named_arrays_round_trip(tmp_path):
     output_dir = str(tmp_path / f'cache_{with_controls}')
     cache_path = preprocess.write_cache(window_set, output_dir)
     with np.load(cache_path, allow_pickle=False) as data:
-      assert set(data.files) == {'format_version', 'labels', 'source_ids', 'sources', 'encoding',
-                                 'slice_bars', 'report_json'} | (
-                                     {'controls'} if with_controls else set())
-      assert data['labels'].shape == (5, 16, 2) and data['labels'].dtype == np.uint16
+      assert set(data.files) == {'format_version', 'array_names', 'array_dtypes', 'array_labels',
+                                 'source_ids', 'sources', 'encoding', 'slice_bars',
+                                 'report_json'} | ({'array_controls'} if with_controls else set())
+      assert data['array_labels'].shape == (5, 16, 2)
+      assert data['array_labels'].dtype == np.uint16  # 511 needs 16 bits
     loaded = preprocess.read_cache(output_dir)
-    np.testing.assert_array_equal(loaded.labels, labels)  # 511 survives: 16-bit labels
+    np.testing.assert_array_equal(loaded.labels, labels)
     assert loaded.labels.dtype == np.int32
     if with_controls:
       np.testing.assert_array_equal(loaded.controls, controls)
@@ -282,39 +286,80 @@ def test_cache_format_2_named_arrays_round_trip(tmp_path):
     assert (loaded.encoding, loaded.slice_bars, loaded.sources) == ('two_part', 1,
                                                                    ['a.mid', 'b.mid'])
     np.testing.assert_array_equal(loaded.source_ids, [0, 1, 0, 1, 0])
+  # Whatever a family declares: real values (GrooVAE's velocities), a multi-hot roll (NADE's
+  # 61 drums), per-window arrays; each comes back as it went in, in its own type.
+  velocities = rng.random([5, 16, 9]).astype(np.float32)
+  roll = (rng.random([5, 16, 61]) < 0.1).astype(np.uint8)
+  track_lengths = rng.integers(0, 65, [5, 8]).astype(np.int32)
+  window_set = _hand_built(labels, velocities=velocities, roll=roll, track_lengths=track_lengths)
+  cache_path = preprocess.write_cache(window_set, str(tmp_path / 'any'))
+  with np.load(cache_path, allow_pickle=False) as data:
+    assert data['array_roll'].dtype == np.uint8 and data['array_velocities'].dtype == np.float32
+  loaded = preprocess.read_cache(cache_path)
+  assert list(loaded.arrays) == ['velocities', 'roll', 'track_lengths', 'labels']
+  for name, array in window_set.arrays.items():
+    np.testing.assert_array_equal(loaded.arrays[name], array)
+    assert loaded.arrays[name].dtype == array.dtype
+
+
+def _old_cache(path, version, report):
+  """A cache as version 1 ([N, T] labels) or 2 (labels [N, T, P]) of music_vae_lite wrote it."""
+  labels = np.zeros([2, 32] + ([1] if version == 2 else []), np.uint16)
+  np.savez(path, format_version=np.int32(version), labels=labels,
+           source_ids=np.zeros([2], np.int32), sources=np.array(['a.mid']),
+           encoding=np.array('melody'), slice_bars=np.int32(2),
+           report_json=np.array(json.dumps(report)))
+  return path
 
 
 def test_old_and_damaged_caches_are_refused(tmp_path):
-  # A format-1 cache ([N, T] labels) must be rebuilt, not misread.
-  old_path = str(tmp_path / 'old.npz')
-  np.savez(old_path, format_version=np.int32(1), labels=np.zeros([2, 32], np.uint16),
-           source_ids=np.zeros([2], np.int32), sources=np.array(['a.mid']),
-           encoding=np.array('melody'), slice_bars=np.int32(2), report_json=np.array('{}'))
-  with pytest.raises(ValueError, match='cache format 1, expected 2; rebuild it'):
+  # A cache of an earlier format must be rebuilt, not misread: one line names the command.
+  old_path = _old_cache(str(tmp_path / 'old.npz'), 1, {})
+  with pytest.raises(ValueError, match=r'cache format 1, written by an earlier version \(this one '
+                     r'reads format 3\); rebuild it with mvl_preprocess --input=YOUR_MIDI_FOLDER '
+                     r'--output=\S+ --encoding=melody --slice_bars=2 '
+                     r'--max_windows_per_sequence=0$'):
     preprocess.read_cache(old_path)
-  # Controls that do not line up with the labels.
-  preprocess.write_cache(_hand_built(np.zeros([3, 16, 2]), np.zeros([3, 8], np.int32)),
-                         str(tmp_path / 'short_controls'))
-  with pytest.raises(ValueError, match=r'damaged: labels \(3, 16, 2\), source_ids \(3,\), '
-                     r'controls \(3, 8\)'):
+  os.makedirs(tmp_path / 'format2')
+  _old_cache(str(tmp_path / 'format2' / 'windows.npz'), 2,
+             {'input': '/music/my tunes', 'encoding': 'melody', 'slice_bars': 2,
+              'max_windows_per_sequence': 5})
+  with pytest.raises(ValueError) as error:
+    preprocess.load_examples(str(tmp_path / 'format2'), melody.MelodyConverter(slice_bars=2))
+  assert str(error.value).endswith(
+      f"rebuild it with mvl_preprocess --input='/music/my tunes' --output={tmp_path}/format2 "
+      '--encoding=melody --slice_bars=2 --max_windows_per_sequence=5')
+  assert '\n' not in str(error.value)
+  # Arrays that do not line up with the windows' sources.
+  damaged = _hand_built(np.zeros([3, 16, 2]), np.zeros([2, 16], np.int32))
+  preprocess.write_cache(damaged, str(tmp_path / 'short_controls'))
+  with pytest.raises(ValueError, match=r'damaged: labels \(3, 16, 2\), controls \(2, 16\), '
+                     r'source_ids \(3,\)'):
     preprocess.read_cache(str(tmp_path / 'short_controls'))
   # A cache whose parts or controls do not fit the converter of its own encoding.
   melody_converter = melody.MelodyConverter(slice_bars=2)
   two_parts = str(tmp_path / 'two_parts')
   preprocess.write_cache(_hand_built(np.zeros([3, 32, 2]), encoding='melody', slice_bars=2),
                          two_parts)
-  with pytest.raises(ValueError, match=r'damaged: windows of 32 steps and 2 part\(s\)'):
+  with pytest.raises(ValueError, match=r'damaged: melody labels need a last axis of 1 part\(s\) '
+                     r'\(melody\), got shape \(3, 32, 2\)'):
     preprocess.load_examples(two_parts, melody_converter)
   with_controls = str(tmp_path / 'with_controls')
   preprocess.write_cache(_hand_built(np.zeros([3, 32, 1]), np.zeros([3, 32], np.int32),
                                      encoding='melody', slice_bars=2), with_controls)
-  with pytest.raises(ValueError, match='damaged: melody windows take no controls'):
+  with pytest.raises(ValueError, match='damaged: The melody encoding takes no controls'):
     preprocess.load_examples(with_controls, melody_converter)
   without_controls = str(tmp_path / 'without_controls')
   preprocess.write_cache(_hand_built(np.zeros([3, 32, 1]), encoding='controlled_melody',
                                      slice_bars=2), without_controls)
-  with pytest.raises(ValueError, match='damaged: controlled_melody windows need controls'):
+  with pytest.raises(ValueError, match=r'damaged: The controlled_melody encoding needs controls '
+                     r'\[N, 32\]'):
     preprocess.load_examples(without_controls, ControlledMelodyConverter(slice_bars=2))
+  short_controls = str(tmp_path / 'short_controls_for_the_family')
+  preprocess.write_cache(_hand_built(np.zeros([3, 32, 1]), np.zeros([3, 8], np.int32),
+                                     encoding='controlled_melody', slice_bars=2), short_controls)
+  with pytest.raises(ValueError, match=r'damaged: Controls must be \[N, 32\], got \(3, 8\)'):
+    preprocess.load_examples(short_controls, ControlledMelodyConverter(slice_bars=2))
 
 
 def test_a_cache_for_another_config_is_refused(folder_windows, tmp_path):

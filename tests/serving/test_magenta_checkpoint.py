@@ -159,7 +159,7 @@ def test_free_running_decode_matches_the_original(loaded):
   tokens = check_free_running_decode(name, model, num_bars)
   # The decoded NoteSequences equal the original's.
   if num_bars is None:
-    converter = magenta_checkpoint.contract.get_converter(config.data)
+    converter = magenta_checkpoint.contract.get_converter(config)
     ours = converter.from_tensors(tokens)
     theirs = tfrecord_sequences(fixture(name) / 'decoded.tfrecord')
     assert [notes(s) for s in ours] == [notes(s) for s in theirs]
@@ -170,7 +170,7 @@ def test_trio_free_running_decode_of_all_bars():
   name = 'hierdec-trio_16bar'
   model, config, _ = magenta_checkpoint.load_model(str(fixture(name) / 'model.ckpt'))
   tokens = check_free_running_decode(name, model)
-  converter = magenta_checkpoint.contract.get_converter(config.data)
+  converter = magenta_checkpoint.contract.get_converter(config)
   theirs = tfrecord_sequences(fixture(name) / 'decoded.tfrecord')
   assert [notes(s) for s in converter.from_tensors(tokens)] == [notes(s) for s in theirs]
 
@@ -239,7 +239,7 @@ def test_a_chord_conditioned_import_encodes_and_decodes_with_its_controls(tmp_pa
   prefix = magenta_checkpoint.write_original_checkpoint(
       str(tmp_path / 'model.ckpt'), {n: 0.3 * a for n, a in random_arrays(shapes).items()})
   model, config, _ = magenta_checkpoint.load_model(prefix)
-  converter = magenta_checkpoint.contract.get_converter(config.data)
+  converter = magenta_checkpoint.contract.get_converter(config)
   assert (converter.input_depth, converter.control_depth) == (139, 49)
   rng = np.random.default_rng(1)
   labels = rng.integers(0, 90, size=[2, 32, 1]).astype(np.int32)
@@ -437,7 +437,7 @@ def test_mvl_import_then_mvl_sample_and_mvl_interpolate(tmp_path, name):
   assert result.returncode == 0, result.stderr[-3000:]
   assert len(list((tmp_path / 'morph').glob('*-of-003.mid'))) == 3
   # Every track is one of the family's parts (trio: melody, bass program, drums on channel 10).
-  parts = magenta_checkpoint.contract.get_converter(checkpoints.load_config(run_dir).data).parts
+  parts = magenta_checkpoint.contract.get_converter(checkpoints.load_config(run_dir)).parts
   allowed = {(part.program, part.is_drum) for part in parts}
   for path in [*(tmp_path / 'samples').glob('*.mid'), *(tmp_path / 'morph').glob('*.mid')]:
     tracks = {(track.program, track.is_drum)
@@ -461,7 +461,7 @@ def test_converters_give_the_original_tensors_for_the_inputs(name):
   g = golden(name)
   config = config_lib.load_config(hparams(name)['magenta_config'])
   config.data.max_windows_per_sequence = None  # every window, in order
-  converter = magenta_checkpoint.contract.get_converter(config.data)
+  converter = magenta_checkpoint.contract.get_converter(config)
   for index, sequence in enumerate(tfrecord_sequences(fixture(name) / 'inputs.tfrecord')):
     labels = np.asarray(converter.to_tensors(sequence).labels[0])
     np.testing.assert_array_equal(labels, part_labels(converter.output_depths,

@@ -217,6 +217,12 @@ def test_chunks_are_not_padded_and_do_not_change_the_encoding(model):
     np.testing.assert_allclose(mu_alone[0], mu[row], atol=1e-5)
     np.testing.assert_allclose(sigma_alone[0], sigma[row], atol=1e-5)
   assert model.inference.encode.experimental_get_tracing_count() == 1
+  # A one-part family's windows may come without their part axis: [N, T] for [N, T, 1].
+  _, mu_flat, _ = model.encode_labels(labels[..., 0], seed=0)
+  np.testing.assert_array_equal(mu_flat, mu)
+  assert model.to_note_sequences(labels[..., 0]) == model.to_note_sequences(labels)
+  with pytest.raises(ValueError, match=r'Labels must be \[N, 32, 1\], got \(6, 16, 1\)'):
+    model.encode_labels(labels[:, :16], seed=0)
 
 
 def test_bfloat16_generation_stays_close_to_float32(run_dir, model):

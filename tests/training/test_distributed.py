@@ -98,7 +98,7 @@ def deterministic_loss(model, batch, step, model_config, seed, **kwargs):
 
 losses.compute_loss = deterministic_loss
 config = helpers.tiny_config()
-converter = contract.get_converter(config.data)
+converter = contract.get_converter(config)
 labels = preprocess.load_examples(helpers.write_melody_midis(sys.argv[2]), converter).labels
 for strategy in (tf.distribute.OneDeviceStrategy('/cpu:0'),
                  tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])):

@@ -37,7 +37,7 @@ def midi_dir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def window_set(midi_dir):
-  return preprocess.load_examples(midi_dir, contract.get_converter(helpers.tiny_config().data))
+  return preprocess.load_examples(midi_dir, contract.get_converter(helpers.tiny_config()))
 
 
 def _config(num_steps, **overrides):
@@ -61,7 +61,7 @@ def _assert_same_weights(prefix_a, prefix_b):
 
 
 def test_the_data_stream_is_a_function_of_the_batch_number(window_set):
-  converter = contract.get_converter(helpers.tiny_config().data)
+  converter = contract.get_converter(helpers.tiny_config())
   labels = window_set.labels[:11]  # 11 windows, batches of 4: batches straddle epochs
 
   def batches(start, count):
@@ -152,17 +152,17 @@ def test_a_state_with_huge_or_non_finite_weights_is_never_saved(tmp_path, window
   if latest:  # what was saved is finite and resumes to a finite loss
     assert os.path.basename(latest) in str(error.value)
     state = train.TrainState(config, distribute.make_strategy('default'),
-                             contract.get_converter(config.data))
+                             contract.get_converter(config))
     checkpoints.restore(state.checkpoint, latest)
     batch = next(iter(input_pipeline.make_dataset(window_set.labels[:8], state.model and
-                                                  contract.get_converter(config.data), 8,
+                                                  contract.get_converter(config), 8,
                                                   seed=0, shuffle=False, repeat=False)))
     assert train._state_is_finite(state, batch)  # pylint: disable=protected-access
 
 
 def test_finite_check_catches_huge_weights_that_are_still_finite(window_set):
   config = _config(1)
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   state = train.TrainState(config, distribute.make_strategy('default'), converter)
   batch = next(iter(input_pipeline.make_dataset(window_set.labels[:8], converter, 8, seed=0,
                                                 shuffle=False, repeat=False)))
@@ -289,6 +289,30 @@ def test_a_run_config_missing_a_section_or_with_an_unknown_key_is_named(tmp_path
   (run_dir / 'config.json').write_text(__import__('json').dumps(config))
   with pytest.raises(config_lib.ConfigError, match='has no model section'):
     config_lib.load_run_config(str(run_dir))
+
+
+def test_a_run_config_of_an_earlier_version_has_its_family_options_moved(tmp_path):
+  # Before the family section, every run's config held data.gap_bars (trio's).
+  run_dir = tmp_path / 'run'
+  run_dir.mkdir()
+
+  def load(name, gap_bars=2):
+    config = config_lib.load_config(name).to_dict()
+    del config['family']
+    config['data']['gap_bars'] = gap_bars
+    (run_dir / 'config.json').write_text(__import__('json').dumps(config))
+    return config_lib.load_run_config(str(run_dir))
+
+  config = load('tiny-trio_16bar', gap_bars=3)
+  assert config.family.to_dict() == {'gap_bars': 3} and 'gap_bars' not in config.data
+  assert load('tiny-mel_2bar').family.to_dict() == {}  # where it did nothing it goes
+  # The family checks its own options (and fills in its defaults).
+  assert load('tiny-trio_16bar').family.to_dict() == {'gap_bars': 2}
+  config = config_lib.load_config('tiny-mel_2bar')
+  config.family.gap_bars = 2
+  with pytest.raises(config_lib.ConfigError, match=r'family.gap_bars: the melody family has no '
+                     r'such option \(its options: none\)'):
+    config_lib.validate(config, 'my config')
 
 
 def test_sigterm_saves_and_exits_143(tmp_path, midi_dir):

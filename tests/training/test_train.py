@@ -18,6 +18,8 @@ from tensorflow.python.checkpoint import checkpoint_management
 
 from music_vae_lite import checkpoints
 from music_vae_lite.families import contract
+from music_vae_lite.families import drums
+from music_vae_lite.families import melody
 from music_vae_lite.training import distribute
 from music_vae_lite.pipeline import input_pipeline
 from music_vae_lite.training import losses
@@ -37,7 +39,7 @@ def midi_dir(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def window_set(midi_dir):
-  return preprocess.load_examples(midi_dir, contract.get_converter(tiny_config().data))
+  return preprocess.load_examples(midi_dir, contract.get_converter(tiny_config()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,14 +52,14 @@ def test_melody_notes_follow_label_conventions():
   labels[4] = 1  # note off
   labels[8] = 64 - 19  # E4, cut by the next note-on
   labels[10] = 67 - 19  # G4, held to the end
-  assert pianoroll.melody_notes(labels) == [(60, 0, 4), (64, 8, 10), (67, 10, 32)]
+  assert melody.MELODY_PART.picture_notes(labels) == [(60, 0, 4), (64, 8, 10), (67, 10, 32)]
 
 
 def test_drum_hits_decode_bits():
   labels = np.zeros(16, np.int32)
   labels[0] = 1 | 4  # classes 0 and 2
   labels[3] = 256  # class 8
-  assert pianoroll.drum_hits(labels) == [(0, 0, 1), (2, 0, 1), (8, 3, 4)]
+  assert drums.DRUMS_PART.picture_notes(labels) == [(0, 0, 1), (2, 0, 1), (8, 3, 4)]
 
 
 def test_render_draws_notes_in_column_colours_and_png_round_trips(tmp_path):
@@ -89,8 +91,9 @@ def test_render_labels_pitches_drums_and_bars_in_gutters():
   gutter = labelled[top:, :left].reshape(-1, 3)
   assert (np.abs(gutter.astype(int) - text).sum(axis=1) < 60).any()  # some text was drawn
   assert (np.abs(labelled[:top].reshape(-1, 3).astype(int) - text).sum(axis=1) < 60).any()
-  assert [name for _, name in pianoroll._row_labels(  # pylint: disable=protected-access
-      pianoroll._Layout('melody', [window]))] == ['C3', 'C4', 'C5']  # pylint: disable=protected-access
+  layout = pianoroll._Layout('melody', [[(60, 0, 1)]])  # pylint: disable=protected-access
+  assert [name for _, name in pianoroll._row_labels(layout)] == [  # pylint: disable=protected-access
+      'C3', 'C4', 'C5']
   drums = pianoroll.render([[np.ones(16, np.int32)]], 'drums')
   assert drums.shape[1] > pianoroll.render([[np.ones(16, np.int32)]], 'drums',
                                            labels=False).shape[1] + 40  # 'closed hi-hat'
@@ -133,7 +136,7 @@ def test_render_rejects_empty_grid():
 
 def _one_step(config, window_set, steps=1):
   strategy = distribute.make_strategy('default')
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   state = train.TrainState(config, strategy, converter)
   before = [v.numpy() for v in state.model.trainable_variables]
   dataset = distribute.distribute_windows(strategy, window_set.labels, converter,
@@ -172,9 +175,9 @@ def test_fused_kernels_train_a_full_size_batch_with_scheduled_sampling(window_se
   config = config_lib.load_config('cat-mel_2bar_small')
   config.train.fused_lstm = True
   strategy = distribute.make_strategy('default')
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   state = train.TrainState(config, strategy, converter)
-  labels = np.resize(window_set.labels, [512, converter.window_steps]).astype(np.int32)
+  labels = np.resize(window_set.labels, [512, converter.window_steps, 1]).astype(np.int32)
   batch = {'inputs': converter.inputs_from_labels(labels).astype(np.float32), 'labels': labels,
            'lengths': np.full([512], converter.window_steps, np.int32)}
   dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat())
@@ -223,7 +226,8 @@ def test_train_and_evaluate_writes_summaries_checkpoints_and_resumes(tmp_path, w
   png = tf.io.decode_png(image[2]).numpy()
   assert png.shape[:2] == (int(image[1]), int(image[0]))
   eval_events = read_events(os.path.join(run_dir, 'eval'))
-  for tag in train.EVAL_METRICS + train.EVAL_HISTOGRAMS:
+  decoder_metrics = ('metrics/teacher_forced_accuracy', 'metrics/sampled_note_on_accuracy')
+  for tag in train.EVAL_METRICS + train.EVAL_HISTOGRAMS + decoder_metrics:
     assert [step for step, _ in eval_events[tag]] == [3, 6], tag
   # A histogram summary is a [buckets, 3] tensor of (left edge, right edge, count) over z's dims.
   histogram = eval_events['latent/kl_bits_per_dimension'][-1][1]
@@ -250,7 +254,7 @@ def test_restore_brings_back_model_optimizer_step_and_random_state(tmp_path, win
   assert any(name.startswith('rng/') for name in saved)
 
   state = train.TrainState(config, distribute.make_strategy('default'),
-                           contract.get_converter(config.data))
+                           contract.get_converter(config))
   checkpoints.restore(state.checkpoint, prefix)
   assert state.step == 3
   rewritten = checkpoint_values(state.checkpoint.write(str(tmp_path / 'rewritten' / 'ckpt')))
@@ -378,7 +382,7 @@ def test_unwritable_run_dir_is_reported(tmp_path, window_set):
 
 def test_evaluate_reports_both_accuracies_over_every_window(window_set):
   config = tiny_config()
-  converter = contract.get_converter(config.data)
+  converter = contract.get_converter(config)
   model = train.build_model(config, converter)
   _, eval_set = input_pipeline.split_by_source(window_set, 0.25)
   labels = eval_set.labels[:5]
