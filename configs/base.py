@@ -25,10 +25,9 @@ def get_base_config():
 
   config.model = ml_collections.ConfigDict()
   config.model.encoder = 'bidirectional'  # or 'hierarchical': per bar, then over the bars
-  config.model.decoder = 'flat'  # 'flat' or 'hierarchical' (conductor emits one embedding per bar)
-  # Hierarchical decoder, several parts (trio): one core decoder per part, each fed only its own
-  # previous token (the original's hierdec-trio); False: one core decoder over all parts.
-  config.model.split_parts = False
+  # The decoder (nn/decoders/registry.py): 'flat' or 'hierarchical' (a conductor emits one
+  # embedding per bar), both categorical.
+  config.model.decoder = 'flat'
   # Hierarchical encoder and decoder: bars per segment (the original's level lengths [16, 16] for
   # 16 bars are 1 bar per segment; 2 gives [8, 32]: eight 2-bar segments).
   config.model.segment_bars = 1
@@ -47,6 +46,10 @@ def get_base_config():
   config.model.beta_rate = 0.0
   config.model.sampling_schedule = 'constant'  # 'constant', 'exponential' or 'inverse_sigmoid'
   config.model.sampling_rate = 0.0
+
+  # The options of the decoder config.model.decoder names, declared and checked by it (its
+  # OPTIONS; e.g. the hierarchical decoder's split_parts).
+  config.decoder = ml_collections.ConfigDict()
 
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 512

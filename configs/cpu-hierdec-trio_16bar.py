@@ -14,7 +14,7 @@ def get_config():
   config.data.slice_bars = 16
   config.family.gap_bars = 2
   config.model.decoder = 'hierarchical'
-  config.model.split_parts = True
+  config.decoder.split_parts = True
   config.model.z_size = 128
   config.model.enc_rnn_size = (256,)
   config.model.dec_rnn_size = (256, 256)

@@ -27,7 +27,7 @@ def get_config():
   config.family.gap_bars = 2
   config.model.encoder = 'bidirectional'
   config.model.decoder = 'hierarchical'
-  config.model.split_parts = True
+  config.decoder.split_parts = True
   config.model.z_size = 512
   config.model.enc_rnn_size = (2048, 2048)
   config.model.dec_rnn_size = (1024, 1024)

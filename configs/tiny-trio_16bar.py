@@ -5,5 +5,5 @@ from music_vae_lite.configs import base
 def get_config():
   config = base.get_tiny_config('tiny-trio_16bar', 'trio', 16, 'hierarchical')
   config.family.gap_bars = 2
-  config.model.split_parts = True
+  config.decoder.split_parts = True
   return config

@@ -9,6 +9,7 @@ import ml_collections
 
 from music_vae_lite.families import registry
 from music_vae_lite import files
+from music_vae_lite.nn.decoders import registry as decoder_registry
 
 RUN_CONFIG_FILE = 'config.json'  # in a run directory: the config it was trained with
 
@@ -73,7 +74,7 @@ def flatten_config(value, prefix=''):
 _CHOICES = {
     'data.encoding': tuple(sorted(registry.ENCODINGS)),
     'model.encoder': ('bidirectional', 'hierarchical'),
-    'model.decoder': ('flat', 'hierarchical'),
+    'model.decoder': tuple(sorted(decoder_registry.DECODERS)),
     'model.sampling_schedule': ('constant', 'exponential', 'inverse_sigmoid'),
     'train.freeze': ('none', 'encoder', 'encoder_and_conductor'),
 }
@@ -84,13 +85,14 @@ _NOT_NEGATIVE = ('data.max_windows_per_sequence', 'train.num_steps', 'train.max_
                  'data.transpose',
                  'model.free_bits', 'model.max_beta', 'model.sampling_rate', 'train.min_learning_rate', 'train.grad_clip')
 _SECTIONS = ('data', 'model', 'train')
-# The section whose keys their owner declares and checks: the options of the family
-# config.data.encoding names (its converter's OPTIONS).
-_OWNED_SECTIONS = ('family',)
+# The sections whose keys their owner declares and checks: the options of the family
+# config.data.encoding names (its converter's OPTIONS), and of the decoder config.model.decoder
+# names (its OPTIONS; checked when the model is built, since decoders need TensorFlow).
+_OWNED_SECTIONS = ('family', 'decoder')
 # Keys that moved into the owners' sections (issue 20): a run directory written before holds them
-# in data. gap_bars goes to a family that has it (trio); it is dropped otherwise (it did nothing
-# there).
-_MOVED = {'data.gap_bars': 'family.gap_bars'}
+# in data and model. gap_bars goes to a family that has it (trio), split_parts to the decoder
+# where it was set; both are dropped otherwise (they did nothing there).
+_MOVED = {'data.gap_bars': 'family.gap_bars', 'model.split_parts': 'decoder.split_parts'}
 
 
 class ConfigError(ValueError):

@@ -3,11 +3,12 @@ r"""mvl_evaluate: reconstruction metrics of a trained model on a set of examples
   mvl_evaluate --run_dir=runs/mel --examples=data/midi --output_json=eval.json [--split=eval]
 
 Reports over every window of the examples (or of their held-out / training split, by the run's
-config.data.eval_fraction, with --split): teacher-forced accuracy (each decoder step sees the true
-previous token), sampled accuracy (free-running: each step sees the model's own sample, sampling
-probability 1, as in the original's eval), r_loss (summed cross-entropy per window, nats), the KL
-in bits, and the rest of train.EVAL_METRICS. For a family of several parts (trio: melody, bass,
-drums) `parts` gives each part's accuracies as well.
+config.data.eval_fraction, with --split): each metric the model's decoder reports, teacher forced
+(each decoder step sees the true previous token) and sampled (free-running: each step sees the
+model's own sample, sampling probability 1, as in the original's eval), e.g.
+teacher_forced_accuracy and sampled_note_on_accuracy for the categorical decoders; r_loss (-log
+p(x|z) per window, nats), the KL in bits, and the rest of train.EVAL_METRICS. For a family of
+several parts (trio: melody, bass, drums) `parts` gives each part's metrics as well.
 """
 import json
 import os
@@ -34,12 +35,9 @@ _BATCH_SIZE = flags.DEFINE_integer('batch_size', None, 'Evaluation batch (defaul
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed for z ~ q(z|x) and the free-running samples.')
 flags.mark_flags_as_required(['examples', 'output_json'])
 
-# JSON key -> train.EVAL_METRICS name.
+# JSON key -> train.EVAL_METRICS name (the decoder's metrics follow, as
+# teacher_forced_<name> and sampled_<name>).
 _KEYS = {
-    'teacher_forced_accuracy': 'metrics/teacher_forced_accuracy',
-    'sampled_accuracy': 'metrics/sampled_accuracy',
-    'teacher_forced_note_on_accuracy': 'metrics/teacher_forced_note_on_accuracy',
-    'sampled_note_on_accuracy': 'metrics/sampled_note_on_accuracy',
     'active_units': 'latent/active_units',
     'r_loss': 'losses/r_loss',
     'r_loss_per_step': 'losses/r_loss_per_step',
@@ -92,12 +90,14 @@ def main(argv):
               'examples': _EXAMPLES.value, 'split': _SPLIT.value,
               'num_windows': metrics['num_windows'],
               'num_files': len(set(int(i) for i in window_set.source_ids))}
+    parts = {}  # e.g. trio: each part's metrics (the decoder names them <metric>/<part>)
+    for name, value in metrics.items():
+      if name.startswith('metrics/'):
+        key, _, part = name[len('metrics/'):].partition('/')
+        (parts.setdefault(part, {}) if part else report)[key] = value
     report.update({key: metrics[name] for key, name in _KEYS.items()})
-    if len(model.converter.parts) > 1:  # e.g. trio: each part's accuracies
-      report['parts'] = {
-          part.name: {key: metrics[f'{name}/{part.name}'] for key, name in _KEYS.items()
-                      if name.startswith('metrics/')}
-          for part in model.converter.parts}
+    if parts:
+      report['parts'] = parts
     checkpoints.atomic_write(output_json, json.dumps(report, indent=2) + '\n')
     print(json.dumps(report, indent=2))
 

@@ -1,5 +1,5 @@
 """The MusicVAE: flat and hierarchical bidirectional LSTM encoders, and the model that joins an
-encoder q(z|x) to a decoder p(x|z) (decoders/categorical.py) as a config describes.
+encoder q(z|x) to a decoder p(x|z) (nn/decoders/) as a config describes.
 
 Everything is a `tf.Module` holding plain `tf.Variable`s laid out as the original's checkpoint
 variables (see `original_variable_names`), so a loader for Magenta checkpoints can map them by name.
@@ -9,8 +9,8 @@ Shapes: B batch, T steps, D input depth, Z latent size.
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from music_vae_lite.nn.decoders import categorical
 from music_vae_lite.nn import lstm
+from music_vae_lite.nn.decoders import registry as decoder_registry
 
 tfd = tfp.distributions
 
@@ -82,41 +82,36 @@ class HierarchicalLstmEncoder(tf.Module):
 
 
 class MusicVAE(tf.Module):
-  """Encoder q(z|x) plus a flat or hierarchical decoder p(x|z).
+  """Encoder q(z|x) plus the decoder p(x|z) that config.model.decoder names (nn/decoders/).
 
   Args:
     model_config: `config.model` (z_size, enc_rnn_size, dec_rnn_size, conductor_rnn_size,
-      encoder, decoder, split_parts, segment_bars).
-    parts: the converter's parts (label_windows.Part), in output order: e.g. (melody,), or
-      (melody, bass, drums) for trio.
-    num_steps: sequence length T.
-    control_depth: classes of the per-step control (e.g. 49 triads), 0 for none.
+      encoder, decoder, segment_bars).
+    family: the data family (contract.Converter): its encoder input width, window length and the
+      target arrays the decoder writes.
     seed: integer seed for the initial weights.
+    decoder_config: `config.decoder`, the decoder's options.
   """
 
-  def __init__(self, model_config, parts, num_steps, control_depth=0, seed=0, name='music_vae'):
+  def __init__(self, model_config, family, seed=0, decoder_config=None, name='music_vae'):
     super().__init__(name=name)
     self.z_size = model_config.z_size
-    self.num_steps = num_steps
-    self.parts = tuple(parts)
-    self.control_depth = control_depth
-    # The encoder reads every part (one-hot, or a drum roll), then the controls' one-hot.
-    self.input_depth = sum(part.input_depth for part in self.parts) + control_depth
-    self.output_depth = sum(part.depth for part in self.parts)
+    self.family = family
+    self.num_steps = num_steps = family.window_steps
     seeds = lstm.split_seeds(tf.constant([seed, 0], tf.int64), 4)
-    enc_sizes, dec_sizes = list(model_config.enc_rnn_size), list(model_config.dec_rnn_size)
-    conductor_sizes = list(model_config.get('conductor_rnn_size') or dec_sizes)
-    # Hierarchical encoder and decoder: segments of this many steps (a bar by default).
+    enc_sizes = list(model_config.enc_rnn_size)
+    # Hierarchical encoder: segments of this many steps (a bar by default).
     segment_steps = 16 * int(model_config.get('segment_bars', 1))
+    decoder_class = decoder_registry.decoder_class(model_config.decoder)
     with self.name_scope:
       encoder = getattr(model_config, 'encoder', 'bidirectional')
       if encoder == 'bidirectional':
-        self.encoder = BidirectionalLstmEncoder(self.input_depth, enc_sizes, seeds[0])
+        self.encoder = BidirectionalLstmEncoder(family.input_depth, enc_sizes, seeds[0])
       elif encoder == 'hierarchical':
         if num_steps % segment_steps:
           raise ValueError(f'The hierarchical encoder needs whole segments of {segment_steps} '
                            f'steps, not {num_steps} steps.')
-        self.encoder = HierarchicalLstmEncoder(self.input_depth, enc_sizes, seeds[0],
+        self.encoder = HierarchicalLstmEncoder(family.input_depth, enc_sizes, seeds[0],
                                                segment_steps=segment_steps)
       else:
         raise ValueError(f"config.model.encoder must be 'bidirectional' or 'hierarchical', "
@@ -125,30 +120,13 @@ class MusicVAE(tf.Module):
       self.mu = lstm.Dense(2 * enc_sizes[-1], self.z_size, seeds[1], stddev=0.001, name='mu')
       self.sigma = lstm.Dense(2 * enc_sizes[-1], self.z_size, seeds[2], stddev=0.001,
                          activation=tf.nn.softplus, name='sigma')
-      split_parts = bool(getattr(model_config, 'split_parts', False))
-      if model_config.decoder == 'flat':
-        if split_parts:
-          raise ValueError('config.model.split_parts needs the hierarchical decoder (the flat '
-                           'decoder writes every part with one LSTM, as the original\'s flat trio).')
-        self.decoder = categorical.FlatDecoder(self.parts, dec_sizes, self.z_size, num_steps,
-                                            seeds[3], control_depth=control_depth)
-      elif model_config.decoder == 'hierarchical':
-        self.decoder = categorical.HierarchicalDecoder(
-            self.parts, dec_sizes, self.z_size, num_steps, seeds[3], steps_per_bar=segment_steps,
-            split_parts=split_parts, control_depth=control_depth, conductor_sizes=conductor_sizes)
-      else:
-        raise ValueError(f"config.model.decoder must be 'flat' or 'hierarchical', "
-                         f'not {model_config.decoder!r}.')
+      self.decoder = decoder_class.from_config(family, model_config, seeds[3], decoder_config)
 
   def posterior(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
     """q(z|x) = N(mu, diag(sigma^2)) for inputs [B, T, D] of the given lengths [B] (D includes the
     controls' one-hot, for a conditioned model)."""
     encoding = self.encoder(inputs, lengths, fused, compute_dtype)
     return tfd.MultivariateNormalDiag(loc=self.mu(encoding), scale_diag=self.sigma(encoding))
-
-  @staticmethod
-  def prior(z_size):
-    return tfd.MultivariateNormalDiag(loc=tf.zeros([z_size]), scale_diag=tf.ones([z_size]))
 
   def num_parameters(self):
     return sum(int(v.shape.num_elements()) for v in self.trainable_variables)

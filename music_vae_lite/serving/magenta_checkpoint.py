@@ -266,7 +266,7 @@ class Family(NamedTuple):
   builds): everything but the number of steps, which no variable shows."""
   encoder: str  # 'bidirectional' or 'hierarchical' (config.model.encoder)
   decoder: str  # 'flat' or 'hierarchical' (config.model.decoder)
-  split_parts: bool  # one core decoder per part (config.model.split_parts)
+  split_parts: bool  # one core decoder per part (config.decoder.split_parts)
   input_depth: int  # encoder input: every part's input, then the controls' one-hot
   core_depths: tuple  # output width of each core decoder: (sum of parts,), or one per part
   control_depth: int  # control classes fed to the decoder (0: none)
@@ -283,7 +283,7 @@ class Family(NamedTuple):
 def config_family(config):
   """The Family of the model `config` builds (the widths come from its data converter)."""
   converter = contract.get_converter(config)
-  split_parts = bool(config.model.get('split_parts', False))
+  split_parts = bool(config.get('decoder', {}).get('split_parts', False))
   return Family(encoder=config.model.get('encoder', 'bidirectional'),
                 decoder=config.model.decoder, split_parts=split_parts,
                 input_depth=converter.input_depth,

@@ -40,23 +40,25 @@ def per_dimension_kl(posterior):
 
 
 def compute_loss(model, batch, step, model_config, seed, sampling_probability=None, fused=False,
-                 compute_dtype=tf.float32):
+                 compute_dtype=tf.float32, with_weights=False):
   """Loss and metrics for one batch, averaged over it.
 
   Args:
     model: a `models.MusicVAE`.
-    batch: {'inputs' [B, T, D], 'labels' [B, T, P], 'lengths' [B], and 'controls' [B, T] for a
-      conditioned model}.
+    batch: a batch of input_pipeline.make_dataset: 'inputs' [B, T, D], 'lengths' [B], the family's
+      target arrays (e.g. 'labels' [B, T, P]) and 'controls' for a conditioned model.
     step: the global step (drives beta and the sampling schedule).
     model_config: `config.model`.
     seed: a stateless seed [2] for z and scheduled sampling.
     sampling_probability: overrides the schedule (eval: 0 = teacher forced, 1 = free running).
+    with_weights: also return each figure's weight in a mean over batches: the batch's windows
+      for the loss terms, the decoder's own weight for its metrics.
   Returns:
-    (loss, {name: scalar}) with the TensorBoard names. Accuracy counts every part's steps; with
-    several parts, `metrics/accuracy/<part>` and `metrics/note_on_accuracy/<part>` give each.
+    (loss, {name: scalar}) with the TensorBoard names, or (loss, scalars, weights): the loss
+    terms, and `metrics/<name>` for every metric the decoder reports (decoders/base.py).
   """
   z_seed, decoder_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-  labels = tf.cast(batch['labels'], tf.int32)
+  targets = model.family.targets(batch)
   lengths = tf.cast(batch['lengths'], tf.int32)
   controls = batch.get('controls')
   posterior = model.posterior(batch['inputs'], lengths, fused, compute_dtype)
@@ -65,32 +67,28 @@ def compute_loss(model, batch, step, model_config, seed, sampling_probability=No
       tf.shape(posterior.mean()), z_seed)
   if sampling_probability is None:
     sampling_probability = schedules.sampling_probability(step, model_config)
-  logits = model.decoder.reconstruct(z, labels, sampling_probability, controls, seed=decoder_seed,
-                                     fused=fused, compute_dtype=compute_dtype)
-  r_loss, steps = model.decoder.reconstruction_loss(logits, labels, lengths)
+  outputs = model.decoder.reconstruct(z, targets, sampling_probability, controls,
+                                      seed=decoder_seed, fused=fused,
+                                      compute_dtype=compute_dtype)
+  r_loss, decoder_metrics = model.decoder.reconstruction_loss(outputs, targets, lengths)
   kl, kl_clipped = kl_cost(posterior, model_config)
   beta = schedules.beta(step, model_config)
   loss = tf.reduce_mean(r_loss) + beta * tf.reduce_mean(kl_clipped)
-  correct, note_on, mask = steps['correct'], steps['note_on'], steps['mask']
-  num_parts = len(model.decoder.parts)
+  num_steps = tf.cast(tf.reduce_sum(lengths), tf.float32)
   metrics = {
       'loss': loss,
       'losses/r_loss': tf.reduce_mean(r_loss),
-      'losses/r_loss_per_step': tf.reduce_sum(r_loss) / tf.reduce_sum(mask),
+      'losses/r_loss_per_step': tf.reduce_sum(r_loss) / num_steps,
       'losses/kl_loss': tf.reduce_mean(kl_clipped),
       'losses/kl_nats': tf.reduce_mean(kl),
       'losses/kl_bits': tf.reduce_mean(kl) / LN2,
       'losses/kl_beta': tf.convert_to_tensor(beta, tf.float32),
       'sampling_probability': tf.convert_to_tensor(sampling_probability, tf.float32),
-      'metrics/accuracy': tf.reduce_sum(correct) / (tf.reduce_sum(mask) * num_parts),
-      # 0 for a batch without any note on (evaluation weights batches by their note-on steps).
-      'metrics/note_on_accuracy': tf.math.divide_no_nan(tf.reduce_sum(correct * note_on),
-                                                        tf.reduce_sum(note_on)),
   }
-  if num_parts > 1:
-    for k, part in enumerate(model.decoder.parts):
-      metrics[f'metrics/accuracy/{part.name}'] = (tf.reduce_sum(correct[..., k])
-                                                  / tf.reduce_sum(mask))
-      metrics[f'metrics/note_on_accuracy/{part.name}'] = tf.math.divide_no_nan(
-          tf.reduce_sum(correct[..., k] * note_on[..., k]), tf.reduce_sum(note_on[..., k]))
-  return loss, metrics
+  metrics.update({f'metrics/{name}': metric.value for name, metric in decoder_metrics.items()})
+  if not with_weights:
+    return loss, metrics
+  windows = tf.cast(tf.shape(r_loss)[0], tf.float32)
+  weights = {name: windows for name in metrics}
+  weights.update({f'metrics/{name}': metric.weight for name, metric in decoder_metrics.items()})
+  return loss, metrics, weights

@@ -56,12 +56,14 @@ from music_vae_lite.training import schedules
 from music_vae_lite.training import summaries
 from music_vae_lite.training import warm_start
 
-# Scalars written to run_dir/eval and returned by `evaluate`.
+# Scalars written to run_dir/eval and returned by `evaluate`, besides the decoder's metrics (for
+# each metric <name> it reports: metrics/teacher_forced_<name> and metrics/sampled_<name>).
 EVAL_METRICS = ('loss', 'losses/r_loss', 'losses/r_loss_per_step', 'losses/kl_loss',
-                'losses/kl_bits', 'losses/kl_nats', 'losses/kl_beta',
-                'metrics/teacher_forced_accuracy', 'metrics/sampled_accuracy',
-                'metrics/teacher_forced_note_on_accuracy', 'metrics/sampled_note_on_accuracy',
-                'losses/sampled_r_loss', 'latent/active_units')
+                'losses/kl_bits', 'losses/kl_nats', 'losses/kl_beta', 'losses/sampled_r_loss',
+                'latent/active_units')
+# The loss terms the evaluator reports, from its teacher-forced pass.
+_EVAL_LOSSES = ('loss', 'losses/r_loss', 'losses/r_loss_per_step', 'losses/kl_loss',
+                'losses/kl_bits', 'losses/kl_nats', 'losses/kl_beta')
 # Per-dimension values written to run_dir/eval as histograms (over the z dimensions).
 EVAL_HISTOGRAMS = ('latent/kl_bits_per_dimension',)
 # A dimension is active when its posterior mean varies over the windows by more than this
@@ -180,14 +182,16 @@ def make_train_step(state):
 
 
 class Evaluator:
-  """Teacher-forced and free-running metrics of a model on label windows.
+  """Teacher-forced and free-running metrics of a model on held-out windows.
 
-  Teacher-forced: every decoder step gets the true previous token (sampling probability 0).
+  Teacher-forced: every decoder step gets the true previous value (sampling probability 0).
   Sampled: every step gets the model's own sample (probability 1, temperature 1), as in the
   original's eval of scheduled-sampling configs. Both use z drawn from q(z|x), like training. The
-  step only matters for `loss` (through beta). Note-on accuracies count only the steps whose
-  target starts a note (`categorical.Decoder.note_on`). Latent: `latent/active_units` counts the dimensions
-  whose posterior mean has variance > ACTIVE_UNIT_VARIANCE over the windows, and
+  step only matters for `loss` (through beta). The decoder says what it measures
+  (decoders/base.py): each of its metrics <name> is reported as metrics/teacher_forced_<name> and
+  metrics/sampled_<name>, averaged over batches with the decoder's weights (e.g. note-on
+  accuracy by note-on steps). Latent: `latent/active_units` counts the dimensions whose
+  posterior mean has variance > ACTIVE_UNIT_VARIANCE over the windows, and
   `latent/kl_bits_per_dimension` [Z] is each dimension's mean KL in bits (a histogram summary).
   """
 
@@ -198,33 +202,22 @@ class Evaluator:
 
     @tf.function(jit_compile=config.train.jit_compile)
     def eval_batch(batch, step, seed):
-      _, forced = losses.compute_loss(model, batch, step, config.model, seed,
-                                      sampling_probability=0.0, fused=fused, compute_dtype=dtype)
-      _, sampled = losses.compute_loss(model, batch, step, config.model, seed,
-                                       sampling_probability=1.0, fused=fused, compute_dtype=dtype)
+      _, forced, forced_weights = losses.compute_loss(
+          model, batch, step, config.model, seed, sampling_probability=0.0, fused=fused,
+          compute_dtype=dtype, with_weights=True)
+      _, sampled, sampled_weights = losses.compute_loss(
+          model, batch, step, config.model, seed, sampling_probability=1.0, fused=fused,
+          compute_dtype=dtype, with_weights=True)
       posterior = model.posterior(batch['inputs'], batch['lengths'], fused, dtype)
-      per_part = {}  # several parts: each part's accuracies too (compute_loss names them)
-      for part in model.decoder.parts if len(model.decoder.parts) > 1 else ():
-        for kind in ('accuracy', 'note_on_accuracy'):
-          per_part[f'metrics/teacher_forced_{kind}/{part.name}'] = forced[
-              f'metrics/{kind}/{part.name}']
-          per_part[f'metrics/sampled_{kind}/{part.name}'] = sampled[f'metrics/{kind}/{part.name}']
-      note_ons = tf.reduce_sum(model.decoder.note_on(batch['labels']), axis=[0, 1])  # [P]
-      return {
-          **per_part,
-          'loss': forced['loss'],
-          'losses/r_loss': forced['losses/r_loss'],
-          'losses/r_loss_per_step': forced['losses/r_loss_per_step'],
-          'losses/kl_loss': forced['losses/kl_loss'],
-          'losses/kl_bits': forced['losses/kl_bits'],
-          'losses/kl_nats': forced['losses/kl_nats'],
-          'losses/kl_beta': forced['losses/kl_beta'],
-          'metrics/teacher_forced_accuracy': forced['metrics/accuracy'],
-          'metrics/sampled_accuracy': sampled['metrics/accuracy'],
-          'metrics/teacher_forced_note_on_accuracy': forced['metrics/note_on_accuracy'],
-          'metrics/sampled_note_on_accuracy': sampled['metrics/note_on_accuracy'],
-          'losses/sampled_r_loss': sampled['losses/r_loss'],
-      }, posterior.mean(), losses.per_dimension_kl(posterior), note_ons
+      metrics = {name: (forced[name], forced_weights[name]) for name in _EVAL_LOSSES}
+      metrics['losses/sampled_r_loss'] = (sampled['losses/r_loss'],
+                                          sampled_weights['losses/r_loss'])
+      for name in forced:
+        if name.startswith('metrics/'):
+          metric = name[len('metrics/'):]
+          metrics[f'metrics/teacher_forced_{metric}'] = (forced[name], forced_weights[name])
+          metrics[f'metrics/sampled_{metric}'] = (sampled[name], sampled_weights[name])
+      return metrics, posterior.mean(), losses.per_dimension_kl(posterior)
 
     self._eval_batch = eval_batch
 
@@ -239,27 +232,25 @@ class Evaluator:
                                        repeat=True, drop_remainder=True).take(num_batches)
 
   def __call__(self, dataset, step, seed=0, progress=None):
-    """EVAL_METRICS and EVAL_HISTOGRAMS over the batches of `dataset`, plus 'num_windows'.
+    """EVAL_METRICS, the decoder's metrics and EVAL_HISTOGRAMS over the batches of `dataset`,
+    plus 'num_windows'.
 
-    Means are weighted by windows, the note-on accuracies by note-on steps. `progress`, if given,
-    is called with the number of windows done after every batch."""
+    Each figure is the mean of its batch values weighted by their weights (the loss terms by
+    windows, the decoder's metrics by the decoder's weights). `progress`, if given, is called
+    with the number of windows done after every batch."""
     totals, weights, count = {}, {}, 0
     means, kl_per_dimension = [], 0.0
     step = tf.constant(step, tf.int64)
     for index, batch in enumerate(dataset):
       batch_seed = tf.constant([seed, index], tf.int32)
-      metrics, mu, kl, note_ons = self._eval_batch(batch, step, batch_seed)
-      size = int(batch['labels'].shape[0])
-      note_ons = {part.name: float(n) for part, n in zip(self.converter.parts, note_ons.numpy())}
-      for name, value in metrics.items():
-        weight = size
-        if 'note_on' in name:  # weighted by the note-on steps: all parts', or the named part's
-          weight = note_ons.get(name.rsplit('/', 1)[-1], sum(note_ons.values()))
+      metrics, mu, kl = self._eval_batch(batch, step, batch_seed)
+      for name, (value, weight) in metrics.items():
+        weight = float(weight)
         totals[name] = totals.get(name, 0.0) + float(value) * weight
         weights[name] = weights.get(name, 0.0) + weight
       means.append(mu.numpy().astype(np.float64))
       kl_per_dimension = kl_per_dimension + tf.reduce_sum(kl, axis=0).numpy().astype(np.float64)
-      count += size
+      count += int(mu.shape[0])
       if progress:
         progress(count)
     if not count:
@@ -275,8 +266,8 @@ class Evaluator:
 
 def evaluate(model, config, windows, *, step, batch_size=None, seed=0, converter=None,
              progress=None):
-  """EVAL_METRICS over every window of `windows` (a WindowSet, or what input_pipeline.make_dataset
-  takes; one pass), with 'num_windows', and each part's accuracies for a family of several parts.
+  """EVAL_METRICS and the decoder's metrics (see Evaluator) over every window of `windows` (a
+  WindowSet, or what input_pipeline.make_dataset takes; one pass), with 'num_windows'.
 
   `progress(windows_done)` is called after every batch."""
   converter = converter or contract.get_converter(config)
@@ -469,11 +460,15 @@ def _log_progress(step, num_steps, loss, rate, batch_size):
 
 
 def _log_eval(step, metrics):
-  logging.info('eval at step %d: teacher-forced accuracy %.4f, sampled accuracy %.4f, '
-               'note-on accuracy %.4f, r_loss %.3f, kl_bits %.3f, active units %d', step,
-               metrics['metrics/teacher_forced_accuracy'], metrics['metrics/sampled_accuracy'],
-               metrics['metrics/teacher_forced_note_on_accuracy'], metrics['losses/r_loss'],
-               metrics['losses/kl_bits'], metrics['latent/active_units'])
+  """One line: the decoder's metrics over all parts (teacher-forced, then sampled), r_loss, KL and
+  active units."""
+  figures = [f'{name[len("metrics/"):].replace("_", " ")} {value:.4f}'
+             for prefix in ('metrics/teacher_forced_', 'metrics/sampled_')
+             for name, value in metrics.items() if name.startswith(prefix) and '/' not in
+             name[len('metrics/'):]]
+  logging.info('eval at step %d: %s, r_loss %.3f, kl_bits %.3f, active units %d', step,
+               ', '.join(figures), metrics['losses/r_loss'], metrics['losses/kl_bits'],
+               metrics['latent/active_units'])
 
 
 def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=None,
@@ -504,6 +499,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
     ValueError / FileNotFoundError: unusable examples (with the extraction report), bad settings.
   """
   config_lib.validate(config)
+  model_registry.check_decoder_options(config)  # before the data is loaded
   init_rename = tuple(init_rename) or tuple(config.train.get('init_rename', ()))
   strategy = strategy or distribute.make_strategy('default')
   is_chief, worker_id = distribute.worker_role(strategy)

@@ -316,8 +316,8 @@ def test_config_and_registry():
       ('tiny-trio_16bar', 'hierarchical', 'bidirectional', True),
       ('cpu-hierdec-trio_16bar', 'hierarchical', 'bidirectional', True)]:
     config = config_lib.validate(config_lib.load_config(name), name)
-    assert (config.model.decoder, config.model.encoder, config.model.split_parts) == (
-        decoder, encoder, split_parts), name
+    assert (config.model.decoder, config.model.encoder,
+            config.decoder.get('split_parts', False)) == (decoder, encoder, split_parts), name
     trio_converter = contract.get_converter(config)
     assert isinstance(trio_converter, trio.TrioConverter), name
     assert (trio_converter.slice_bars, trio_converter.gap_bars) == (16, 2), name

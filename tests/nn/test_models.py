@@ -1,10 +1,12 @@
 """The networks: the original's architecture and layout, the fused kernel, lengths, z, bar structure."""
+import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from music_vae_lite import config_lib
 from music_vae_lite.families import drums
+from music_vae_lite.families import label_windows
 from music_vae_lite.families import melody
 from music_vae_lite.nn import lstm, model_registry, models
 
@@ -205,8 +207,20 @@ def test_segments_must_divide_the_window():
 
 
 def test_unknown_decoder_is_a_clear_error():
-  with pytest.raises(ValueError, match="'flat' or 'hierarchical'"):
+  with pytest.raises(ValueError, match="must be one of flat, hierarchical, not 'conductor'"):
     _build('tiny-mel_2bar', decoder='conductor')
+
+
+def test_decoder_options_are_checked_by_the_decoder():
+  config = config_lib.load_config('tiny-mel_2bar')
+  config.decoder.split_parts = True  # an option of the hierarchical decoder only
+  with pytest.raises(config_lib.ConfigError, match=r'decoder.split_parts: the flat decoder has no '
+                     r'such option \(its options: none\)'):
+    model_registry.build_model(config)
+  config.model.decoder = 'hierarchical'
+  config.decoder = ml_collections.ConfigDict({'split_parts': 'yes'})
+  with pytest.raises(ValueError, match="decoder.split_parts must be True or False, got 'yes'"):
+    model_registry.build_model(config)
 
 
 def test_stepwise_lstm_gradient_equals_the_fused_kernels():
@@ -366,10 +380,18 @@ TRIO_PARTS = (melody.MELODY_PART,
               drums.DrumPart('drums', instrument=9, program=0))
 
 
-def _tiny_model_config(decoder, split_parts=False):
+class _LabelFamily(label_windows.LabelConverter):
+  """Two-bar windows of the given parts and control classes."""
+  encoding = 'test_parts'
+
+  def __init__(self, parts, control_depth=0):
+    super().__init__(slice_bars=2, max_windows_per_sequence=None)
+    self.parts, self.control_depth = tuple(parts), control_depth
+
+
+def _tiny_model_config(decoder):
   config = config_lib.load_config('tiny-hierdec-mel_16bar').model
   config.decoder = decoder
-  config.split_parts = split_parts
   return config
 
 
@@ -383,8 +405,9 @@ def _trio_labels(batch_size, num_steps, seed):
 @pytest.mark.parametrize('decoder, split', [('flat', False), ('hierarchical', False),
                                             ('hierarchical', True)])
 def test_multi_part_decoders_shapes_paths_and_names(decoder, split):
-  model = models.MusicVAE(_tiny_model_config(decoder, split), TRIO_PARTS, 32)
-  assert model.input_depth == model.output_depth == 692
+  model = models.MusicVAE(_tiny_model_config(decoder), _LabelFamily(TRIO_PARTS),
+                          decoder_config={'split_parts': split} if split else None)
+  assert model.family.input_depth == model.decoder.output_depth == 692
   labels = _trio_labels(2, 32, 1)
   z = tf.random.stateless_normal([2, model.z_size], [1, 2])
   seed = tf.constant([3, 4], tf.int64)
@@ -406,13 +429,16 @@ def test_multi_part_decoders_shapes_paths_and_names(decoder, split):
     for k, depth in enumerate((90, 90, 512)):
       kernel = names[f'core_decoder/core_decoder_{k}/decoder/multi_rnn_cell/cell_0/lstm_cell/kernel']
       assert kernel.shape[0] == depth + units + units
-  r_loss, steps = model.decoder.reconstruction_loss(fused, labels, tf.constant([32, 16]))
-  assert r_loss.shape == (2,) and steps['correct'].shape == (2, 32, 3)
-  np.testing.assert_array_equal(steps['mask'].numpy()[1, 16:], 0.0)
+  r_loss, metrics = model.decoder.reconstruction_loss(fused, labels, tf.constant([32, 16]))
+  full, _ = model.decoder.reconstruction_loss(fused, labels, tf.constant([32, 32]))
+  assert r_loss.shape == (2,) and r_loss[0] == full[0] and r_loss[1] < full[1]
+  assert set(metrics) == {f'{name}{part}' for name in ('accuracy', 'note_on_accuracy')
+                          for part in ('', '/melody', '/bass', '/drums')}
 
 
 def test_split_cores_do_not_see_each_others_tokens():
-  model = models.MusicVAE(_tiny_model_config('hierarchical', True), TRIO_PARTS, 32)
+  model = models.MusicVAE(_tiny_model_config('hierarchical'), _LabelFamily(TRIO_PARTS),
+                          decoder_config={'split_parts': True})
   labels = _trio_labels(2, 32, 2)
   z = tf.random.stateless_normal([2, model.z_size], [1, 2])
   seed = tf.constant([0, 0], tf.int64)
@@ -425,8 +451,8 @@ def test_split_cores_do_not_see_each_others_tokens():
 
 def test_controls_reach_the_encoder_and_every_decoder_step():
   config = _tiny_model_config('flat')
-  model = models.MusicVAE(config, (melody.MELODY_PART,), 32, control_depth=49)
-  assert model.input_depth == 90 + 49
+  model = models.MusicVAE(config, _LabelFamily((melody.MELODY_PART,), control_depth=49))
+  assert model.family.input_depth == 90 + 49
   names = model.original_variable_names()
   assert names['decoder/multi_rnn_cell/cell_0/lstm_cell/kernel'].shape[0] == (
       90 + config.z_size + 49 + config.dec_rnn_size[0])

@@ -9,6 +9,7 @@ import tensorflow_probability as tfp
 
 from music_vae_lite import config_lib
 from music_vae_lite.families import drums
+from music_vae_lite.families import label_windows
 from music_vae_lite.families import melody
 from music_vae_lite.nn import models
 from music_vae_lite.nn.decoders import categorical
@@ -100,7 +101,17 @@ def _batch(batch_size=4, num_steps=32, depth=90, seed=0):
 
 
 def _melody_model(config):
-  return models.MusicVAE(config, (melody.MELODY_PART,), 32)
+  return models.MusicVAE(config, melody.MelodyConverter(slice_bars=2))
+
+
+class _Trio(label_windows.LabelConverter):
+  encoding = 'test_trio'
+  parts = (melody.MELODY_PART, melody.MelodyPart('bass', 1, 33), drums.DrumPart('drums', 9, 0))
+
+
+def _decoder(family):
+  """A flat categorical decoder of a family (tiny sizes)."""
+  return categorical.FlatDecoder(family, [8], 3, tf.constant([0, 0], tf.int64))
 
 
 def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
@@ -118,20 +129,27 @@ def test_loss_combines_terms_exactly_and_reports_kl_in_nats_and_bits():
 
 
 def test_reconstruction_loss_ignores_padding_and_sums_the_parts():
-  trio = (melody.MELODY_PART, melody.MelodyPart('bass', 1, 33),
-          drums.DrumPart('drums', 9, 0))
-  decoder = categorical.Decoder(trio, num_steps=5)
+  decoder = _decoder(_Trio(slice_bars=1, max_windows_per_sequence=None))
   logits = tf.random.stateless_normal([2, 5, 692], [3, 4])
   labels = tf.constant([[[1, 2, 0], [2, 3, 1], [3, 4, 5], [4, 5, 0], [5, 6, 511]],
                         [[1, 0, 3], [2, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]])
-  r_loss, steps = decoder.reconstruction_loss(logits, labels, tf.constant([5, 2]))
+  r_loss, metrics = decoder.reconstruction_loss(logits, labels, tf.constant([5, 2]))
   xent = sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels[..., k], logits=part)
              for k, part in enumerate(tf.split(logits, [90, 90, 512], axis=-1))).numpy()
   np.testing.assert_allclose(r_loss.numpy(), [xent[0].sum(), xent[1, :2].sum()], rtol=1e-6)
-  assert steps['mask'].numpy().sum() == 7 and steps['correct'].numpy()[1, 2:].sum() == 0
-  # Note-on steps per part: melody-kind labels >= 2, drum labels >= 1, on valid steps only.
-  np.testing.assert_array_equal(steps['note_on'].numpy()[1], [[0, 0, 1], [1, 0, 0], [0, 0, 0],
-                                                              [0, 0, 0], [0, 0, 0]])
+  argmax = [tf.argmax(part, -1) for part in tf.split(logits, [90, 90, 512], axis=-1)]
+  correct = np.stack([(a.numpy() == labels.numpy()[..., k]) for k, a in enumerate(argmax)], -1)
+  valid = np.array([[1] * 5, [1, 1, 0, 0, 0]], bool)[..., None]
+  # Accuracy counts the valid steps of every part, weighted by windows.
+  assert float(metrics['accuracy'].value) == pytest.approx((correct & valid).sum() / (7 * 3))
+  assert float(metrics['accuracy'].weight) == 2
+  # Note-on steps per part: melody-kind labels >= 2, drum labels >= 1, on valid steps only; they
+  # weight the note-on accuracy.
+  note_on = (labels.numpy() >= [2, 2, 1]) & valid
+  assert float(metrics['note_on_accuracy'].weight) == note_on.sum()
+  assert float(metrics['note_on_accuracy/drums'].weight) == note_on[..., 2].sum() == 4
+  assert float(metrics['accuracy/bass'].value) == pytest.approx(
+      (correct & valid)[..., 1].sum() / 7)
 
 
 def test_eager_and_tf_function_give_the_same_loss():
@@ -144,14 +162,15 @@ def test_eager_and_tf_function_give_the_same_loss():
 
 
 def test_note_on_mask_and_accuracy_count_only_steps_that_start_a_note():
-  class AlwaysNoEvent(categorical.Decoder):  # predicts label 0 (no event) everywhere
+  class AlwaysNoEvent(categorical.FlatDecoder):  # predicts label 0 (no event) everywhere
     def reconstruct(self, z, labels, sampling_probability, controls=None, **kwargs):
       return tf.one_hot(tf.zeros_like(labels[..., 0]), 90) * 10.0
 
   class Fixed(tf.Module):
     output_depth = 90
     z_size = 3
-    decoder = AlwaysNoEvent((melody.MELODY_PART,), num_steps=4)
+    family = melody.MelodyConverter(slice_bars=1)
+    decoder = AlwaysNoEvent(family, [8], 3, tf.constant([0, 0], tf.int64))
 
     def posterior(self, inputs, lengths, fused, dtype):
       return _posterior([[0.0, 0.0, 0.0]] * 2, [[1.0, 1.0, 1.0]] * 2)

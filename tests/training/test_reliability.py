@@ -291,21 +291,26 @@ def test_a_run_config_missing_a_section_or_with_an_unknown_key_is_named(tmp_path
     config_lib.load_run_config(str(run_dir))
 
 
-def test_a_run_config_of_an_earlier_version_has_its_family_options_moved(tmp_path):
-  # Before the family section, every run's config held data.gap_bars (trio's).
+def test_a_run_config_of_an_earlier_version_has_its_options_moved_to_their_owners(tmp_path):
+  # Before the family and decoder sections, every run's config held data.gap_bars (trio's) and
+  # model.split_parts (the hierarchical decoder's).
   run_dir = tmp_path / 'run'
   run_dir.mkdir()
 
-  def load(name, gap_bars=2):
+  def load(name, **old_keys):
     config = config_lib.load_config(name).to_dict()
-    del config['family']
-    config['data']['gap_bars'] = gap_bars
+    del config['family'], config['decoder']
+    config['data']['gap_bars'] = old_keys.get('gap_bars', 2)
+    config['model']['split_parts'] = old_keys.get('split_parts', False)
     (run_dir / 'config.json').write_text(__import__('json').dumps(config))
     return config_lib.load_run_config(str(run_dir))
 
-  config = load('tiny-trio_16bar', gap_bars=3)
-  assert config.family.to_dict() == {'gap_bars': 3} and 'gap_bars' not in config.data
-  assert load('tiny-mel_2bar').family.to_dict() == {}  # where it did nothing it goes
+  config = load('tiny-trio_16bar', gap_bars=3, split_parts=True)
+  assert config.family.to_dict() == {'gap_bars': 3}
+  assert config.decoder.to_dict() == {'split_parts': True}
+  assert 'gap_bars' not in config.data and 'split_parts' not in config.model
+  config = load('tiny-mel_2bar')  # where they did nothing they go
+  assert config.family.to_dict() == {} and config.decoder.to_dict() == {}
   # The family checks its own options (and fills in its defaults).
   assert load('tiny-trio_16bar').family.to_dict() == {'gap_bars': 2}
   config = config_lib.load_config('tiny-mel_2bar')

@@ -1,9 +1,12 @@
-"""Decoders p(x|z): categorical LSTM decoders over one or more parts, flat or under a
-"conductor" (hierarchical), optionally conditioned on a per-step control (chords).
+"""Categorical decoders p(x|z): one class per part and step, for the label families
+(families/label_windows.py: labels int32 [B, T, P]), with LSTM decoders flat (`flat`) or under a
+"conductor" (`hierarchical`), optionally conditioned on a per-step control class (chords).
 
-`Decoder` is the contract every decoder meets (reconstruct, sample, its own reconstruction loss,
-its original checkpoint names); a family whose output distribution is new (e.g. NADE drums,
-GrooVAE's hits, velocities and offsets) adds a module beside this one with its own `Decoder`.
+They implement the decoder contract (base.py): the outputs are logits [B, T, sum V]; the loss is
+each part's softmax cross-entropy, summed; the metrics are next-step accuracy (argmax = target)
+and note-on accuracy (only the steps whose target strikes a note or a drum, `Part.first_onset`),
+over all parts and, for several parts, per part; a sample is one class per part, from the
+logits / temperature; the class sampled (or the target, teacher forced) is fed back.
 
 Shapes: B batch, T steps, P parts, V_p classes of part p, Z latent size. Decoder inputs are the
 previous step's target tokens (nothing at t = 0). Since each is a one-hot vector, its projection is
@@ -12,6 +15,7 @@ a row of the kernel: we gather rows instead of multiplying one-hots.
 import tensorflow as tf
 
 from music_vae_lite.nn import lstm
+from music_vae_lite.nn.decoders import base
 
 
 class CategoricalLstmDecoder(tf.Module):
@@ -205,33 +209,29 @@ def _sample(logits, temperature, seed):
   return tf.where(temperature > 0, drawn, greedy)
 
 
-def _fed_tokens(labels, sampling_probability, scheduled_tokens):
-  """The token each step gets as its next input: the targets under teacher forcing, else what the
-  scheduled-sampling loop fed. A Python 0 decides at graph-build time, a tensor at run time."""
-  if isinstance(sampling_probability, (int, float)):
-    return scheduled_tokens() if sampling_probability > 0 else labels
-  return tf.cond(sampling_probability > 0, scheduled_tokens, lambda: labels)
+class CategoricalDecoder(base.Decoder):
+  """What the flat and hierarchical categorical decoders share: the parts (the family's
+  label_windows.Part: names, class counts, where notes start), the loss and the metrics."""
 
-
-class Decoder(tf.Module):
-  """The contract of every decoder p(x|z): what training, evaluation and inference call.
-
-  - `reconstruct(z, labels, sampling_probability, controls, *, seed, ...)`: logits
-    [B, T, sum V] for the targets [B, T, P], teacher forced (p = 0) or with scheduled sampling;
-  - `sample(z, temperature, controls, *, seed, ...)`: free-running labels [B, T, P] (argmax at 0);
-  - `reconstruction_loss(logits, labels, lengths)`: the loss and per-step figures of its own
-    output distribution (here categorical per part: the decoder owns its loss, as in Magenta);
-  - `original_variable_names()`: {name in the original's checkpoints: variable}.
-  `parts` are the converter's (label_windows.Part): names, class counts, where notes start.
-  """
-
-  def __init__(self, parts, num_steps, control_depth=0, name=None):
-    super().__init__(name=name)
-    self.parts = tuple(parts)
+  def __init__(self, family, name=None):
+    super().__init__(family, family.window_steps, name=name)
+    if not getattr(family, 'parts', ()):
+      raise ValueError(f'The {self.name_in_config} decoder writes class labels per part; the '
+                       f'{family.encoding} family has no parts.')
+    control = family.control_spec
+    if control is not None and not (control.is_integer and len(control.shape) == 1):
+      raise ValueError(f'The {self.name_in_config} decoder takes a control class per step; the '
+                       f'{family.encoding} family\'s controls are {control.dtype} '
+                       f'{list(control.shape)}.')
+    self.parts = tuple(family.parts)
     self.output_depths = tuple(part.depth for part in self.parts)
     self.output_depth = sum(self.output_depths)
-    self.num_steps = num_steps
-    self.control_depth = control_depth
+
+  @classmethod
+  def from_config(cls, family, model_config, seed, decoder_config=None):
+    """The decoder of `family` with config.model's sizes and config.decoder's options."""
+    return cls(family, list(model_config.dec_rnn_size), model_config.z_size, seed,
+               **cls.options(decoder_config))
 
   def note_on(self, labels):
     """1.0 where a part's target strikes a note or a drum (labels >= its first_onset), float32
@@ -240,12 +240,11 @@ class Decoder(tf.Module):
     return tf.cast(tf.cast(labels, tf.int32) >= first_onsets, tf.float32)
 
   def reconstruction_loss(self, logits, labels, lengths):
-    """Categorical cross-entropy of every part, summed.
-
-    Returns (r_loss [B]: nats summed over valid steps and parts, {'correct' [B, T, P] (1 where the
-    argmax is the target, on valid steps), 'note_on' [B, T, P] (valid steps whose target strikes
-    a note or a drum), 'mask' [B, T]}).
-    """
+    """Categorical cross-entropy of every part, summed over parts and valid steps: (r_loss [B],
+    metrics). Metrics: `accuracy` (argmax = target, over valid steps and parts; weighted by
+    windows), `note_on_accuracy` (the same on steps whose target strikes a note or a drum;
+    weighted by those steps; 0 in a batch without any), and for several parts the same per part
+    (`accuracy/<part>`, `note_on_accuracy/<part>`)."""
     labels = tf.cast(labels, tf.int32)
     mask = tf.sequence_mask(lengths, tf.shape(labels)[1], dtype=tf.float32)
     xent, correct = 0.0, []
@@ -255,19 +254,35 @@ class Decoder(tf.Module):
       correct.append(tf.equal(tf.argmax(part_logits, -1, output_type=tf.int32), labels[..., k]))
     correct = tf.cast(tf.stack(correct, axis=-1), tf.float32) * mask[..., tf.newaxis]
     note_on = self.note_on(labels) * mask[..., tf.newaxis]
-    return tf.reduce_sum(xent * mask, axis=1), {'correct': correct, 'note_on': note_on,
-                                                 'mask': mask}
+    windows = tf.cast(tf.shape(labels)[0], tf.float32)
+    metrics = {
+        'accuracy': base.Metric(tf.reduce_sum(correct) / (tf.reduce_sum(mask) * len(self.parts)),
+                                windows),
+        'note_on_accuracy': base.Metric(
+            tf.math.divide_no_nan(tf.reduce_sum(correct * note_on), tf.reduce_sum(note_on)),
+            tf.reduce_sum(note_on)),
+    }
+    if len(self.parts) > 1:
+      for k, part in enumerate(self.parts):
+        metrics[f'accuracy/{part.name}'] = base.Metric(
+            tf.reduce_sum(correct[..., k]) / tf.reduce_sum(mask), windows)
+        metrics[f'note_on_accuracy/{part.name}'] = base.Metric(
+            tf.math.divide_no_nan(tf.reduce_sum(correct[..., k] * note_on[..., k]),
+                                  tf.reduce_sum(note_on[..., k])),
+            tf.reduce_sum(note_on[..., k]))
+    return tf.reduce_sum(xent * mask, axis=1), metrics
 
 
-class FlatDecoder(Decoder):
+class FlatDecoder(CategoricalDecoder):
   """z drives one categorical LSTM decoder over the whole sequence and every part (the original's
   CategoricalLstmDecoder, or MultiOutCategoricalLstmDecoder for several parts)."""
+  name_in_config = 'flat'
 
-  def __init__(self, parts, sizes, z_size, num_steps, seed, control_depth=0, name='flat_decoder'):
-    super().__init__(parts, num_steps, control_depth, name=name)
+  def __init__(self, family, sizes, z_size, seed, name='flat_decoder'):
+    super().__init__(family, name=name)
     with self.name_scope:
-      self.core = CategoricalLstmDecoder(self.output_depths, sizes, z_size, seed, control_depth,
-                                         name='decoder')
+      self.core = CategoricalLstmDecoder(self.output_depths, sizes, z_size, seed,
+                                         self.control_depth, name='decoder')
 
   def reconstruct(self, z, labels, sampling_probability=0.0, controls=None, *, seed, fused=False,
                   compute_dtype=tf.float32):
@@ -288,7 +303,7 @@ class FlatDecoder(Decoder):
                                       sampling_probability=sampling_probability, seed=seed,
                                       compute_dtype=compute_dtype)[1]
 
-    fed = _fed_tokens(labels, sampling_probability, scheduled_tokens)
+    fed = base.fed_values(labels, sampling_probability, scheduled_tokens)
     return self.core.teacher_forced_logits(z, self.core.previous_tokens(fed), fused, compute_dtype,
                                            controls=controls)
 
@@ -314,7 +329,7 @@ def _core_variable_names(prefix, core):
   return names
 
 
-class HierarchicalDecoder(Decoder):
+class HierarchicalDecoder(CategoricalDecoder):
   """The "conductor" decoder for long sequences (the original's HierarchicalLstmDecoder).
 
   A conductor LSTM, initialised from z and fed zeros (the original's `disable_autoregression=True`,
@@ -335,9 +350,15 @@ class HierarchicalDecoder(Decoder):
   asked: the original always uses the same sizes.
   """
 
-  def __init__(self, parts, sizes, z_size, num_steps, seed, steps_per_bar=16, split_parts=False,
-               control_depth=0, conductor_sizes=None, name='hierarchical_decoder'):
-    super().__init__(parts, num_steps, control_depth, name=name)
+  name_in_config = 'hierarchical'
+  OPTIONS = {'split_parts': False}
+
+  def __init__(self, family, sizes, z_size, seed, steps_per_bar=16, split_parts=False,
+               conductor_sizes=None, name='hierarchical_decoder'):
+    super().__init__(family, name=name)
+    num_steps = self.num_steps
+    if not isinstance(split_parts, bool):
+      raise ValueError(f'decoder.split_parts must be True or False, got {split_parts!r}.')
     if num_steps % steps_per_bar:
       raise ValueError(f'{num_steps} steps do not split into bars of {steps_per_bar}.')
     self.num_bars = num_steps // steps_per_bar
@@ -353,8 +374,7 @@ class HierarchicalDecoder(Decoder):
       self.conductor = lstm.LstmStack(1, conductor_sizes, z_size, seeds[0], name='conductor')
       cores = [
           CategoricalLstmDecoder([self.output_depths[k] for k in part_indices], sizes,
-                                 conductor_sizes[-1],
-                                 seeds[1 + i], control_depth,
+                                 conductor_sizes[-1], seeds[1 + i], self.control_depth,
                                  name='core_decoder' if len(self.core_parts) == 1
                                  else f'core_decoder_{i}')
           for i, part_indices in enumerate(self.core_parts)]
@@ -363,6 +383,18 @@ class HierarchicalDecoder(Decoder):
         self.split_cores = cores
       else:
         self.core = cores[0]
+
+  @classmethod
+  def from_config(cls, family, model_config, seed, decoder_config=None):
+    """The decoder of `family` with config.model's sizes (conductor_rnn_size: the conductor's,
+    () for dec_rnn_size), its segments of config.model.segment_bars bars and config.decoder's
+    options."""
+    segment_steps = family.window_steps // family.slice_bars * int(
+        model_config.get('segment_bars', 1))
+    return cls(family, list(model_config.dec_rnn_size), model_config.z_size, seed,
+               steps_per_bar=segment_steps,
+               conductor_sizes=list(model_config.get('conductor_rnn_size') or ()) or None,
+               **cls.options(decoder_config))
 
   @property
   def cores(self):
@@ -432,7 +464,7 @@ class HierarchicalDecoder(Decoder):
                               sampling_probability=sampling_probability, temperature=1.0,
                               seed=seed, compute_dtype=compute_dtype)[1]
 
-    fed = _fed_tokens(labels, sampling_probability, scheduled_tokens)
+    fed = base.fed_values(labels, sampling_probability, scheduled_tokens)
     return self.logits_from_embeddings(embeddings, labels, fused, compute_dtype, previous=fed,
                                        controls=controls)
 
