@@ -368,9 +368,12 @@ def _load_window_set(examples, converter):
   if isinstance(examples, preprocess.WindowSet):
     window_steps = examples.slice_bars * contract.STEPS_PER_BAR
     if (examples.encoding, window_steps) != (converter.encoding, converter.window_steps):
-      raise ValueError(f'The examples hold {examples.encoding} windows of {window_steps} steps, '
-                       f'the config needs {converter.encoding} windows of '
-                       f'{converter.window_steps} steps.')
+      stored = contract.CONTROLS in examples.arrays
+      raise ValueError(f'The examples hold {examples.encoding} windows of {window_steps} steps'
+                       + (' with controls' if stored else '')
+                       + f', the config needs {converter.encoding} windows of '
+                       f'{converter.window_steps} steps'
+                       + (' with controls' if converter.stores_controls else '') + '.')
     if not len(examples):
       raise ValueError('The examples hold no windows.')
     try:
