@@ -79,7 +79,6 @@ def main(argv):
     files.check_midi_file(_INPUT_1.value, 'input_midi_1')
     files.check_midi_file(_INPUT_2.value, 'input_midi_2')
     common.check_output_dir(_OUTPUT_DIR.value)
-  from note_seq import sequences_lib  # pylint: disable=g-import-not-at-top
   from music_vae_lite import checkpoints  # pylint: disable=g-import-not-at-top
   from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite import pianoroll  # pylint: disable=g-import-not-at-top
@@ -103,9 +102,7 @@ def main(argv):
     total = len(sequences)
     for index, sequence in enumerate(sequences):
       contract.write_midi(sequence, f'{base}-{index + 1:03d}-of-{total:03d}.mid')
-    morph = sequences_lib.concatenate_sequences(
-        sequences, [model.num_steps * contract.STEP_SECONDS] * total)
-    contract.write_midi(morph, f'{base}-morph.mid')
+    contract.write_midi(contract.concatenate_windows(sequences), f'{base}-morph.mid')
     shown = pianoroll.write_column_png(f'{base}.png', labels, model.converter)
     note = f' of the first {shown} steps' if shown < total else ''
     print(f'Wrote {total} steps, the morph and a piano roll{note} to {output_dir} '

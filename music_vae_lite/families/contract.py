@@ -105,6 +105,7 @@ import collections
 import copy
 import hashlib
 import importlib
+import io
 import zlib
 from typing import NamedTuple
 
@@ -265,8 +266,8 @@ def concatenate(batches):
   return np.concatenate(batches)
 
 
-def write_midi(note_sequence, path):
-  """Writes a NoteSequence as a MIDI file atomically (a complete file or none).
+def midi_bytes(note_sequence):
+  """A NoteSequence as the bytes of a MIDI file.
 
   The file lasts the sequence's total_time (for a decoded window: the whole window), even when its
   last notes end earlier, so generated drum loops and melodies line up when played back to back: a
@@ -275,7 +276,20 @@ def write_midi(note_sequence, path):
   midi = note_seq.midi_io.note_sequence_to_pretty_midi(note_sequence)
   if note_sequence.total_time > midi.get_end_time():
     midi.text_events.append(pretty_midi.Text('end of window', note_sequence.total_time))
-  return files.atomic_write(path, midi.write)
+  buffer = io.BytesIO()
+  midi.write(buffer)
+  return buffer.getvalue()
+
+
+def write_midi(note_sequence, path):
+  """Writes a NoteSequence as a MIDI file (see midi_bytes) atomically (a complete file or none)."""
+  return files.atomic_write(path, midi_bytes(note_sequence))
+
+
+def concatenate_windows(sequences):
+  """Decoded windows (from_tensors) played one after another, as one NoteSequence (a morph)."""
+  return sequences_lib.concatenate_sequences(list(sequences),
+                                             [s.total_time for s in sequences])
 
 
 def pieces(note_sequence):

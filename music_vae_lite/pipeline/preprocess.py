@@ -375,6 +375,24 @@ def _is_memory_error(error):
           re.match(r"Midi decoding error <class '[\w.]*MemoryError'>", str(error)) is not None)
 
 
+def _parse_midi(data, limits):
+  """(NoteSequence, None) or (None, reason) for the bytes of a MIDI file (see midi_guard)."""
+  if not data:
+    return None, 'empty file'
+  if not data.startswith(b'MThd'):
+    return None, 'not a MIDI file'
+  problem = midi_guard.check_midi(
+      data, midi_guard.MidiLimits(limits.max_bars, limits.max_ticks, limits.max_events))
+  if problem:
+    return None, problem
+  try:
+    return note_seq.midi_to_note_sequence(data), None
+  except Exception as e:  # pylint: disable=broad-except  (mido/pretty_midi raise many kinds)
+    if _is_memory_error(e):
+      return None, _out_of_memory()
+    return None, f'corrupt MIDI: {_midi_error_detail(e)}'
+
+
 def _read_task(task, limits):
   """(NoteSequence, None) or (None, reason)."""
   if task.error:
@@ -398,18 +416,14 @@ def _read_task(task, limits):
         data = f.read()
     except OSError as e:
       return None, f'unreadable: {_short(e.strerror or e)}'
-    if not data.startswith(b'MThd'):
-      return None, 'not a MIDI file'
-    problem = midi_guard.check_midi(
-        data, midi_guard.MidiLimits(limits.max_bars, limits.max_ticks, limits.max_events))
-    if problem:
-      return None, problem
-    try:
-      sequence = note_seq.midi_to_note_sequence(data)
-    except Exception as e:  # pylint: disable=broad-except  (mido/pretty_midi raise many kinds)
-      if _is_memory_error(e):
-        return None, _out_of_memory()
-      return None, f'corrupt MIDI: {_midi_error_detail(e)}'
+    sequence, error = _parse_midi(data, limits)
+    if error:
+      return None, error
+  return _checked_sequence(sequence, limits)
+
+
+def _checked_sequence(sequence, limits):
+  """(sequence, None), or (None, reason) for one without notes or too long to convert."""
   if not sequence.notes:
     return None, 'no notes'
   bars = _length_in_bars(sequence)
@@ -618,6 +632,17 @@ def read_note_sequences(path, *, max_file_mb=DEFAULT_MAX_FILE_MB,
   for task in tasks:
     sequence, error = _read_task(task, limits)
     yield task.source, sequence, error
+
+
+def read_midi_bytes(data, *, max_bars=DEFAULT_MAX_BARS):
+  """(NoteSequence, None) or (None, reason) for the bytes of one MIDI file (an upload), checked as
+  a file of the input folder is, with the same reasons ('not a MIDI file', 'corrupt MIDI: ...',
+  'too long: ...', 'no notes', ...). No CPU-time limit: that needs the main thread."""
+  limits = _Limits(float('inf'), max_bars, 0)
+  sequence, error = _parse_midi(data, limits)
+  if error:
+    return None, error
+  return _checked_sequence(sequence, limits)
 
 
 def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_FILE_MB,

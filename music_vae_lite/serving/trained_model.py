@@ -168,19 +168,26 @@ class TrainedModel:
       name: how to name the input in errors.
     Raises NoWindowError with the converter's explanation when there is no window, or when
     `window` is beyond the number found."""
-    result = self._input_converter.to_tensors(note_sequence)
-    count = result.num_windows
-    if not count:
-      raise NoWindowError(f'{name}: {result.explain()}')
-    windows = contract.unbatch(self.converter.targets(result.arrays))
-    if window is None:
-      window = next((i for i, targets in enumerate(windows)
-                     if self.converter.starts_with_note(targets)), 0)
+    windows, controls, first = self.windows(note_sequence, name)
+    count = len(windows)
+    window = first if window is None else window
     if not 0 <= window < count:
       raise NoWindowError(f'{name} has {count} window(s); window {window + 1} does not exist.')
+    return windows[window], None if controls is None else controls[window], window, count
+
+  def windows(self, note_sequence, name='input'):
+    """(windows, controls [N, T] or None, first) of one NoteSequence: every window in order, as a
+    list of the family's targets (label windows [T, P]) with their stored controls; `first` is
+    the window `extract` picks by default (the first that starts with a note, else 0). Raises
+    NoWindowError with the converter's explanation when there is none."""
+    result = self._input_converter.to_tensors(note_sequence)
+    if not result.num_windows:
+      raise NoWindowError(f'{name}: {result.explain()}')
+    windows = contract.unbatch(self.converter.targets(result.arrays))
+    first = next((i for i, targets in enumerate(windows)
+                  if self.converter.starts_with_note(targets)), 0)
     controls = result.arrays.get(contract.CONTROLS)
-    window_controls = None if controls is None else np.asarray(controls[window])
-    return windows[window], window_controls, window, count
+    return windows, None if controls is None else np.asarray(controls), first
 
   def extract_window(self, note_sequence, window=None, name='input'):
     """(window, window index, number of windows) of one NoteSequence (see extract)."""
