@@ -12,7 +12,9 @@ setuptools.setup(
     # repository root). A wheel holds real copies of the files.
     packages=['music_vae_lite', 'music_vae_lite.cli', 'music_vae_lite.configs', 'music_vae_lite.families',
               'music_vae_lite.nn', 'music_vae_lite.nn.decoders', 'music_vae_lite.pipeline',
-              'music_vae_lite.training', 'music_vae_lite.serving'],
+              'music_vae_lite.training', 'music_vae_lite.serving', 'music_vae_lite.studio'],
+    # mvl_studio's page: HTML, CSS and JavaScript served from the installed package.
+    package_data={'music_vae_lite.studio': ['static/*']},
     install_requires=[
         'tensorflow==2.21.*',
         'tensorflow-probability==0.25.*',
@@ -26,7 +28,8 @@ setuptools.setup(
         'ml-collections>=1.0,<2',
     ],
     extras_require={
-        'test': ['pytest>=8,<10'],
+        # selenium drives Debian's chromium (through its chromedriver) in `pytest -m browser`.
+        'test': ['pytest>=8,<10', 'selenium>=4.20,<5'],
         'corpus': ['music21>=9,<11'],  # only to rebuild data/ with data/build_corpus.py
     },
     entry_points={
@@ -38,6 +41,7 @@ setuptools.setup(
             'mvl_preprocess=music_vae_lite.cli.preprocess:run',
             'mvl_import=music_vae_lite.cli.import_checkpoint:run',
             'mvl_export=music_vae_lite.cli.export:run',
+            'mvl_studio=music_vae_lite.cli.studio:run',
         ],
     },
 )

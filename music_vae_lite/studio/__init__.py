@@ -1,0 +1,1 @@
+"""mvl_studio: the browser page (static/), its HTTP server and the operations it asks of a model."""

@@ -1,0 +1,250 @@
+"""What mvl_studio's page asks of a model, on JSON values, without HTTP (server.py carries it).
+
+The server keeps no state between requests: every phrase the page shows travels as its labels
+(int [T][P], the model's own grid) and, for a chord model, its controls (chord classes [T]); the
+page sends them back to morph, grid or download them. So a phrase sampled, uploaded or morphed is
+one kind of thing, any of them can start a morph or a grid, and nothing a request names is ever
+looked up on disk. Every value a request carries is checked here and a bad one is a ValueError
+whose message the page shows as it is, worded as the programs word theirs (mvl_interpolate's
+"cannot read ...", TrainedModel's "No 2-bar melody window: 3/4 time.").
+
+A phrase, as the page gets it:
+  labels   int [T][P]: one column per part (converters.Part: melody 0..89, drums 0..511)
+  controls int [T] (chord classes) or null
+  notes    [part, pitch, start step, end step] of every note and drum hit (drum hits at their
+           class's first pitch, converters.DRUM_PITCH_CLASSES), for drawing and playing
+  chords   [start step, end step, symbol, [MIDI pitches of its triad]] of every chord, or []
+"""
+import math
+
+import numpy as np
+from note_seq import chord_symbols_lib
+
+from music_vae_lite.families import converters
+from music_vae_lite.pipeline import preprocess
+from music_vae_lite import pianoroll
+from music_vae_lite.serving import trained_model
+
+# Bounds on one request's work, so that one click cannot occupy the server for minutes.
+MAX_SAMPLES = 64
+MAX_MORPH_STEPS = 32
+MAX_GRID_SIZE = 9
+MAX_TEMPERATURE = 10.0
+# A chord pad sounds in the octave below middle C.
+_CHORD_ROOT_PITCH = 48
+
+
+def _number(request, key, default, low, high, integer=False):
+  """request[key] (or the default) as a number in [low, high]; ValueError naming the field."""
+  value = request.get(key, default)
+  if value is None:
+    value = default
+  kind = 'a whole number' if integer else 'a number'
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    raise ValueError(f'{key} must be {kind} from {low} to {high}, got {value!r}.')
+  if integer and value != int(value):
+    raise ValueError(f'{key} must be {kind} from {low} to {high}, got {value!r}.')
+  if not low <= value <= high:
+    raise ValueError(f'{key} must be from {low} to {high}, got {value!r}.')
+  return int(value) if integer else float(value)
+
+
+def _seed(request):
+  seed = request.get('seed')
+  if seed is None:
+    return None
+  return _number(request, 'seed', None, 0, 2**31 - 1, integer=True)
+
+
+class StudioApi:
+  """The operations of the page on one TrainedModel (any family: melody, drums, trio, chords)."""
+
+  def __init__(self, model):
+    self.model = model
+    self.converter = model.converter
+    self.has_chords = bool(self.converter.control_depth)
+
+  # ----------------------------------------------------------------------------------------------
+  # Phrases in and out.
+
+  def phrase(self, labels, controls=None):
+    """One window as the page gets it (see the module docstring)."""
+    labels = np.asarray(labels)
+    notes = []
+    for index, part in enumerate(self.converter.parts):
+      events = (converters.melody_notes(labels[:, index]) if part.kind == 'melody'
+                else converters.drum_hits(labels[:, index]))
+      notes.extend([index, int(pitch), int(start), int(end)] for start, end, pitch in events)
+    return {'labels': labels.tolist(),
+            'controls': None if controls is None else np.asarray(controls).tolist(),
+            'notes': notes,
+            'chords': [] if controls is None else self._chord_spans(controls)}
+
+  def _chord_spans(self, controls):
+    from music_vae_lite.families import chords  # pylint: disable=g-import-not-at-top
+    spans, start = [], 0
+    controls = np.asarray(controls).tolist()
+    for step in range(1, len(controls) + 1):
+      if step == len(controls) or controls[step] != controls[start]:
+        symbol = chords.chord_symbol(controls[start])
+        pitches = [] if controls[start] == 0 else sorted(
+            _CHORD_ROOT_PITCH + pitch_class
+            for pitch_class in chord_symbols_lib.chord_symbol_pitches(symbol))
+        spans.append([start, step, symbol, pitches])
+        start = step
+    return spans
+
+  def _phrase_input(self, value, what):
+    """(labels [T, P], controls [T] or None) of a phrase the page sent back; ValueError naming
+    `what` when it is not one of this model's windows."""
+    if not isinstance(value, dict) or 'labels' not in value:
+      raise ValueError(f'{what}: expected a phrase with its labels.')
+    steps, parts = self.model.num_steps, len(self.converter.parts)
+    try:
+      labels = np.asarray(value['labels'], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+      raise ValueError(f'{what}: labels must be whole numbers.') from None
+    if labels.shape != (steps, parts):
+      raise ValueError(f'{what}: labels must be [{steps}][{parts}] for this model (a phrase of '
+                       f'another model?), got shape {list(labels.shape)}.')
+    try:
+      self.converter.check_labels(labels)
+    except ValueError as e:
+      raise ValueError(f'{what}: {e}') from None
+    controls = value.get('controls')
+    if not self.has_chords:
+      return labels.astype(np.int32), None
+    if controls is None:
+      raise ValueError(f'{what}: this chord model needs the phrase\'s chords (controls).')
+    try:
+      controls = self.model.check_controls(np.asarray(controls, dtype=np.int64))
+    except (TypeError, ValueError, OverflowError) as e:
+      raise ValueError(f'{what}: {e}') from None
+    return labels.astype(np.int32), controls
+
+  def _chords(self, request):
+    """Controls [T] from the request's progression ("C G Am F"), or None when it gives none."""
+    text = request.get('chords')
+    if text is None or (isinstance(text, str) and not text.strip()):
+      return None
+    if not isinstance(text, str):
+      raise ValueError('chords must be text such as "C G Am F".')
+    if not self.has_chords:
+      raise ValueError(f'chords: this {self.converter.encoding} model is not conditioned on '
+                       'chords.')
+    from music_vae_lite.families import chords  # pylint: disable=g-import-not-at-top
+    return chords.parse_chords(text, self.model.num_steps)
+
+  # ----------------------------------------------------------------------------------------------
+  # The operations.
+
+  def info(self, max_upload_bytes):
+    """What the page needs to know about the model and the server's limits."""
+    config = self.model.config
+    parts = [{'name': part.name, 'kind': part.kind, 'program': part.program}
+             for part in self.converter.parts]
+    return {
+        'name': config.name or 'model',
+        'encoding': self.converter.encoding,
+        'parts': parts,
+        'num_steps': self.model.num_steps,
+        'steps_per_bar': converters.STEPS_PER_BAR,
+        'steps_per_quarter': converters.STEPS_PER_QUARTER,
+        'qpm': converters.OUTPUT_QPM,
+        'z_size': self.model.z_size,
+        'step': int(self.model.step),
+        'drum_lanes': [{'name': name, 'pitch': pitches[0]} for name, pitches in
+                       zip(pianoroll.DRUM_NAMES, converters.DRUM_PITCH_CLASSES)],
+        # What the page offers: each capability is one panel or control (chords: a progression
+        # field for a chord-conditioned model).
+        'capabilities': ['sample', 'morph', 'grid'] + (['chords'] if self.has_chords else []),
+        'default_chords': 'C G Am F' if self.has_chords else None,
+        'limits': {'max_upload_bytes': max_upload_bytes, 'max_samples': MAX_SAMPLES,
+                   'max_morph_steps': MAX_MORPH_STEPS, 'max_grid_size': MAX_GRID_SIZE,
+                   'max_temperature': MAX_TEMPERATURE},
+    }
+
+  def sample(self, request):
+    """{'phrases': [...]}: n phrases from the prior (a chord model: along the request's chords,
+    which it needs)."""
+    n = _number(request, 'n', 4, 1, MAX_SAMPLES, integer=True)
+    temperature = _number(request, 'temperature', 0.5, 0.0, MAX_TEMPERATURE)
+    controls = self._chords(request)
+    if self.has_chords and controls is None:
+      raise ValueError('chords: this chord model samples along a progression; give one, '
+                       'e.g. "C G Am F".')
+    labels = self.model.sample_labels(n, temperature, _seed(request), controls)
+    return {'phrases': [self.phrase(window, controls) for window in labels]}
+
+  def windows(self, midi, name):
+    """{'name', 'phrases', 'first'}: every window of an uploaded MIDI file (its bytes; `name`
+    only names it in messages), and the one the programs would pick (the first that starts with
+    a note)."""
+    sequence, error = preprocess.read_midi_bytes(midi)
+    if error:
+      raise ValueError(f'cannot read {name}: {error}.')
+    try:
+      labels, controls, first = self.model.windows(sequence, name=name)
+    except trained_model.NoWindowError as e:
+      raise ValueError(str(e)) from None
+    return {'name': name, 'first': int(first),
+            'phrases': [self.phrase(window, None if controls is None else controls[index])
+                        for index, window in enumerate(labels)]}
+
+  def morph(self, request):
+    """{'phrases': [...]}: `steps` phrases along the slerp between the posterior means of the
+    request's `start` and `end` phrases, both ends included (as mvl_interpolate). A chord model
+    follows the request's chords, else the start's."""
+    start, start_controls = self._phrase_input(request.get('start'), 'start')
+    end, end_controls = self._phrase_input(request.get('end'), 'end')
+    steps = _number(request, 'steps', 8, 2, MAX_MORPH_STEPS, integer=True)
+    temperature = _number(request, 'temperature', 0.5, 0.0, MAX_TEMPERATURE)
+    controls = self._chords(request)
+    if controls is None:
+      controls = start_controls
+    labels = self.model.interpolate_labels(start, end, steps, temperature, _seed(request),
+                                           controls, start_controls, end_controls)
+    return {'phrases': [self.phrase(window, controls) for window in labels]}
+
+  def grid(self, request):
+    """{'rows': [[phrase]]}: a size x size grid between four corner phrases (top left, top right,
+    bottom left, bottom right), by slerp along each row's ends, then down each column, between
+    the corners' posterior means. A chord model follows the request's chords, else the first
+    corner's."""
+    corners = request.get('corners')
+    if not isinstance(corners, list) or len(corners) != 4:
+      raise ValueError('corners: expected four phrases (top left, top right, bottom left, '
+                       'bottom right).')
+    names = ('top left', 'top right', 'bottom left', 'bottom right')
+    inputs = [self._phrase_input(corner, f'{name} corner')
+              for corner, name in zip(corners, names)]
+    size = _number(request, 'size', 5, 2, MAX_GRID_SIZE, integer=True)
+    temperature = _number(request, 'temperature', 0.5, 0.0, MAX_TEMPERATURE)
+    seed = _seed(request)
+    corner_controls = np.stack([c for _, c in inputs]) if self.has_chords else None
+    _, mu, _ = self.model.encode_labels(np.stack([labels for labels, _ in inputs]), seed,
+                                        corner_controls)
+    fractions = np.linspace(0.0, 1.0, size)
+    top = trained_model.slerp(mu[0], mu[1], fractions)  # [size, D], one per column
+    bottom = trained_model.slerp(mu[2], mu[3], fractions)
+    # z[row, column]: down column `column` from its top to its bottom point.
+    z = np.stack([trained_model.slerp(top[column], bottom[column], fractions)
+                  for column in range(size)], axis=1)
+    controls = self._chords(request)
+    if controls is None and self.has_chords:
+      controls = corner_controls[0]
+    labels = self.model.decode_to_labels(z.reshape(size * size, -1), temperature, seed, controls)
+    return {'rows': [[self.phrase(labels[row * size + column], controls)
+                      for column in range(size)] for row in range(size)]}
+
+  def midi(self, request):
+    """The bytes of one MIDI file holding the request's phrases one after another (one phrase:
+    as mvl_sample writes it; several: as mvl_interpolate's morph file)."""
+    phrases = request.get('phrases')
+    if not isinstance(phrases, list) or not 1 <= len(phrases) <= MAX_GRID_SIZE**2:
+      raise ValueError(f'phrases: expected a list of 1 to {MAX_GRID_SIZE**2} phrases.')
+    sequences = []
+    for index, value in enumerate(phrases):
+      labels, controls = self._phrase_input(value, f'phrase {index + 1}')
+      sequences.extend(self.model.to_note_sequences(labels[None], controls))
+    return converters.midi_bytes(converters.concatenate_windows(sequences))
