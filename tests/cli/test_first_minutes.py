@@ -4,6 +4,7 @@ import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import pathlib  # pylint: disable=g-import-not-at-top,wrong-import-position
+import socket
 import stat
 import subprocess
 import sys
@@ -27,6 +28,7 @@ PROGRAMS = {  # program -> flags its --help must list
     'evaluate': ('--examples', '--output_json', '--split', '--run_dir'),
     'preprocess': ('--input', '--output', '--encoding', '--max_file_mb'),
     'export': ('--run_dir', '--checkpoint', '--format', '--output_dir'),
+    'studio': ('--run_dir', '--checkpoint', '--port', '--max_upload_mb', '--bf16'),
 }
 
 # Runs a program in-process and reports, after it exits, whether TensorFlow was ever imported.
@@ -84,6 +86,7 @@ def test_train_help_lists_the_configs_overridable_values():
      'already exists and is not empty'),
     ('export', ['--run_dir={tmp}/no-run', '--format=magenta_js', '--output_dir={tmp}/out'],
      'no run directory'),
+    ('studio', ['--run_dir={tmp}/no-run'], "--run_dir: no run directory at '{tmp}/no-run'"),
 ])
 def test_usage_errors_answer_before_tensorflow_and_create_nothing(tmp_path, name, flags, message):
   (tmp_path / 'text.mid').write_text('not a MIDI file')
@@ -99,6 +102,21 @@ def test_usage_errors_answer_before_tensorflow_and_create_nothing(tmp_path, name
   assert len(result.stderr.strip().splitlines()) == 1, result.stderr
   assert 'tensorflow imported: False' in result.stdout
   assert sorted(p.name for p in tmp_path.rglob('*')) == before  # no new (empty) folder
+
+
+def test_studio_names_a_port_in_use_before_tensorflow(tmp_path):
+  run = tmp_path / 'run'
+  run.mkdir()
+  (run / 'config.json').write_text('{}')
+  with socket.socket() as taken:
+    taken.bind(('127.0.0.1', 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    result = run_program('studio', f'--run_dir={run}', f'--port={port}')
+  assert result.returncode == 1, result.stderr
+  assert result.stderr.startswith(f'mvl_studio: error: --port: cannot listen on 127.0.0.1:{port}: '
+                                  'Address already in use'), result.stderr
+  assert 'tensorflow imported: False' in result.stdout
 
 
 def test_noise_filter_drops_tensorflow_start_up_lines_and_keeps_the_rest(tmp_path):
