@@ -49,6 +49,18 @@ def _number(request, key, default, low, high, integer=False):
   return int(value) if integer else float(value)
 
 
+def _integers(value, what, shape):
+  """`value` (nested JSON lists) as an int64 array; ValueError naming `what` unless it is a
+  rectangular array of whole numbers (floats, booleans and huge numbers are refused, not cast)."""
+  try:
+    array = np.asarray(value)
+  except (TypeError, ValueError):
+    array = None
+  if array is None or array.dtype.kind not in 'iu' and array.size:
+    raise ValueError(f'{what} must be a {shape} array of whole numbers.')
+  return array.astype(np.int64)
+
+
 def _seed(request):
   seed = request.get('seed')
   if seed is None:
@@ -100,10 +112,7 @@ class StudioApi:
     if not isinstance(value, dict) or 'labels' not in value:
       raise ValueError(f'{what}: expected a phrase with its labels.')
     steps, parts = self.model.num_steps, len(self.converter.parts)
-    try:
-      labels = np.asarray(value['labels'], dtype=np.int64)
-    except (TypeError, ValueError, OverflowError):
-      raise ValueError(f'{what}: labels must be whole numbers.') from None
+    labels = _integers(value['labels'], f'{what}: labels', f'[{steps}][{parts}]')
     if labels.shape != (steps, parts):
       raise ValueError(f'{what}: labels must be [{steps}][{parts}] for this model (a phrase of '
                        f'another model?), got shape {list(labels.shape)}.')
@@ -116,9 +125,10 @@ class StudioApi:
       return labels.astype(np.int32), None
     if controls is None:
       raise ValueError(f'{what}: this chord model needs the phrase\'s chords (controls).')
+    controls = _integers(controls, f'{what}: controls', f'[{steps}]')
     try:
-      controls = self.model.check_controls(np.asarray(controls, dtype=np.int64))
-    except (TypeError, ValueError, OverflowError) as e:
+      controls = self.model.check_controls(controls)
+    except ValueError as e:
       raise ValueError(f'{what}: {e}') from None
     return labels.astype(np.int32), controls
 

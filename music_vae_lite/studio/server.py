@@ -130,7 +130,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   timeout = 60  # seconds a socket may stay silent (a stalled client does not hold a thread)
 
   def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-    logging.info('%s %s', self.address_string(), format % args)
+    # Each request at debug level (--verbosity=1 shows them); failures are logged where caught.
+    logging.debug('%s %s', self.address_string(), format % args)
 
   # ----------------------------------------------------------------------------------------------
   # Answers.
@@ -216,6 +217,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
       raise RequestError(http.HTTPStatus.BAD_REQUEST, f'{what}: not valid JSON ({e}).') from None
+    except RecursionError:
+      raise RequestError(http.HTTPStatus.BAD_REQUEST, f'{what}: JSON nested too deeply.') from None
     if not isinstance(value, dict):
       raise RequestError(http.HTTPStatus.BAD_REQUEST, f'{what}: expected a JSON object.')
     return value

@@ -287,6 +287,15 @@ def test_errors_are_worded_as_the_programs_word_them(studio, model, midi_files):
     assert post_json(studio, '/api/sample', request) == (400, {'error': message})
   status, body = post_json(studio, '/api/morph', {'start': {'labels': [[1, 2]]}, 'end': {}})
   assert status == 400 and body['error'].startswith('start: labels must be [32][1] for this model')
+  for labels in ([[2.5]] * 32, [[True]] * 32, [[2**70]] * 32, [[2]] * 31 + [[2, 3]]):
+    status, body = post_json(studio, '/api/midi', {'phrases': [{'labels': labels}]})
+    assert (status, body) == (400, {'error': 'phrase 1: labels must be a [32][1] array of whole '
+                                             'numbers.'})
+  status, body = post_json(studio, '/api/midi', {'phrases': [{'labels': [[90]] * 32}]})
+  assert status == 400 and body['error'].startswith('phrase 1: melody labels must be in [0, 90)')
+  status, _, body = call(studio, 'POST', '/api/sample', b'[' * 60000,
+                         {'Content-Type': 'application/json'})
+  assert status == 400 and 'JSON' in json.loads(body)['error']
   status, _, body = call(studio, 'POST', '/api/sample', b'{"n": ',
                          {'Content-Type': 'application/json'})
   assert status == 400 and 'not valid JSON' in json.loads(body)['error']
