@@ -2,8 +2,9 @@
 
 Why this shape. Inference runs here, in the project's own `TrainedModel`, so the studio works for
 every model this project trains, imports or fine-tunes (melody, drums, trio, chords; 2 and 16
-bars), including those Magenta.js cannot run (trio, chords, hierarchical encoders; see
-`mvl_export`), and a sample in the page is exactly what `mvl_sample` would write. The server is
+bars), including those Magenta.js cannot run (several encoder layers, a hierarchical decoder
+under a flat encoder such as hierdec-mel_16bar; see `mvl_export`), and a sample in the page is
+what `mvl_sample` would write. The server is
 the standard library's `http.server`: the API is six routes of JSON in and out, one user, on
 loopback, so a framework would add a dependency without removing code; what a framework would
 give for free (the host and origin checks, size limits, security headers) is written out below

@@ -1,15 +1,15 @@
 """mvl_studio in a real browser: Debian's chromium, headless, driven by Selenium through Debian's
 chromedriver (never a driver's own browser download). Selected with `pytest -m browser`.
 
-The test trains a tiny 2-bar melody model for a few steps (mvl_train), starts `mvl_studio` on it as
-a user would (a free port), and in the page: samples N phrases and sees N piano rolls; downloads
-one as MIDI and parses it; downloads one as WAV, which the page renders offline with the same
-synth it plays with (audio.js), and finds one onset per note, at the notes' times; plays,
-loops and stops by keyboard; uploads two MIDI files, morphs, moves the slider and downloads the
-morph; uploads a 3/4 file and sees the programs' message; makes a grid from four phrases on the
-page and plays a cell; and checks that a narrow window needs no sideways scrolling and that the
-page fetched nothing but its own files. Screenshots go to runs/test_artifacts/studio/ (or
-$MVL_TEST_ARTIFACTS/studio/).
+The test trains a tiny 2-bar melody model (configs/tiny-mel_2bar.py) for a few steps, starts
+`mvl_studio` on it as a user would (a free port), and in the page: samples N phrases and sees N
+piano rolls; downloads one as MIDI and parses it; downloads one as WAV, which the page renders
+offline with the same synth it plays with (audio.js), and finds one onset per note, at the notes'
+times; plays, loops and stops by keyboard; uploads two MIDI files, morphs, moves the slider and
+downloads the morph; uploads a 3/4 file and sees the programs' message; makes a grid from four
+phrases on the page and plays a cell; and checks that a phone-width window needs no sideways
+scrolling and that the page fetched nothing but its own files. Screenshots go to
+runs/test_artifacts/studio/ (or $MVL_TEST_ARTIFACTS/studio/).
 """
 import os
 import pathlib
@@ -33,6 +33,7 @@ DATA_MIDI = REPO / 'data' / 'midi'
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
 NUM_SAMPLES = 4
+TRAIN_STEPS = 20
 MORPH_STEPS = 6
 ARTIFACTS = os.path.join(os.environ.get('MVL_TEST_ARTIFACTS', os.path.join(REPO, 'runs',
                                                                            'test_artifacts')),
@@ -69,13 +70,17 @@ def _program(name):
 
 @pytest.fixture(scope='module')
 def run_dir(tmp_path_factory):
-  """A tiny-mel_2bar model trained for a few steps on random melodies."""
+  """A tiny-mel_2bar model trained for a few steps on random melodies (in this process, which
+  has TensorFlow loaded already; no held-out evaluation or pictures)."""
+  from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
   folder = tmp_path_factory.mktemp('studio_browser')
   examples = helpers.write_melody_midis(str(folder / 'midi'), num_files=8)
+  config = config_lib.load_config('tiny-mel_2bar')
+  config.train.num_steps = TRAIN_STEPS
+  config.train.eval_every = config.train.image_every = 10 * TRAIN_STEPS
   run = str(folder / 'run')
-  subprocess.run(_program('mvl_train') + ['--config=tiny-mel_2bar', f'--examples={examples}',
-                                          f'--run_dir={run}', '--num_steps=30'],
-                 check=True, capture_output=True, timeout=600)
+  train.train_and_evaluate(config, run, examples)
   return run
 
 
@@ -181,7 +186,8 @@ def onsets(path, window_s=0.04, hop_s=0.005, min_ratio=2.0, spacing_s=0.06):
 def test_studio_in_a_browser(browser, studio_url, downloads):
   driver = browser
   open_page(driver, studio_url)
-  assert 'tiny-mel_2bar: melody, 2 bars, step 30' in driver.find_element(By.ID, 'model-info').text
+  assert (f'tiny-mel_2bar: melody, 2 bars, step {TRAIN_STEPS}'
+          in driver.find_element(By.ID, 'model-info').text)
 
   # Sample: N piano rolls.
   cards = sample(driver, NUM_SAMPLES)

@@ -373,7 +373,8 @@ class Slot {
       this.windowLabel.hidden = false;
       this.chooseWindow(true);
     } catch (error) {
-      // The slot keeps what it had.
+      // The slot keeps what it had (and the file field, no file: the error names the one refused).
+      this.input.value = '';
       this.message.textContent = previous;
       this.error.textContent = error.message;
     }
