@@ -301,7 +301,8 @@ def test_errors_are_worded_as_the_programs_word_them(studio, model, midi_files):
   assert status == 400 and 'not valid JSON' in json.loads(body)['error']
 
 
-@pytest.mark.parametrize('config_name', ['tiny-drums_2bar', 'tiny-mel_2bar_chords'])
+@pytest.mark.parametrize('config_name', ['tiny-drums_2bar', 'tiny-mel_2bar_chords',
+                                         'tiny-trio_16bar'])
 def test_other_families(config_name, tmp_path):
   model = trained_model.TrainedModel(
       helpers.make_untrained_run_dir(str(tmp_path / 'run'), config_name))
@@ -318,6 +319,18 @@ def test_other_families(config_name, tmp_path):
     assert phrase['chords'][2][3] == [48, 52, 57]  # A minor: C, E, A in the octave below C4
     midi = pretty_midi.PrettyMIDI(io.BytesIO(studio_api.midi({'phrases': [phrase]})))
     assert len(midi.instruments[0].notes) == len(phrase['notes'])
+  elif config_name == 'tiny-trio_16bar':
+    # One panel per part: every note names its part, as the labels' columns hold them.
+    assert [part['name'] for part in info['parts']] == ['melody', 'bass', 'drums']
+    phrase = studio_api.sample({'n': 1, 'temperature': 1.0})['phrases'][0]
+    labels = np.asarray(phrase['labels'])
+    assert labels.shape == (model.num_steps, 3)
+    for part in range(3):
+      onsets = (labels[:, part] > 1).sum() if part < 2 else sum(
+          bin(label).count('1') for label in labels[:, part])
+      assert sum(note[0] == part for note in phrase['notes']) == onsets
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(studio_api.midi({'phrases': [phrase]})))
+    assert sum(len(i.notes) for i in midi.instruments) == len(phrase['notes'])
   else:
     assert 'chords' not in info['capabilities']
     phrase = studio_api.sample({'n': 1, 'temperature': 1.0})['phrases'][0]
