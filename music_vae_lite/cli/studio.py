@@ -51,7 +51,7 @@ def main(argv):
   try:
     with common.user_errors('mvl_studio'):
       model = common.load_trained_model(_RUN_DIR.value, _CHECKPOINT.value, _BF16.value)
-    studio_server.studio_api = api.StudioApi(model)
+      studio_server.studio_api = api.StudioApi(model)
     encoding = model.converter.encoding
     print(f'mvl_studio: {model.config.name or "model"} ({encoding}, '
           f'{model.converter.slice_bars} bars, step {model.step}) at {studio_server.url} '

@@ -9,10 +9,10 @@ whose message the page shows as it is, worded as the programs word theirs (mvl_i
 "cannot read ...", TrainedModel's "No 2-bar melody window: 3/4 time.").
 
 A phrase, as the page gets it:
-  labels   int [T][P]: one column per part (converters.Part: melody 0..89, drums 0..511)
+  labels   int [T][P]: one column per part (label_windows.Part: melody 0..89, drums 0..511)
   controls int [T] (chord classes) or null
   notes    [part, pitch, start step, end step] of every note and drum hit (drum hits at their
-           class's first pitch, converters.DRUM_PITCH_CLASSES), for drawing and playing
+           class's first pitch, drums.DRUM_PITCH_CLASSES), for drawing and playing
   chords   [start step, end step, symbol, [MIDI pitches of its triad]] of every chord, or []
 """
 import math
@@ -20,9 +20,10 @@ import math
 import numpy as np
 from note_seq import chord_symbols_lib
 
-from music_vae_lite.families import converters
+from music_vae_lite.families import contract
+from music_vae_lite.families import drums
+from music_vae_lite.families import label_windows
 from music_vae_lite.pipeline import preprocess
-from music_vae_lite import pianoroll
 from music_vae_lite.serving import trained_model
 
 # Bounds on one request's work, so that one click cannot occupy the server for minutes.
@@ -72,6 +73,11 @@ class StudioApi:
   """The operations of the page on one TrainedModel (any family: melody, drums, trio, chords)."""
 
   def __init__(self, model):
+    if not isinstance(model.converter, label_windows.LabelConverter):
+      # The page draws and plays class labels, one column per part (every family here); a
+      # family of other arrays (families/contract.py) needs its own drawing and sound first.
+      raise ValueError(f'mvl_studio plays the label families (melody, drums, trio, chords); '
+                       f'the {model.converter.encoding} family is not one of them.')
     self.model = model
     self.converter = model.converter
     self.has_chords = bool(self.converter.control_depth)
@@ -84,9 +90,8 @@ class StudioApi:
     labels = np.asarray(labels)
     notes = []
     for index, part in enumerate(self.converter.parts):
-      events = (converters.melody_notes(labels[:, index]) if part.kind == 'melody'
-                else converters.drum_hits(labels[:, index]))
-      notes.extend([index, int(pitch), int(start), int(end)] for start, end, pitch in events)
+      notes.extend([index, int(pitch), int(start), int(end)]
+                   for start, end, pitch in part.notes(labels[:, index]))
     return {'labels': labels.tolist(),
             'controls': None if controls is None else np.asarray(controls).tolist(),
             'notes': notes,
@@ -158,13 +163,13 @@ class StudioApi:
         'encoding': self.converter.encoding,
         'parts': parts,
         'num_steps': self.model.num_steps,
-        'steps_per_bar': converters.STEPS_PER_BAR,
-        'steps_per_quarter': converters.STEPS_PER_QUARTER,
-        'qpm': converters.OUTPUT_QPM,
+        'steps_per_bar': contract.STEPS_PER_BAR,
+        'steps_per_quarter': contract.STEPS_PER_QUARTER,
+        'qpm': contract.OUTPUT_QPM,
         'z_size': self.model.z_size,
         'step': int(self.model.step),
         'drum_lanes': [{'name': name, 'pitch': pitches[0]} for name, pitches in
-                       zip(pianoroll.DRUM_NAMES, converters.DRUM_PITCH_CLASSES)],
+                       zip(drums.DRUM_NAMES, drums.DRUM_PITCH_CLASSES)],
         # What the page offers: each capability is one panel or control (chords: a progression
         # field for a chord-conditioned model).
         'capabilities': ['sample', 'morph', 'grid'] + (['chords'] if self.has_chords else []),
@@ -257,4 +262,4 @@ class StudioApi:
     for index, value in enumerate(phrases):
       labels, controls = self._phrase_input(value, f'phrase {index + 1}')
       sequences.extend(self.model.to_note_sequences(labels[None], controls))
-    return converters.midi_bytes(converters.concatenate_windows(sequences))
+    return contract.midi_bytes(contract.concatenate_windows(sequences))

@@ -9,7 +9,7 @@
 
 const ATTACK = 0.005;
 const RELEASE = 0.04;
-// Drum lanes in the order of the model's drum_lanes (converters.DRUM_PITCH_CLASSES).
+// Drum lanes in the order of the model's drum_lanes (drums.DRUM_PITCH_CLASSES).
 const DRUM_VOICES = ['kick', 'snare', 'closedHat', 'openHat', 'tom', 'tom', 'tom', 'crash', 'ride'];
 const TOM_HZ = [110, 150, 200];
 
