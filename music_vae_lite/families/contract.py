@@ -47,6 +47,13 @@ dropped: outside the melody range, or a drum pitch with no class), 'no_notes' (a
 usable notes), 'too_short' (tracks shorter than a window), 'duplicate' and 'over_limit' (windows
 dropped). Each is a count of the things named.
 
+Attributes (`Converter.attributes`, for attribute vectors: serving/attribute_vectors.py): a
+family may name musical attributes of its windows, each a numpy function of N windows' arrays to
+one float64 value per window in a documented unit (NaN where undefined), e.g. the melody
+family's note density or the drums' hi-hat share. The same function measures a training window,
+a decoded sample and a shifted phrase. The label families take theirs from their parts
+(melody.py, drums.py); a family without attributes has none (mvl_attributes says so).
+
 The next families, checked on paper against this contract (each its own files: a family module,
 a decoder module where the output distribution is new, a config, one line in registry.py and, for
 a decoder, one in nn/decoders/registry.py):
@@ -202,6 +209,24 @@ class ArraySpec(NamedTuple):
         raise ValueError(f'{self._what()} must lie in [{low}, {high}], got values from '
                          f'{array.min()} to {array.max()}.')
     return array.astype(self.dtype, copy=False)
+
+
+class Attribute(NamedTuple):
+  """A musical attribute of windows: `function` maps N windows' arrays {name: [N, ...]} (for a
+  label part: its labels [N, T]) to float64 [N] (NaN where undefined), in `unit`; its values lie
+  within `bounds` (lowest, highest; None where open)."""
+  name: str
+  unit: str
+  description: str
+  function: object  # callable
+  bounds: tuple = (None, None)
+
+
+def share(count, total):
+  """count / total per window as float64, NaN where total is 0 (attributes that are shares)."""
+  total = np.asarray(total, np.float64)
+  with np.errstate(invalid='ignore', divide='ignore'):
+    return np.where(total > 0, np.asarray(count, np.float64) / np.maximum(total, 1), np.nan)
 
 
 class ConversionResult(NamedTuple):
@@ -432,15 +457,19 @@ class Converter:
       if spec.name not in arrays:
         raise ValueError(f'{self.encoding} windows need the array {spec.name!r} '
                          f'[N, {", ".join(map(str, spec.shape))}].')
-      array = np.asarray(arrays[spec.name])
-      if spec.shape[-1:] == (1,) and array.shape[1:] == tuple(spec.shape[:-1]):
-        array = array[..., np.newaxis]
-      checked[spec.name] = spec.check(array, self.encoding)
+      checked[spec.name] = self._checked(spec, arrays[spec.name])
     sizes = {name: len(array) for name, array in checked.items()}
     if len(set(sizes.values())) > 1:
       raise ValueError(f'{self.encoding} windows need as many windows in every array, got '
                        + ', '.join(f'{name} {size}' for name, size in sizes.items()) + '.')
     return checked
+
+  def _checked(self, spec, array):
+    """One array [N, *shape] checked against its spec (a one-column array may come as [N, T])."""
+    array = np.asarray(array)
+    if spec.shape[-1:] == (1,) and array.shape[1:] == tuple(spec.shape[:-1]):
+      array = array[..., np.newaxis]
+    return spec.check(array, self.encoding)
 
   def empty_arrays(self):
     """No window: {name: [0, *shape]}."""
@@ -500,6 +529,28 @@ class Converter:
             'control_depth': self.control_depth,
             'arrays': [{'name': spec.name, 'shape': list(spec.shape), 'dtype': spec.dtype}
                        for spec in self.window_spec]}
+
+  @property
+  def attributes(self):
+    """The family's musical attributes (see the module docstring): a tuple of Attribute whose
+    functions take windows' arrays; none by default."""
+    return ()
+
+  def attribute_values(self, windows, names=None):
+    """{name: float64 [N]}: the attributes (all, or `names`) of windows given as their arrays
+    {name: [N, ...]} or as the family's targets (e.g. decoded label windows [N, T, P]; [N, T]
+    for one part), each array checked against its spec. ValueError naming an attribute the
+    family does not have, or an array that does not fit."""
+    arrays = windows if isinstance(windows, dict) else {self.target_names[0]: windows}
+    arrays = {spec.name: self._checked(spec, arrays[spec.name]) for spec in self.window_spec
+              if spec.name in arrays}
+    by_name = {attribute.name: attribute for attribute in self.attributes}
+    names = list(by_name) if names is None else list(names)
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+      raise ValueError(f'Unknown attribute {unknown[0]!r}; the {self.encoding} family has: '
+                       + (', '.join(by_name) or 'none') + '.')
+    return {name: np.asarray(by_name[name].function(arrays), np.float64) for name in names}
 
   def magenta_js_converter(self, num_segments=None):
     """The Magenta.js data converter spec ({'type', 'args'}) of this family, or None where

@@ -6,6 +6,13 @@ Pure numpy + note_seq at import (no TensorFlow): it runs in preprocessing worker
 Only `is_drum` notes whose pitch is in `DRUM_PITCH_CLASSES` are kept, all drum instruments merged;
 only onsets count. Decoding: a drum hit is one step long at its class's first pitch (instrument 9,
 is_drum).
+
+Attributes of a drum part (`DRUM_ATTRIBUTES`, functions of labels [N, T]; a share of no hits is
+NaN):
+- `density`: drum hits per bar (each class hit at a step counts once).
+- `hihat_share`: share of hits on the closed or open hi-hat.
+- `kick_snare_balance`: kick hits / (kick + snare hits): 0 all snare, 1 all kick.
+- `syncopation`: share of hits off the 8th-note grid (on an odd 16th step).
 """
 import dataclasses
 
@@ -45,6 +52,10 @@ class DrumPart(label_windows.Part):
   depth = 2 ** len(DRUM_PITCH_CLASSES)
   first_onset = 1
   is_drum = True
+
+  @property
+  def attributes(self):
+    return DRUM_ATTRIBUTES
 
   @property
   def input_depth(self):
@@ -143,3 +154,52 @@ def drum_hits(labels):
   return [(step, step + 1, pitches[0])
           for step, label in enumerate(np.asarray(labels).tolist())
           for drum_class, pitches in enumerate(DRUM_PITCH_CLASSES) if label >> drum_class & 1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Attributes (see the module docstring).
+
+_KICK, _SNARE, _CLOSED_HIHAT, _OPEN_HIHAT = 0, 1, 2, 3
+
+
+def _hits(labels):
+  """Drum hit bits, int64 [N, T, 9] (numpy)."""
+  labels = np.asarray(labels, np.int64)
+  if labels.ndim != 2:
+    raise ValueError(f'Drum attributes take one part\'s labels [N, T], got shape {labels.shape}.')
+  return (labels[..., None] >> np.arange(len(DRUM_PITCH_CLASSES))) & 1
+
+
+def hit_density(labels):
+  hits = _hits(labels)
+  return hits.sum((1, 2)) / (hits.shape[1] / contract.STEPS_PER_BAR)
+
+
+def hihat_share(labels):
+  hits = _hits(labels)
+  return contract.share(hits[..., _CLOSED_HIHAT].sum(1) + hits[..., _OPEN_HIHAT].sum(1),
+                        hits.sum((1, 2)))
+
+
+def kick_snare_balance(labels):
+  hits = _hits(labels)
+  kicks = hits[..., _KICK].sum(1)
+  return contract.share(kicks, kicks + hits[..., _SNARE].sum(1))
+
+
+def drum_syncopation(labels):
+  hits = _hits(labels)
+  return contract.share(hits[:, 1::2].sum((1, 2)), hits.sum((1, 2)))
+
+
+_SHARE = (0.0, 1.0)
+DRUM_ATTRIBUTES = (
+    contract.Attribute('density', 'hits per bar', 'drum hits per bar', hit_density,
+                       (0.0, float(contract.STEPS_PER_BAR * len(DRUM_PITCH_CLASSES)))),
+    contract.Attribute('hihat_share', 'share of hits', 'hits on the closed or open hi-hat',
+                       hihat_share, _SHARE),
+    contract.Attribute('kick_snare_balance', 'kick / (kick + snare)', '0 all snare, 1 all kick',
+                       kick_snare_balance, _SHARE),
+    contract.Attribute('syncopation', 'share of hits', 'hits off the 8th-note grid',
+                       drum_syncopation, _SHARE),
+)

@@ -56,6 +56,9 @@ class Part:
   first_onset = 1
   is_drum = False
   transposable = False  # a melody-kind part: note-on labels move with a transposition
+  # Musical attributes of this kind of part (contract.Attribute, each a function of the part's
+  # labels [N, T]): melody.MELODY_ATTRIBUTES, drums.DRUM_ATTRIBUTES.
+  attributes = ()
 
   @property
   def input_depth(self):
@@ -122,6 +125,17 @@ class LabelConverter(contract.Converter):
   @property
   def output_depth(self):
     return sum(self.output_depths)
+
+  @property
+  def attributes(self):
+    """Each part's attributes, measured on its column of the labels; in a family of several
+    parts each name is prefixed with the part's (trio: `melody.note_density`, `drums.density`)."""
+    found = []
+    for k, part in enumerate(self.parts):
+      for attribute in part.attributes:
+        name = f'{part.name}.{attribute.name}' if len(self.parts) > 1 else attribute.name
+        found.append(attribute._replace(name=name, function=_column_function(attribute, k)))
+    return tuple(found)
 
   def starts_with_note(self, labels):
     """Whether a label window [T, P] strikes a note (or a drum) in some part at its first step,
@@ -300,6 +314,15 @@ class LabelConverter(contract.Converter):
     k + max_shift. A family with controls that transposes says how its controls move."""
     raise NotImplementedError(f'The {self.encoding} family does not say how its controls move '
                               'under transposition (control_transposition_table).')
+
+
+def _column_function(attribute, column):
+  """The attribute of one part as a function of windows' arrays: labels [N, T, P] (or [N, T]
+  for a one-part family), column `column`."""
+  def function(arrays):
+    labels = np.asarray(arrays[LABELS])
+    return attribute.function(labels if labels.ndim == 2 else labels[..., column])
+  return function
 
 
 def transpose_labels(labels, uniform, max_shift, parts):

@@ -23,6 +23,21 @@ Pure numpy + note_seq at import (no TensorFlow): it runs in preprocessing worker
 
 Decoding: a melody note lasts from its note-on to the next note-on, note-off or the end (melody:
 instrument 0, program 0).
+
+Attributes of a melody part (`MELODY_ATTRIBUTES`, functions of labels [N, T] on the model's own
+grid, so 2- and 16-bar windows alike): the paper's five (MusicVAE, section 5; it names them but
+gives no formulas, so these are ours) and two more.
+- `c_diatonic`: share of note-ons whose pitch class is in the C major scale (C D E F G A B).
+- `note_density`: note-ons per bar.
+- `average_interval`: mean absolute interval between consecutive note-ons, in semitones.
+- `syncopation_16th`: share of note-ons that start off the 8th-note grid (an odd 16th step) and
+  still sound at the next 8th-note position (the next step holds no event).
+- `syncopation_8th`: share of note-ons that start on the off-beat 8th (the "and", two steps after
+  a beat) and still sound at the next beat (the next two steps hold no event).
+  A note held past the window's end counts as not held (nothing says it would be).
+- `pitch_height`: mean MIDI pitch of the note-ons (60 = C4).
+- `pitch_range`: highest minus lowest note-on pitch, in semitones.
+A share or mean over no note-ons (an interval over fewer than two) is NaN.
 """
 import collections
 import dataclasses
@@ -52,6 +67,10 @@ class MelodyPart(label_windows.Part):
   depth = NUM_CLASSES
   first_onset = MELODY_FIRST_NOTE
   transposable = True
+
+  @property
+  def attributes(self):
+    return MELODY_ATTRIBUTES
 
   @property
   def label_range(self):
@@ -169,3 +188,97 @@ def highest_note_labels(notes):
   labels[onsets] = top_pitch[onsets] - MELODY_PITCH_OFFSET
   labels[~sounding & (previous_pitch >= 0)] = MELODY_NOTE_OFF
   return labels, sounding
+
+
+# ---------------------------------------------------------------------------------------------
+# Attributes (see the module docstring).
+
+
+def _melody(labels):
+  """(labels int64 [N, T], note-on mask [N, T], MIDI pitches [N, T] (valid at note-ons))."""
+  labels = np.asarray(labels, np.int64)
+  if labels.ndim != 2:
+    raise ValueError(f'Melody attributes take one part\'s labels [N, T], got shape {labels.shape}.')
+  return labels, labels >= MELODY_FIRST_NOTE, labels + MELODY_PITCH_OFFSET
+
+
+def c_diatonic(labels):
+  _, onsets, pitches = _melody(labels)
+  in_scale = onsets & np.isin(pitches % 12, _C_MAJOR_PITCH_CLASSES)
+  return contract.share(in_scale.sum(1), onsets.sum(1))
+
+
+def note_density(labels):
+  labels, onsets, _ = _melody(labels)
+  return onsets.sum(1) / (labels.shape[1] / contract.STEPS_PER_BAR)
+
+
+def average_interval(labels):
+  labels, onsets, pitches = _melody(labels)
+  steps = np.arange(labels.shape[1])
+  # For each step, the step of the latest note-on strictly before it (-1: none yet).
+  latest = np.maximum.accumulate(np.where(onsets, steps, -1), axis=1)
+  previous = np.concatenate([np.full([len(labels), 1], -1), latest[:, :-1]], axis=1)
+  has_previous = onsets & (previous >= 0)
+  previous_pitch = np.take_along_axis(pitches, np.maximum(previous, 0), axis=1)
+  jumps = np.where(has_previous, np.abs(pitches - previous_pitch), 0)
+  return contract.share(jumps.sum(1), has_previous.sum(1))
+
+
+def _held_for(labels, steps):
+  """[N, T]: the step holds no event for the next `steps` steps (all inside the window), so a note
+  starting there still sounds `steps` steps later."""
+  held = np.ones(labels.shape, bool)
+  held[:, labels.shape[1] - steps:] = False
+  for k in range(1, steps + 1):
+    held[:, :-k] &= labels[:, k:] == MELODY_NO_EVENT
+  return held
+
+
+def syncopation_16th(labels):
+  labels, onsets, _ = _melody(labels)
+  off_eighth_grid = np.arange(labels.shape[1]) % 2 == 1
+  syncopated = onsets & off_eighth_grid & _held_for(labels, 1)
+  return contract.share(syncopated.sum(1), onsets.sum(1))
+
+
+def syncopation_8th(labels):
+  labels, onsets, _ = _melody(labels)
+  off_beat_eighth = np.arange(labels.shape[1]) % 4 == 2
+  syncopated = onsets & off_beat_eighth & _held_for(labels, 2)
+  return contract.share(syncopated.sum(1), onsets.sum(1))
+
+
+def pitch_height(labels):
+  _, onsets, pitches = _melody(labels)
+  return contract.share(np.where(onsets, pitches, 0).sum(1), onsets.sum(1))
+
+
+def pitch_range(labels):
+  _, onsets, pitches = _melody(labels)
+  highest = np.where(onsets, pitches, -1).max(1)
+  lowest = np.where(onsets, pitches, 1000).min(1)
+  return np.where(onsets.any(1), highest - lowest, np.nan).astype(np.float64)
+
+
+_C_MAJOR_PITCH_CLASSES = (0, 2, 4, 5, 7, 9, 11)
+_SHARE = (0.0, 1.0)
+_SPAN = (0.0, float(MAX_PITCH - MIN_PITCH))
+MELODY_ATTRIBUTES = (
+    contract.Attribute('c_diatonic', 'share of note-ons', 'note-ons in the C major scale',
+                       c_diatonic, _SHARE),
+    contract.Attribute('note_density', 'note-ons per bar', 'how many notes start per bar',
+                       note_density, (0.0, float(contract.STEPS_PER_BAR))),
+    contract.Attribute('average_interval', 'semitones', 'mean leap between consecutive notes',
+                       average_interval, _SPAN),
+    contract.Attribute('syncopation_16th', 'share of note-ons',
+                       'notes starting off the 8th-note grid and held over the next 8th',
+                       syncopation_16th, _SHARE),
+    contract.Attribute('syncopation_8th', 'share of note-ons',
+                       'notes starting on the off-beat 8th and held over the next beat',
+                       syncopation_8th, _SHARE),
+    contract.Attribute('pitch_height', 'MIDI pitch', 'mean pitch of the notes (60 = C4)',
+                       pitch_height, (float(MIN_PITCH), float(MAX_PITCH))),
+    contract.Attribute('pitch_range', 'semitones', 'highest minus lowest note', pitch_range,
+                       _SPAN),
+)
