@@ -4,6 +4,9 @@
     melodies = model.sample(4, temperature=0.5, seed=1)
     z, mu, sigma = model.encode([ns1, ns2])
     morph = model.interpolate(ns1, ns2, num_steps=5)
+    model.attribute_vectors('data/midi')                # once: saved in the run directory
+    denser = model.shift(ns1, {'note_density': 1.0})   # the phrase, moved along a vector
+    higher = model.sample(4, attributes={'pitch_height': 0.5})
 
 The run directory describes itself (run_dir/config.json, see checkpoints.py), so nothing else is
 needed. Construction reads the config and restores the weights (no graph is built); each operation
@@ -34,6 +37,7 @@ import tensorflow as tf
 
 from music_vae_lite import checkpoints
 from music_vae_lite.families import contract
+from music_vae_lite.serving import attribute_vectors as vectors_lib
 from music_vae_lite.serving import inference
 from music_vae_lite.nn import model_registry
 
@@ -111,6 +115,7 @@ class TrainedModel:
     self.inference = inference.InferenceModule(
         self.model, self.config, self.converter, dtype,
         fused=model_registry.use_fused_kernels(self.config.train))
+    self._attribute_vectors = None  # loaded on first use (load_attribute_vectors)
 
   @classmethod
   def from_magenta(cls, checkpoint, config=None, batch_size=32, compute_dtype=None):
@@ -313,28 +318,40 @@ class TrainedModel:
     """NoteSequences decoded from z [N, z_size] (120 qpm, velocity 80)."""
     return self.to_note_sequences(self.decode_to_labels(z, temperature, seed, controls), controls)
 
-  def sample_labels(self, n, temperature=1.0, seed=None, controls=None):
+  def sample_labels(self, n, temperature=1.0, seed=None, controls=None, attributes=None):
     """n windows (the family's targets, label windows [n, T, P]) from z ~ N(0, I) (a
     conditioned model: following controls [T]).
     Chunk k (at most batch_size rows) is the exported `sample` at seed [s, k], s derived from
-    `seed`: with n <= batch_size, a SavedModel given the same seed pair returns the same windows."""
+    `seed`: with n <= batch_size, a SavedModel given the same seed pair returns the same windows.
+
+    `attributes` {name: strength}, e.g. {'note_density': 1.0, 'pitch_height': -0.5}, moves every
+    draw by the sum of strength x attribute vector (see shift); the draws and decoding seeds are
+    the same as without, so strength 0 gives the plain samples."""
     if n < 1:
       raise ValueError(f'n must be >= 1, got {n}.')
     temperature = tf.constant(check_temperature(temperature), tf.float32)
     controls = self.check_controls(controls)
+    offset = None if attributes is None else self.attribute_offset(attributes)
     seed = _seed_or_random(seed)
     outputs = []
     for index, start in enumerate(range(0, n, self.batch_size)):
       count = min(self.batch_size, n - start)
-      out = self.inference.sample(tf.constant(count, tf.int32), temperature,
-                                  tf.constant([seed, index], tf.int32),
-                                  *self._controls_input(controls))
+      chunk_seed = tf.constant([seed, index], tf.int32)
+      if offset is None:
+        out = self.inference.sample(tf.constant(count, tf.int32), temperature, chunk_seed,
+                                    *self._controls_input(controls))
+      else:  # the exported `sample`'s draws (inference.InferenceModule._sample), then moved
+        z_seed, decode_seed = tf.unstack(tf.random.experimental.stateless_split(chunk_seed, 2))
+        z = tf.random.stateless_normal([count, self.z_size], z_seed) + offset
+        out = self.inference.decode(z, temperature, decode_seed, *self._controls_input(controls))
       outputs.append(self._targets(out))
     return contract.concatenate(outputs)
 
-  def sample(self, n, temperature=1.0, seed=None, controls=None):
-    """n NoteSequences from z ~ N(0, I); the same seed gives the same sequences."""
-    return self.to_note_sequences(self.sample_labels(n, temperature, seed, controls), controls)
+  def sample(self, n, temperature=1.0, seed=None, controls=None, attributes=None):
+    """n NoteSequences from z ~ N(0, I); the same seed gives the same sequences. `attributes`:
+    {name: strength} to move them along attribute vectors (see sample_labels)."""
+    return self.to_note_sequences(
+        self.sample_labels(n, temperature, seed, controls, attributes), controls)
 
   def interpolate_labels(self, start, end, num_steps, temperature=1.0, seed=None, controls=None,
                          start_controls=None, end_controls=None):
@@ -370,3 +387,193 @@ class TrainedModel:
     labels = self.interpolate_labels(start, end, num_steps, temperature, seed, controls,
                                      start_controls, end_controls)
     return self.to_note_sequences(labels, controls)
+
+  # ------------------------------------------------------------------------------------------
+  # Attributes and attribute vectors (contract.Converter.attributes, serving/attribute_vectors.py).
+
+  @property
+  def attribute_names(self):
+    """The names of this family's attributes (melody.py, drums.py)."""
+    return [attribute.name for attribute in self.converter.attributes]
+
+  def attribute_values(self, windows):
+    """{name: float64 [N]}: this family's attributes of windows given as its targets (label
+    windows [N, T, P]) or arrays (NaN where one is undefined, e.g. the average interval of a
+    window with one note)."""
+    return self.converter.attribute_values(windows)
+
+  def probe_mu(self):
+    """The posterior mean [z_size] of an all-zero window (for labels: all rests; controls 0): a
+    fingerprint of the encoder's weights, stored with attribute vectors to recognise the model
+    they belong to."""
+    arrays = {spec.name: np.zeros((1,) + tuple(spec.shape), spec.dtype)
+              for spec in self.converter.window_spec}
+    return self.encode_labels(arrays, seed=0)[1][0]
+
+  def _decode_rows(self, z, controls, temperature=0.0, seed=0):
+    """decode_to_labels with controls per row ([N, T], or None): rows sharing controls are
+    decoded together."""
+    if controls is None:
+      return self.decode_to_labels(z, temperature, seed)
+    unique, groups = np.unique(np.asarray(controls), axis=0, return_inverse=True)
+    groups = groups.reshape(-1)
+    order = np.concatenate([np.flatnonzero(groups == index) for index in range(len(unique))])
+    decoded = contract.concatenate([
+        self.decode_to_labels(z[groups == index], temperature, seed, row_controls)
+        for index, row_controls in enumerate(unique)])
+    return _take(decoded, np.argsort(order))
+
+  def attribute_vectors(self, examples, effect_phrases=256, strengths=vectors_lib.STRENGTHS,
+                        seed=0, save=True):
+    """Attribute vectors of this model from a corpus, with their measured effect, saved in the
+    run directory (`attribute_vectors.json`) so that `shift`, `sample(attributes=...)` and the
+    programs find them.
+
+    Args:
+      examples: a MIDI folder or file, a NoteSequence TFRecord or an mvl_preprocess cache (every
+        window of every file is used), a preprocess.WindowSet, or windows as the family's targets
+        (label windows [N, T, P]).
+      effect_phrases: how many held-out windows the effect is measured on (0: not measured).
+      strengths: the multiples of each vector the effect is measured at.
+      seed: picks the effect phrases.
+      save: write the file into the run directory (a model without one, e.g. from_magenta, keeps
+        them in memory only).
+    For a corpus of files, the vectors come from the files the run trained on and the effect is
+    measured on the held-out ones (input_pipeline.split_by_source with the run's eval_fraction);
+    with no held-out file, or bare windows, both use the same windows (the result says so).
+    An attribute the corpus barely varies in gets no vector (a warning; `skipped` says why).
+    Returns a vectors_lib.AttributeVectors (also loaded into this model).
+    Raises AttributeVectorsError when the family has no attributes or the corpus has too few
+    windows for quartiles.
+    """
+    from music_vae_lite.pipeline import input_pipeline  # pylint: disable=g-import-not-at-top
+    from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
+    if not self.converter.attributes:
+      raise vectors_lib.AttributeVectorsError(
+          f'The {self.converter.encoding} family names no attributes to make vectors of.')
+    name = 'the windows given'
+    if isinstance(examples, (str, os.PathLike)):
+      name = os.fspath(examples)
+      examples = preprocess.load_examples(name, self._input_converter)
+    if isinstance(examples, preprocess.WindowSet):
+      corpus, held_out = input_pipeline.split_by_source(
+          examples, self.config.data.eval_fraction)
+      split = 'train'
+      if not len(held_out):
+        corpus, held_out, split = examples, examples, 'all (no held-out files)'
+      labels, controls = self.converter.targets(corpus.arrays), corpus.controls
+      held_labels, held_controls = self.converter.targets(held_out.arrays), held_out.controls
+      num_files = len(set(int(i) for i in corpus.source_ids))
+    else:
+      if self.converter.stores_controls:
+        raise ValueError('A conditioned model needs windows with their controls (a corpus or a '
+                         'WindowSet), not bare windows.')
+      labels = self.converter.targets(self.converter.window_arrays(examples))
+      controls = held_controls = None
+      held_labels, split, num_files = labels, 'all', None
+    num_windows = _count(labels)
+    if num_windows < vectors_lib.MIN_WINDOWS:
+      raise vectors_lib.AttributeVectorsError(
+          f'{name}: {num_windows} window(s) ({split} split), too few for quartiles: '
+          f'attribute vectors need at least {vectors_lib.MIN_WINDOWS}.')
+    _, mu, _ = self.encode_labels(labels, seed=0, controls=controls)
+    registry = {attribute.name: attribute for attribute in self.converter.attributes}
+    vectors, stats, skipped = {}, {}, {}
+    for attribute_name, values in self.attribute_values(labels).items():
+      try:
+        vectors[attribute_name], stats[attribute_name] = vectors_lib.quartile_vector(
+            mu, values, attribute_name)
+      except vectors_lib.AttributeVectorsError as e:  # one attribute: the others are still useful
+        skipped[attribute_name] = str(e)
+        logging.warning('No vector for %s', e)
+        continue
+      stats[attribute_name]['unit'] = registry[attribute_name].unit
+    if not vectors:
+      raise vectors_lib.AttributeVectorsError(
+          f'{name}: no attribute varies enough for quartiles (' + next(iter(skipped.values()))
+          + ')')
+    effect = None
+    if effect_phrases:
+      rng = np.random.default_rng(seed)
+      chosen = np.sort(rng.permutation(_count(held_labels))[:effect_phrases])
+      phrase_controls = None if held_controls is None else held_controls[chosen]
+      _, phrase_mu, _ = self.encode_labels(_take(held_labels, chosen), seed=0,
+                                           controls=phrase_controls)
+      effect = vectors_lib.measure_effect(
+          lambda z: self._decode_rows(z, phrase_controls), self.attribute_values, phrase_mu,
+          vectors, {n: stats[n]['std'] or 1.0 for n in vectors}, self.converter,
+          {n: registry[n].bounds for n in vectors}, strengths)
+      effect['split'] = 'held-out' if split == 'train' else split
+    result = vectors_lib.AttributeVectors(
+        vectors, stats,
+        model={'config_name': self.config.name, 'encoding': self.converter.encoding,
+               'z_size': self.z_size, 'step': self.step, 'checkpoint': self.checkpoint_path,
+               'config': self.config.to_dict(),
+               'probe_mu': [float(v) for v in self.probe_mu()]},
+        corpus={'examples': name, 'split': split, 'num_windows': num_windows,
+                'num_files': num_files},
+        effect=effect, skipped=skipped)
+    if save and self.run_dir is not None:
+      result.save(os.path.join(self.run_dir, vectors_lib.FILE_NAME))
+    self._attribute_vectors = result
+    return result
+
+  def load_attribute_vectors(self, path=None):
+    """The attribute vectors saved at `path` (default: the run directory's), checked against this
+    model (AttributeVectorsError, one line, for another model's vectors or a missing file)."""
+    if path is None:
+      if self.run_dir is None:
+        raise vectors_lib.AttributeVectorsError(
+            'This model has no run directory: make vectors with attribute_vectors(corpus) or '
+            'pass the path of a vectors file.')
+      path = os.path.join(self.run_dir, vectors_lib.FILE_NAME)
+    loaded = vectors_lib.AttributeVectors.load(path)
+    loaded.check_model(self.config, self.probe_mu(), source=f'The attribute vectors in {path}')
+    if loaded.model.get('step') != self.step:
+      logging.warning('The attribute vectors in %s were made at step %s; this model is at step '
+                      '%d.', path, loaded.model.get('step'), self.step)
+    self._attribute_vectors = loaded
+    return loaded
+
+  def attribute_offset(self, strengths):
+    """The z offset sum(strength x vector), float32 [z_size], of {name: strength} (the run's
+    vectors are loaded on first use). AttributeVectorsError names an unknown attribute."""
+    if self._attribute_vectors is None:
+      self.load_attribute_vectors()
+    return self._attribute_vectors.shift(strengths)
+
+  def shift_labels(self, labels, strengths, scales=(1.0,), temperature=0.0, seed=None,
+                   controls=None):
+    """Windows [len(scales), ...] (the family's targets: label windows [len(scales), T, P]): one
+    window (labels [T, P]) encoded (posterior mean), moved by scale x sum(strength x vector) for
+    each scale, and decoded (a conditioned model: with its controls [T]). Scale 0 is the plain
+    reconstruction."""
+    offset = self.attribute_offset(strengths)
+    window_controls = None if controls is None else np.asarray(controls)[None]
+    _, mu, _ = self.encode_labels(contract.stack([labels]), seed, window_controls)
+    z = mu[0] + np.asarray(scales, np.float32)[:, None] * offset
+    return self.decode_to_labels(z.astype(np.float32), temperature, seed, controls)
+
+  def shift(self, note_sequence, strengths, scale=1.0, temperature=0.0, seed=None, window=None):
+    """A NoteSequence: the phrase moved along attribute vectors, e.g.
+    shift(melody, {'note_density': 1.0, 'pitch_height': -0.5}).
+
+    The window (`window`, 0-based; by default the first that starts with a note, see extract) is
+    encoded to its posterior mean, moved by scale x sum(strength x vector) and decoded. The
+    default temperature 0 (argmax) keeps what the vectors do not move; the vectors are the run
+    directory's (attribute_vectors, load_attribute_vectors)."""
+    labels, controls, _, _ = self.extract(note_sequence, window)
+    shifted = self.shift_labels(labels, strengths, [scale], temperature, seed, controls)
+    return self.to_note_sequences(shifted, controls)[0]
+
+
+def _count(targets):
+  """The number of windows of targets [N, ...] (an array or {name: array})."""
+  return contract.num_windows(targets) if isinstance(targets, dict) else len(targets)
+
+
+def _take(targets, rows):
+  """The windows `rows` of targets [N, ...] (an array or {name: array})."""
+  if isinstance(targets, dict):
+    return {name: np.asarray(array)[rows] for name, array in targets.items()}
+  return np.asarray(targets)[rows]
