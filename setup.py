@@ -42,6 +42,7 @@ setuptools.setup(
             'mvl_import=music_vae_lite.cli.import_checkpoint:run',
             'mvl_export=music_vae_lite.cli.export:run',
             'mvl_studio=music_vae_lite.cli.studio:run',
+            'mvl_attributes=music_vae_lite.cli.attributes:run',
         ],
     },
 )

@@ -3,7 +3,7 @@
 Each cell shows its value as text on a diverging colour: red for positive, blue for negative, white
 for 0, full colour at `limit` (default: the largest absolute value). Rows are named on the left,
 columns along the top (names split at underscores onto two lines), and an optional note per row
-is written on the right.
+is written on the right. Cells on the diagonal are framed.
 """
 import numpy as np
 from PIL import Image
@@ -29,8 +29,10 @@ def _colour(value, limit):
   return tuple(int(c) for c in np.round(_WHITE + weight * (end - _WHITE)))
 
 
-def render(matrix, row_names, column_names, title=None, notes=None, limit=None, digits=2):
-  """An RGB image, uint8 [H, W, 3], of `matrix` (rows x columns; None for an empty cell)."""
+def render(matrix, row_names, column_names, title=None, notes=None, limit=None, digits=2,
+           mark_diagonal=True):
+  """An RGB image, uint8 [H, W, 3], of `matrix` (rows x columns; None for an empty cell); the
+  diagonal's cells get a dark frame (`mark_diagonal`)."""
   values = np.array([[np.nan if v is None else float(v) for v in row] for row in matrix])
   if values.shape != (len(row_names), len(column_names)):
     raise ValueError(f'A {values.shape} matrix needs {values.shape[0]} row and {values.shape[1]} '
@@ -64,8 +66,9 @@ def render(matrix, row_names, column_names, title=None, notes=None, limit=None, 
     for j in range(len(column_names)):
       x = left + j * _CELL[0]
       value = values[i, j]
-      draw.rectangle([x, y, x + _CELL[0] - 1, y + _CELL[1] - 1],
-                     fill=_colour(value, limit), outline=_GRID)
+      draw.rectangle([x, y, x + _CELL[0] - 1, y + _CELL[1] - 1], fill=_colour(value, limit),
+                     outline=_TEXT if i == j and mark_diagonal else _GRID,
+                     width=2 if i == j and mark_diagonal else 1)
       text = f'{value:+.{digits}f}' if np.isfinite(value) else '-'
       draw.text((x + _CELL[0] // 2, y + _CELL[1] // 2), text, fill=_TEXT, font=font, anchor='mm')
     if i < len(notes):

@@ -5,6 +5,7 @@ Programs import TensorFlow and the library inside main(), after their own checks
 and a usage mistake answer at once instead of after TensorFlow's start-up (seconds).
 """
 import contextlib
+import math
 import os
 import sys
 import textwrap
@@ -42,6 +43,45 @@ def define_chords_flag():
   return flags.DEFINE_string(
       'chords', None, 'For a chord-conditioned model (e.g. cpu-mel_2bar_chords): the chords the '
       'output follows, e.g. "C G Am F" (one per bar, or per equal group of steps; N.C. for none).')
+
+
+def define_attribute_flags():
+  """--attribute and --attribute_vectors, for the programs that move phrases along attribute
+  vectors (made by mvl_attributes)."""
+  attribute = flags.DEFINE_multi_string(
+      'attribute', None, 'Move along attribute vectors: NAME:STRENGTH, e.g. note_density:+1.0 '
+      '(repeat the flag, or separate with commas, for several; fractional and negative strengths '
+      'work). The vectors come from mvl_attributes.')
+  vectors = flags.DEFINE_string(
+      'attribute_vectors', None, 'The attribute vectors file (default: attribute_vectors.json in '
+      'the run directory, written by mvl_attributes).')
+  return attribute, vectors
+
+
+def parse_attributes(texts):
+  """{name: strength} from --attribute values ('name:+1.0', several per value with commas; a name
+  given twice adds up). ValueError naming a malformed item; names are checked by the model."""
+  strengths = {}
+  for text in texts or ():
+    for item in text.split(','):
+      item = item.strip()
+      name, separator, value = item.rpartition(':')
+      try:
+        strength = float(value)
+      except ValueError:
+        strength = math.nan
+      if not separator or not name or not math.isfinite(strength):
+        raise ValueError(f'--attribute: {item!r} is not NAME:STRENGTH with a finite strength '
+                         '(e.g. note_density:+1.0).')
+      strengths[name] = strengths.get(name, 0.0) + strength
+  return strengths
+
+
+def load_attribute_vectors(model, path):
+  """Loads --attribute_vectors (or the run directory's) into the model, checked against it."""
+  if path is not None and not os.path.isfile(path):
+    raise ValueError(f'--attribute_vectors: no file at {path!r}.')
+  return model.load_attribute_vectors(path)
 
 
 def controls_from_flag(model, chords_text):

@@ -319,23 +319,24 @@ def format_report(vectors):
     s = vectors.stats[name]
     lines.append(f'  {name:<20} {s.get("unit", ""):<22} {s["lower_quartile"]:>10.3f} '
                  f'{s["upper_quartile"]:>10.3f} {s["bottom_windows"]:>5}/{s["top_windows"]:<5} '
-                 f'{s["std"]:>8.3f} {s["vector_norm"]:>9.2f}')
+                 f'{s["std"]:>8.3g} {s["vector_norm"]:>9.3g}')
   effect = vectors.effect
   if not effect or 'matrix' not in effect:
     return lines
   names = effect['attributes']
-  width = max(8, max(len(n) for n in names) + 1)
   lines.append(f'Effect on {effect["num_phrases"]} {effect.get("split", "")} phrases (argmax '
-               'decoding): mean change of each attribute, in corpus spreads, when +1 x the '
-               'vector of the row is added; moved = share of phrases whose own attribute rose '
-               '(of those not at its limit); kept = share of note-ons kept:')
-  lines.append(f'  {"vector":<20}' + ''.join(f'{n:>{width}}' for n in names)
+               'decoding): the mean change of each attribute (columns, numbered as the rows), in '
+               'corpus spreads, when +1 x the vector of the row is added; moved: the share of '
+               'phrases whose own attribute rose (of those not already at its limit); kept: the '
+               'share of note-ons kept; ratio: the own change over the mean absolute other one.')
+  lines.append(f'  {"vector":<24}' + ''.join(f'{f"({j + 1})":>7}' for j in range(len(names)))
                + f'{"moved":>14}{"kept":>7}{"ratio":>7}')
   for i, name in enumerate(names):
     row = effect['vectors'][name]['+1']
-    cells = ''.join(f'{"-" if v is None else f"{v:+.2f}":>{width}}' for v in effect['matrix'][i])
+    cells = ''.join(f'{"-" if v is None else f"{v:+.2f}":>7}' for v in effect['matrix'][i])
     movable = row['movable_moved']
-    lines.append(f'  {name:<20}{cells}{row["moved"]:>7.0%} ({"-" if movable is None else f"{movable:.0%}"})'
+    moved = f'{row["moved"]:.0%} ({"-" if movable is None else f"{movable:.0%}"})'
+    lines.append(f'  {f"({i + 1}) {name}":<24}{cells}{moved:>14}'
                  f'{_percent(row["note_ons_kept"]):>7}{_ratio(effect["diagonal_ratio"][name]):>7}')
   return lines
 
