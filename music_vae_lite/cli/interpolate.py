@@ -140,7 +140,7 @@ def main(argv):
       scales = np.linspace(0.0, MAX_ATTRIBUTE_SCALE, _NUM_OUTPUTS.value)
       labels = model.shift_labels(phrase, strengths, scales, temperature, _SEED.value, controls)
       print('Steps: ' + ', '.join(f'{scale:g} x' for scale in scales) + ' ('
-            + ' + '.join(f'{strength:+g} {name}' for name, strength in strengths.items()) + ').')
+            + ' '.join(f'{strength:+g} {name}' for name, strength in strengths.items()) + ').')
     else:
       start, start_controls = input_window(model, _INPUT_1.value, 'input_midi_1',
                                            _WINDOW_1.value)

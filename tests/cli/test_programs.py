@@ -1,4 +1,5 @@
-"""End to end through the real programs: train, SIGKILL, resume; sample, interpolate, evaluate."""
+"""End to end through the real programs: train, SIGKILL, resume; sample, interpolate, evaluate;
+attribute vectors."""
 import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -159,6 +160,41 @@ def test_sample_interpolate_and_evaluate_programs(trained_run, tmp_path):
     assert 0.0 <= report[key] < float('inf'), key
 
 
+def test_attribute_vectors_through_the_programs(trained_run, tmp_path):
+  run_dir, examples = trained_run['run_dir'], trained_run['examples']
+  midi = sorted(pathlib.Path(examples).glob('*.mid'))[0]
+  report = run(program('attributes', f'--run_dir={run_dir}', f'--examples={examples}',
+                       '--effect_phrases=8', f'--output={tmp_path / "vectors.json"}'))
+  assert 'note_density' in report.stdout and 'moved' in report.stdout
+  with open(run_dir / 'attribute_vectors.json') as f:
+    saved = json.load(f)
+  with open(tmp_path / 'vectors.json') as f:
+    assert json.load(f) == saved
+  assert saved['model']['step'] == NUM_STEPS and saved['corpus']['split'] == 'train'
+  names = list(saved['attributes'])
+  assert {'note_density', 'pitch_height'} <= set(names)
+  assert len(saved['attributes']['note_density']['vector']) == 8
+  assert saved['effect']['split'] == 'held-out' and saved['effect']['num_phrases'] == 8
+  assert len(saved['effect']['matrix']) == len(names)
+  for png in (run_dir / 'attribute_vectors_effect.png', tmp_path / 'vectors_effect.png'):
+    assert decode_png(png).shape[2] == 3
+
+  shift = run(program('interpolate', f'--run_dir={run_dir}', f'--input_midi={midi}',
+                      '--attribute=note_density:+1', '--attribute=pitch_height:-0.5',
+                      f'--output_dir={tmp_path / "shift"}'))
+  assert 'Steps: 0 x, 0.5 x, 1 x, 1.5 x, 2 x (+1 note_density -0.5 pitch_height)' in shift.stdout
+  assert len(list((tmp_path / 'shift').glob('*_attribute_*-of-005.mid'))) == 5
+  assert len(list((tmp_path / 'shift').glob('*-morph.mid'))) == 1
+  (png,) = (tmp_path / 'shift').glob('*.png')
+  assert decode_png(png).shape[2] == 3
+
+  run(program('sample', f'--run_dir={run_dir}', '--attribute=note_density:+0.5,pitch_height:1',
+              '--num_outputs=2', '--seed=1', f'--output_dir={tmp_path / "sample"}'))
+  for path in sorted((tmp_path / 'sample').glob('*.mid')):
+    parse_midi(path)
+  assert len(list((tmp_path / 'sample').glob('*.mid'))) == 2
+
+
 def test_programs_report_user_errors_in_one_line_without_a_traceback(tmp_path):
   # The messages themselves are tested in-process (helpers.py, test_trained_model.py); here,
   # that the programs print them as one line and exit with status 1. Two programs side by side.
@@ -171,6 +207,9 @@ def test_programs_report_user_errors_in_one_line_without_a_traceback(tmp_path):
       'No 2-bar melody window: 3/4 time': program(
           'interpolate', f'--run_dir={run_dir}', f'--input_midi_1={waltz}/tune_00.mid',
           f'--input_midi_2={melody}/tune_00.mid', f'--output_dir={tmp_path / "out"}'),
+      'No attribute vectors at': program(
+          'sample', f'--run_dir={run_dir}', '--attribute=note_density:+1',
+          f'--output_dir={tmp_path / "out"}'),
   }
   processes = {message: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True, cwd=REPO)
