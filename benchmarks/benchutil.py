@@ -63,9 +63,13 @@ def cpu_model():
 
 
 def has_native_bf16():
-  """True when the CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX-BF16). Elsewhere TF
-  still runs bfloat16 matmuls, but by converting to float32, so they are no faster."""
-  return bool(cpu_flags() & {'avx512_bf16', 'amx_bf16'})
+  """True when the CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX-BF16: the package's own
+  test, model_registry.native_bf16_cpu). Elsewhere TF still runs bfloat16 matmuls, but by
+  converting to float32, so they are no faster."""
+  if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+  from music_vae_lite.nn import model_registry  # pylint: disable=g-import-not-at-top
+  return model_registry.native_bf16_cpu() is not None
 
 
 def machine_info():

@@ -77,6 +77,9 @@ def get_base_config():
   config.train.jit_compile = False  # XLA: slower than the default graph on the CPUs we measured
   config.train.fused_lstm = False  # TensorFlow's BlockLSTM kernel instead of our step-wise LSTM
   config.train.mixed_precision = False  # bfloat16 matmuls with float32 master weights
+  # bfloat16 matmuls only where the CPU multiplies them natively (AVX512-BF16 or AMX; no GPU
+  # visible): model_registry.compute_dtype. Not an original setting.
+  config.train.bf16_on_native_cpu = False
   config.train.freeze = 'none'  # 'encoder' or 'encoder_and_conductor': fixed while fine-tuning
   return config
 

@@ -627,9 +627,12 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
 
   step = start_step
   last_saved = start_step if last_checkpoint else None
-  logging.info('Training %s from step %d to %d on %d replica(s), global batch %d.',
-               config.name or 'model', start_step, num_steps, strategy.num_replicas_in_sync,
-               train_config.batch_size)
+  logging.info('Training %s from step %d to %d on %d replica(s), global batch %d, matmuls in '
+               '%s%s.', config.name or 'model', start_step, num_steps,
+               strategy.num_replicas_in_sync, train_config.batch_size,
+               compute_dtype(train_config).name,
+               '' if train_config.mixed_precision or compute_dtype(train_config) == tf.float32
+               else f' (this CPU multiplies bfloat16 natively: {model_registry.native_bf16_cpu()})')
   clock_start, clock_step = None, step
   last_logged = time.time()
   # The time limit counts this session's training (from here, so not the data loading before it).

@@ -254,6 +254,27 @@ def test_bfloat16_matmuls_stay_close_to_float32():
   np.testing.assert_allclose(half, full, atol=0.01)
 
 
+def test_bfloat16_follows_the_config_and_the_cpus_native_support(tmp_path, monkeypatch):
+  def cpuinfo(flags):
+    path = tmp_path / f'cpuinfo_{len(flags)}'
+    path.write_text(f'processor\t: 0\nflags\t\t: fpu sse2 avx2 {flags}\nbogomips\t: 4890\n')
+    return str(path)
+
+  assert model_registry.native_bf16_cpu(cpuinfo('avx512f avx512_bf16')) == 'avx512_bf16'
+  assert model_registry.native_bf16_cpu(cpuinfo('amx_tile amx_bf16')) == 'amx_bf16'
+  assert model_registry.native_bf16_cpu(cpuinfo('avx512f')) is None  # Zen 3, Skylake: emulated
+  assert model_registry.native_bf16_cpu(str(tmp_path / 'absent')) is None
+
+  config = config_lib.load_config('tiny-mel_2bar')
+  assert model_registry.compute_dtype(config.train) == tf.float32
+  config.train.mixed_precision = True
+  assert model_registry.compute_dtype(config.train) == tf.bfloat16
+  config.train.mixed_precision, config.train.bf16_on_native_cpu = False, True
+  for native, expected in ((None, tf.float32), ('amx_bf16', tf.bfloat16)):
+    monkeypatch.setattr(model_registry, 'native_bf16_cpu', lambda native=native: native)
+    assert model_registry.compute_dtype(config.train) == expected
+
+
 @pytest.mark.parametrize('name', ['tiny-mel_2bar', 'tiny-hierdec-mel_16bar'])
 def test_two_pass_scheduled_sampling_equals_the_step_by_step_logits(name):
   model, config = _build(name)
