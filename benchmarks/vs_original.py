@@ -242,8 +242,12 @@ def generate_ours(run_dir, config_name, work_dir, timeout, num_outputs):
 
 
 def _hparam(value):
+  """`value` as the original's hparams parser reads it: lists in brackets, whole floats as
+  integers (its `free_bits` is an int in some configs, and an int parses as a float too)."""
   if isinstance(value, (list, tuple)):
-    return '[' + ','.join(str(v) for v in value) + ']'
+    return '[' + ','.join(_hparam(v) for v in value) + ']'
+  if isinstance(value, float) and value.is_integer():
+    return str(int(value))
   return str(value)
 
 
@@ -433,11 +437,19 @@ def markdown(records):
   return '\n'.join(lines)
 
 
+def write_table(records, path):
+  table = markdown(records)
+  print(table)
+  if path:
+    with open(path, 'w') as f:
+      f.write(table + '\n')
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--original_src', required=True,
-                      help='source tree of magenta/magenta at 526d3eb (holds magenta/)')
-  parser.add_argument('--original_python', required=True, help="python with the original's deps")
+  parser.add_argument('--original_src', help='source tree of magenta/magenta at 526d3eb (holds '
+                      'magenta/)')
+  parser.add_argument('--original_python', help="python with the original's dependencies")
   parser.add_argument('--run_original', default=None,
                       help='path of the original_bench tool\'s run_original.sh')
   parser.add_argument('--work_dir', default='/tmp/mvl_vs_original')
@@ -457,7 +469,16 @@ def main():
   parser.add_argument('--timeout', type=float, default=3600.0, help='per process, seconds')
   parser.add_argument('--jsonl', default=None, help='append every record to this file')
   parser.add_argument('--markdown', default=None, help='write the table to this file')
+  parser.add_argument('--table_from', default=None,
+                      help='print the table of the records in this JSON-lines file (--jsonl of '
+                      'earlier sittings) and run nothing')
   args = parser.parse_args()
+  if args.table_from:
+    with open(args.table_from) as f:
+      write_table([json.loads(line) for line in f if line.strip()], args.markdown)
+    return
+  if not args.original_src or not args.original_python:
+    parser.error('--original_src and --original_python are required (or --table_from).')
   args.measure = [m for m in args.measure.split(',') if m]
   unknown = sorted(set(args.measure) - set(MEASUREMENTS))
   if unknown:
@@ -478,12 +499,7 @@ def main():
       parser.error('run_original.sh not found beside this checkout: pass --run_original.')
   os.makedirs(args.work_dir, exist_ok=True)
   args.examples = make_tfrecord(os.path.join(args.work_dir, 'data_midi.tfrecord'))
-  records = sitting(args)
-  table = markdown(records)
-  print(table)
-  if args.markdown:
-    with open(args.markdown, 'w') as f:
-      f.write(table + '\n')
+  write_table(sitting(args), args.markdown)
 
 
 if __name__ == '__main__':
