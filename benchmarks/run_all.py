@@ -36,12 +36,6 @@ SECTIONS = ('matmul', 'modes', 'train', 'inference', 'preprocess')
 SHIPPED = ('cat-mel_2bar_small', 'cat-drums_2bar_small', 'cpu-mel_2bar', 'cpu-hierdec-mel_16bar',
            'cat-mel_2bar_big', 'hierdec-mel_16bar')
 MODES = ('eager', 'graph', 'fused', 'xla', 'bf16', 'xla-bf16')
-# The original MusicVAE on an idle machine of this kind (issue #5), for the tables.
-ORIGINAL_TRAIN = {('cat-mel_2bar_small', 64): '127 ex/s', ('cat-mel_2bar_small', 512): '208 ex/s',
-                  ('hierdec-mel_16bar', 8): '45 s/step (0.18 ex/s), 9 GB'}
-ORIGINAL_INFERENCE = {('cat-mel_2bar_small', 'mvl_sample'): '7 s',
-                      ('hierdec-mel_16bar', 'mvl_sample'): '17 s (3.8 s generating)',
-                      ('hierdec-mel_16bar', 'mvl_interpolate'): '24 s (13 s generating)'}
 
 
 def plan(quick, steps, max_seconds, configs=SHIPPED):
@@ -211,11 +205,10 @@ def markdown(records, default_mode):
       rows.append([r['config'], r['batch'], r['mode'], r['decoder_path'], _fmt(r['examples_per_s']),
                    _fmt(r['steps_per_s'], 3), _fmt(r['first_step_s']), _fmt(r['model_gflops']),
                    _fmt(r.get('matmul_gflops')), _pct(r.get('efficiency')),
-                   _fmt(r['peak_rss_mb'] / 1024, 2),
-                   ORIGINAL_TRAIN.get((r['config'], r['batch']), '')])
+                   _fmt(r['peak_rss_mb'] / 1024, 2)])
     out.append(_table(['config', 'batch', 'mode', 'decoder path', 'examples/s', 'steps/s',
                        'first step s', 'model GFLOP/s', 'matmul GFLOP/s', 'efficiency',
-                       'peak RSS GiB', 'original'], rows))
+                       'peak RSS GiB'], rows))
     if failed_trains:
       out.append('\nModes that could not run:\n')
       out += [f'- {r["config"]} b{r["batch"]} {r["mode"]}: {r["error"][:300]}'
@@ -259,10 +252,9 @@ def markdown(records, default_mode):
       rows.append([r['config'], r['program'] + (' --bf16' if dtype_of(r) == 'bfloat16' else ''),
                    _fmt(r['wall_s'], 2), _fmt(r['peak_rss_mb'] / 1024, 2),
                    f'TrainedModel.{call}', _fmt(warm.get('first_call_s'), 2),
-                   _fmt(warm.get('warm_s'), 3),
-                   ORIGINAL_INFERENCE.get((r['config'], r['program']), '')])
+                   _fmt(warm.get('warm_s'), 3)])
     out.append(_table(['config', 'program', 'process wall s', 'peak RSS GiB', 'API call',
-                       'first call s', 'warm call s', 'original (process)'], rows))
+                       'first call s', 'warm call s'], rows))
 
   preprocessing = by_kind.get('preprocess', [])
   if preprocessing:

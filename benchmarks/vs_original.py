@@ -2,7 +2,9 @@ r"""Training and generation speed beside the original MusicVAE, in one sitting o
 
     python benchmarks/vs_original.py --original_src=SRC --original_python=PY \
         [--work_dir=DIR] [--measure=b32,b64,b512,hier8,hier32,gen] [--quiet_load=0.5] \
+        [--steps_small=201 --steps_512=41 --steps_hier8=4 --steps_hier32=81] \
         [--jsonl=FILE] [--markdown=FILE]
+    python benchmarks/vs_original.py --table_from=FILE   # the table of earlier --jsonl records
 
 SRC is a source tree of the original (github.com/magenta/magenta at commit 526d3eb) and PY a Python
 with the original's dependencies; how to get both is in the original_bench tool's README (the
