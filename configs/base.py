@@ -8,7 +8,8 @@ def get_base_config():
 
   config.data = ml_collections.ConfigDict()
   # The data family (music_vae_lite/families/registry.py): 'melody' (90 classes), 'drums' (512 classes,
-  # 10-wide roll input), 'melody_chords' (melody + 49 triad controls) or 'trio' (90 + 90 + 512).
+  # 10-wide roll input), 'melody_chords' (melody + 49 triad controls), 'trio' (90 + 90 + 512) or
+  # 'groove' (GrooVAE: hit, velocity and timing offset of 9 drums).
   config.data.encoding = 'melody'
   config.data.slice_bars = 2  # window length in bars; 16 steps per bar
   # A seeded random subset of at most this many windows per tune; 0 (or None in a config file:
@@ -26,7 +27,7 @@ def get_base_config():
   config.model = ml_collections.ConfigDict()
   config.model.encoder = 'bidirectional'  # or 'hierarchical': per bar, then over the bars
   # The decoder (nn/decoders/registry.py): 'flat' or 'hierarchical' (a conductor emits one
-  # embedding per bar), both categorical.
+  # embedding per bar), both categorical, or 'groove' (GrooVAE's hits, velocities and offsets).
   config.model.decoder = 'flat'
   # Hierarchical encoder and decoder: bars per segment (the original's level lengths [16, 16] for
   # 16 bars are 1 bar per segment; 2 gives [8, 32]: eight 2-bar segments).

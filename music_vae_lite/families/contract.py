@@ -58,7 +58,9 @@ The next families, checked on paper against this contract (each its own files: a
 a decoder module where the output distribution is new, a config, one line in registry.py and, for
 a decoder, one in nn/decoders/registry.py):
 - GrooVAE (`groove.py`, the original's GrooveConverter; ../reference §4.5, fixture
-  groovae_2bar_humanize): window_spec `hits` (T, 9) float32 in [0, 1] (0 or 1), `velocities`
+  groovae_2bar_humanize; built as below, except note dropout, hits_as_controls, the decoder's
+  dropout and the Magenta.js converter, and with a `drum_map` option): window_spec `hits`
+  (T, 9) float32 in [0, 1] (0 or 1), `velocities`
   (T, 9) float32 in [0, 1], `offsets` (T, 9) float32 in [-1, 1] (2 x the onset's distance before
   its grid step, as the original stores it); target_names all three, so `targets` is a dict.
   OPTIONS: humanize, tapify, fixed_velocities, add_instruments, note_dropout (the original's

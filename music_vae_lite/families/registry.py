@@ -11,4 +11,5 @@ ENCODINGS = {
     'drums': 'music_vae_lite.families.drums:DrumsConverter',
     'melody_chords': 'music_vae_lite.families.chords:ChordMelodyConverter',
     'trio': 'music_vae_lite.families.trio:TrioConverter',
+    'groove': 'music_vae_lite.families.groove:GrooveConverter',
 }

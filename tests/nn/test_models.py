@@ -22,6 +22,7 @@ def _build(name, **model_overrides):
 @pytest.mark.parametrize('name, expected', [
     ('cat-mel_2bar_small', 4_423_770),
     ('cat-drums_2bar_small', 4_636_672),
+    ('groovae_2bar_humanize', 4_085_019),
     pytest.param('cat-mel_2bar_big', 134.6e6, marks=pytest.mark.slow),
     pytest.param('hierdec-mel_16bar', 176.1e6, marks=pytest.mark.slow),
     pytest.param('flat-mel_16bar', 235_250_778, marks=pytest.mark.slow),

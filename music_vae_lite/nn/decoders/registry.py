@@ -9,6 +9,7 @@ import importlib
 DECODERS = {
     'flat': 'music_vae_lite.nn.decoders.categorical:FlatDecoder',
     'hierarchical': 'music_vae_lite.nn.decoders.categorical:HierarchicalDecoder',
+    'groove': 'music_vae_lite.nn.decoders.groove:GrooveDecoder',
 }
 
 

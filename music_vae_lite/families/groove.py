@@ -1,0 +1,263 @@
+"""The GrooVAE family: drum performances as, for every 16th-note step and each of 9 drum classes, a
+hit, its velocity and its timing offset from the grid (the original's GrooveConverter).
+
+Pure numpy + note_seq at import (no TensorFlow): it runs in preprocessing worker processes.
+
+A window holds three float32 arrays (T, 9), the drum classes in `DRUM_NAMES` order:
+- `hits`: 1 where the class is struck at the step, else 0;
+- `velocities`: the hit's MIDI velocity / 127, in [0, 1] (0 without a hit);
+- `offsets`: 2 x (grid time - onset) / step, in [-1, 1] (0 without a hit): positive is early, as
+  the original stores it (a note a quarter of a step late has -0.5).
+The decoder (nn/decoders/groove.py) writes all three. The encoder reads them side by side, 27
+wide in the original's order [hits, velocities, offsets], after the family's options change
+what it sees (the targets stay the true performance):
+- `humanize`: velocities and offsets zeroed: the model learns to add them to a quantized,
+  flat-velocity pattern;
+- `tapify`: each step collapsed to one hit on the open hi-hat (class 3), with the velocity and
+  offset of the step's loudest hit: the model turns a tapped rhythm into a kit;
+- `fixed_velocities`: velocities zeroed;
+- `add_instruments`: these drum classes (indices) removed from the input: the model learns to
+  add them (the original's groovae_2bar_add_closed_hh removes class 2, the closed hi-hat).
+They apply in the original's order: tapify, humanize, fixed velocities, removed instruments.
+
+Extraction (`to_tensors`), following the original's `GrooveConverter.to_tensors`:
+- Pieces, quantization (4 steps per quarter, 16-step bars) and their rejection reasons are the
+  contract's. Each piece's step length comes from its tempo.
+- Every drum note (`is_drum`) on a mapped pitch (`config.family.drum_map`: 'roland', the
+  original's training map, or 'reduced', note_seq's and our drum family's) counts at the step it
+  is quantized to; several notes of one class at one step: the loudest (the first of equals).
+- The piece runs from its first bar to the bar of its last onset; windows of `slice_bars` bars
+  hop by their own length from the start (no one-bar hop: the original's `split_bars` without
+  `hop_size`). Windows without a hit are kept, as the original does (dedup leaves at most one).
+- Duplicates and the window cap are the contract's (`keep_windows`).
+
+Decoding (`from_tensors`): a hit is a value > 0.5; its note lasts one step at the class's first
+pitch (instrument 9, is_drum), with velocity round(v * 127) and onset (t - offset / 2) steps, at
+120 qpm.
+
+Where we differ from the original, and why:
+- One drum map for reading and writing (`drum_map`, default 'roland'); the original reads
+  training data with the Roland map and inference input and output with the reduced one, which
+  puts a few toms in another class (45, 48) and writes toms on other pitches.
+- Only `is_drum` notes are read, and drum pitches outside the map are dropped (counted as
+  'pitch_out_of_range'); the original reads every note and fails on an unmapped pitch.
+- Decoded velocities are at least 1 (a MIDI note-on of velocity 0 is a note-off) and onsets at
+  least 0 (a first-step hit played early would start before the window).
+"""
+import collections
+
+import numpy as np
+
+from music_vae_lite.families import contract
+from music_vae_lite.families import drums
+
+HITS, VELOCITIES, OFFSETS = 'hits', 'velocities', 'offsets'
+NUM_DRUMS = len(drums.DRUM_NAMES)
+OPEN_HI_HAT = 3  # tapify's channel
+# The original's ROLAND_DRUM_PITCH_CLASSES (Roland V-Drums, as in the Groove MIDI Dataset), in
+# DRUM_NAMES order; the first pitch of a class decodes.
+ROLAND_DRUM_PITCH_CLASSES = (
+    (36,),  # kick
+    (38, 37, 40),  # snare
+    (42, 22, 44),  # closed hi-hat
+    (46, 26),  # open hi-hat
+    (43, 58),  # low tom
+    (47, 45),  # mid tom
+    (50, 48),  # high tom
+    (49, 52, 55, 57),  # crash
+    (51, 53, 59),  # ride
+)
+DRUM_MAPS = {'roland': ROLAND_DRUM_PITCH_CLASSES, 'reduced': drums.DRUM_PITCH_CLASSES}
+
+
+class GrooveConverter(contract.Converter):
+  """Drum performances as hits, velocities and offsets per step and drum class; see the module
+  docstring."""
+  encoding = 'groove'
+  OPTIONS = {'humanize': False, 'tapify': False, 'fixed_velocities': False,
+             'add_instruments': (), 'drum_map': 'roland'}
+
+  def __init__(self, slice_bars=2, max_windows_per_sequence=20, humanize=False, tapify=False,
+               fixed_velocities=False, add_instruments=(), drum_map='roland', seed=0):
+    super().__init__(slice_bars, max_windows_per_sequence, seed)
+    for name, value in (('humanize', humanize), ('tapify', tapify),
+                        ('fixed_velocities', fixed_velocities)):
+      if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f'family.{name} must be True or False, got {value!r}.')
+    add_instruments = tuple(add_instruments or ())
+    if any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < NUM_DRUMS
+           for k in add_instruments):
+      raise ValueError(f'family.add_instruments must be drum classes 0-{NUM_DRUMS - 1} '
+                       f'({", ".join(f"{k} {name}" for k, name in enumerate(drums.DRUM_NAMES))}),'
+                       f' got {add_instruments!r}.')
+    if drum_map not in DRUM_MAPS:
+      raise ValueError(f"family.drum_map must be one of {', '.join(DRUM_MAPS)}, got "
+                       f'{drum_map!r}.')
+    self.humanize, self.tapify = bool(humanize), bool(tapify)
+    self.fixed_velocities = bool(fixed_velocities)
+    self.add_instruments = tuple(int(k) for k in add_instruments)
+    self.drum_map = drum_map
+    self.pitch_classes = DRUM_MAPS[drum_map]
+    self._class_of_pitch = {pitch: k for k, pitches in enumerate(self.pitch_classes)
+                            for pitch in pitches}
+
+  # ---------------------------------------------------------------------------------------------
+  # The declaration.
+
+  @property
+  def window_spec(self):
+    steps = self.window_steps
+    return (contract.ArraySpec(HITS, (steps, NUM_DRUMS), 'float32', value_range=(0.0, 1.0),
+                               columns=drums.DRUM_NAMES),
+            contract.ArraySpec(VELOCITIES, (steps, NUM_DRUMS), 'float32',
+                               value_range=(0.0, 1.0), columns=drums.DRUM_NAMES),
+            contract.ArraySpec(OFFSETS, (steps, NUM_DRUMS), 'float32', value_range=(-1.0, 1.0),
+                               columns=drums.DRUM_NAMES))
+
+  @property
+  def input_depth(self):
+    return 3 * NUM_DRUMS
+
+  @property
+  def output_depth(self):
+    """The decoder's outputs per step: hit logits, velocity and offset pre-activations."""
+    return 3 * NUM_DRUMS
+
+  # ---------------------------------------------------------------------------------------------
+  # Extraction.
+
+  def to_tensors(self, note_sequence):
+    """The windows of one NoteSequence; see the module docstring."""
+    rejected = collections.Counter()
+    details = []
+    performances = []
+    pieces = [piece for piece in contract.pieces(note_sequence) if piece.notes]
+    early_notes = sum(note.start_time < 0 for note in note_sequence.notes)  # the split drops them
+    if early_notes:
+      rejected['negative_time'] += early_notes
+      details.append('notes before time 0')
+    for piece in pieces:
+      quantized = self._quantize(piece, rejected, details)
+      if quantized is not None:
+        performance = self._performance(quantized, rejected)
+        if performance is not None:
+          performances.append(performance)
+    if not performances:
+      rejected['no_notes'] += 1
+      details.append('no drum hits on the mapped drum pitches')
+    candidates = []
+    steps = self.window_steps
+    for performance in performances:
+      if len(performance[0]) < steps:
+        rejected['too_short'] += 1
+      candidates.extend(tuple(array[start:start + steps] for array in performance)
+                        for start in range(0, len(performance[0]) - steps + 1, steps))
+    if performances and not candidates:
+      longest = max(len(p[0]) for p in performances) // contract.STEPS_PER_BAR
+      details.append(f'the longest drum performance is {longest} bar(s), shorter than a window')
+    windows = self.keep_windows(candidates, lambda window: b''.join(a.tobytes() for a in window),
+                                rejected)
+    if windows:
+      arrays = {spec.name: np.stack([window[k] for window in windows])
+                for k, spec in enumerate(self.window_spec)}
+    else:
+      arrays = self.empty_arrays()
+    return contract.ConversionResult(arrays, rejected, len(performances),
+                                     tuple(dict.fromkeys(details)), self.encoding,
+                                     self.slice_bars)
+
+  def _performance(self, quantized, rejected):
+    """(hits, velocities, offsets), float32 [whole bars, 9] each, of a quantized piece's drum
+    notes, or None without a mapped one."""
+    qpm = quantized.tempos[0].qpm if quantized.tempos else 120.0
+    step_seconds = 60.0 / qpm / contract.STEPS_PER_QUARTER
+    loudest = {}  # (step, class) -> note
+    for note in quantized.notes:
+      if not note.is_drum:
+        continue
+      drum = self._class_of_pitch.get(note.pitch)
+      if drum is None:
+        rejected['pitch_out_of_range'] += 1
+        continue
+      key = (int(note.quantized_start_step), drum)
+      if key not in loudest or note.velocity > loudest[key].velocity:
+        loudest[key] = note
+    if not loudest:
+      return None
+    bar = contract.STEPS_PER_BAR
+    num_steps = (max(step for step, _ in loudest) // bar + 1) * bar
+    hits, velocities, offsets = (np.zeros([num_steps, NUM_DRUMS], np.float32) for _ in range(3))
+    for (step, drum), note in loudest.items():
+      hits[step, drum] = 1.0
+      velocities[step, drum] = note.velocity / 127.0
+      offset = 2.0 * (step * step_seconds - note.start_time) / step_seconds
+      offsets[step, drum] = np.clip(offset, -1.0, 1.0)
+    return hits, velocities, offsets
+
+  # ---------------------------------------------------------------------------------------------
+  # Decoding, pictures, export.
+
+  def from_tensors(self, windows, controls=None):
+    """Windows ({hits, velocities, offsets}, each [N, T, 9] or one window's [T, 9]) -> a list of
+    NoteSequences; see the module docstring."""
+    del controls  # the family stores none
+    arrays = getattr(windows, 'arrays', windows)
+    if isinstance(arrays, dict) and np.ndim(arrays.get(HITS)) == 2:  # one window
+      arrays = {name: np.asarray(array)[np.newaxis] for name, array in arrays.items()}
+    arrays = self.window_arrays(arrays)
+    sequences = []
+    for hits, velocities, offsets in zip(arrays[HITS], arrays[VELOCITIES], arrays[OFFSETS]):
+      sequence = contract.decoded_sequence(len(hits))
+      for step, drum in zip(*np.nonzero(hits > 0.5)):
+        velocity = int(np.clip(np.round(velocities[step, drum] * 127), 1, 127))
+        onset = max(step - np.clip(offsets[step, drum] / 2.0, -0.5, 0.5), 0.0)
+        sequence.notes.add(start_time=onset * contract.STEP_SECONDS,
+                           end_time=(onset + 1) * contract.STEP_SECONDS,
+                           pitch=self.pitch_classes[drum][0], velocity=velocity,
+                           instrument=drums.DRUMS_INSTRUMENT, is_drum=True)
+      sequences.append(sequence)
+    return sequences
+
+  def starts_with_note(self, window):
+    return bool(np.any(np.asarray(window[HITS])[0] > 0.5))
+
+  def picture_parts(self, window):
+    hits = np.asarray(window[HITS])
+    return [('drums', [(int(drum), int(step), int(step) + 1)
+                       for step, drum in zip(*np.nonzero(hits > 0.5))])]
+
+  def describe(self):
+    description = super().describe()
+    description.update(
+        drum_classes=list(drums.DRUM_NAMES),
+        drum_pitch_classes=[list(c) for c in self.pitch_classes],
+        inputs=('hits, velocities, offsets side by side (27 per step), as the options leave '
+                'them: ' + ', '.join(f'{name}={getattr(self, name)!r}' for name in (
+                    'humanize', 'tapify', 'fixed_velocities', 'add_instruments'))),
+        offsets='2 x (grid time - onset) / step: positive is early')
+    return description
+
+  # ---------------------------------------------------------------------------------------------
+  # Batches (TensorFlow).
+
+  def encoder_inputs(self, arrays):
+    """[hits, velocities, offsets] as the options change them (module docstring), float32
+    [B, T, 27]."""
+    tf = contract.tensorflow()
+    hits, velocities, offsets = (tf.cast(arrays[name], tf.float32)
+                                 for name in (HITS, VELOCITIES, OFFSETS))
+    if self.tapify:
+      loudest = tf.one_hot(tf.argmax(velocities, axis=-1), NUM_DRUMS, dtype=tf.float32)
+      channel = tf.one_hot(OPEN_HI_HAT, NUM_DRUMS, dtype=tf.float32)
+      hits, velocities, offsets = (
+          tf.reduce_sum(array * loudest, axis=-1, keepdims=True) * channel
+          for array in (hits, velocities, offsets))
+    if self.humanize:
+      velocities, offsets = tf.zeros_like(velocities), tf.zeros_like(offsets)
+    if self.fixed_velocities:
+      velocities = tf.zeros_like(velocities)
+    if self.add_instruments:
+      keep = np.ones([NUM_DRUMS], np.float32)
+      keep[list(self.add_instruments)] = 0.0
+      hits, velocities, offsets = (array * keep for array in (hits, velocities, offsets))
+    return tf.concat([hits, velocities, offsets], axis=-1)
