@@ -302,7 +302,7 @@ def test_config_and_registry():
   assert contract.get_converter(config).gap_bars == 2  # the original's default when absent
   config.family = ml_collections.ConfigDict({'gap_bars': 1})
   assert contract.get_converter(config).gap_bars == 1
-  config.family.gap_bars = 0.5
+  config.family = ml_collections.ConfigDict({'gap_bars': 0.5})  # a new dict: ConfigDict keeps types
   with pytest.raises(ValueError, match='gap_bars must be a whole number'):
     contract.get_converter(config)
   config.family = ml_collections.ConfigDict({'gap_bar': 1})

@@ -435,6 +435,6 @@ def test_cli_writes_the_cache_and_prints_the_report(midi_folder, tmp_path):
   assert preprocess.read_cache(output_dir).encoding == 'melody'
 
   result = _run_cli(f'--input={midi_folder}', f'--output={output_dir}', '--encoding=piano')
-  assert result.returncode != 0 and 'drums|melody|melody_chords|trio' in result.stderr
+  assert result.returncode != 0 and 'drums|groove|melody|melody_chords|trio' in result.stderr
   result = _run_cli(f'--input={tmp_path / "nowhere"}', f'--output={output_dir}')
   assert result.returncode == 2 and 'does not exist' in result.stderr
