@@ -10,7 +10,8 @@ checkpoint) starts a new run from those weights with a fresh optimizer at step 0
 variables were restored, newly initialised or skipped; --config.train.freeze=encoder (or
 encoder_and_conductor) keeps those parts fixed; a lower --config.train.learning_rate=1e-4 is usual.
 --init_rename=PATTERN=REPLACEMENT (repeatable) maps the source's variable names onto this model's,
-e.g. to start a 16-bar model's bar decoder from a trained 2-bar model (README, "16 bars").
+e.g. to start a 16-bar model's bar decoder from a trained 2-bar model (README, "16 bars"); without
+it, the config's own rules apply (config.train.init_rename: cpu-hier-mel_16bar carries them).
 SIGINT / SIGTERM stop after the current step with a checkpoint, then exit with status 130 / 143 (so
 a scheduler can tell an early stop from the end). A resumed run continues exactly: it ends with the
 same weights as one that was never interrupted. A damaged newest checkpoint is named and the one
@@ -54,7 +55,8 @@ _INIT_RENAME = flags.DEFINE_multi_string(
     'init_rename', [], 'With --init_from: PATTERN=REPLACEMENT (a regular expression and its '
     'replacement) mapping the source\'s variable names onto this model\'s; repeat for several '
     'rules; the first matching rule applies. E.g. a 16-bar model\'s bar decoder from a 2-bar '
-    'model: --init_rename=^decoder/=core_decoder/decoder/.')
+    'model: --init_rename=^decoder/=core_decoder/decoder/. Without it, the config\'s own rules '
+    '(config.train.init_rename; cpu-hier-mel_16bar has them) apply.')
 _RESUME_FROM = flags.DEFINE_string(
     'resume_from', None, 'Resume from this checkpoint of --run_dir (a step such as 2000, or '
     'ckpt-2000) instead of the newest readable one.')
