@@ -80,3 +80,16 @@ def fed_values(targets, sampling_probability, scheduled):
   if isinstance(sampling_probability, (int, float)):
     return scheduled() if sampling_probability > 0 else targets
   return tf.cond(sampling_probability > 0, scheduled, lambda: targets)
+
+
+def core_variable_names(prefix, core):
+  """The original's names of an autoregressive LSTM decoder's weights: `core` has `.rnn` (an
+  lstm stack with `.layers` and `.initial_state`) and `.output_projection`."""
+  names = {}
+  for k, layer in enumerate(core.rnn.layers):
+    names[f'{prefix}/multi_rnn_cell/cell_{k}/lstm_cell/kernel'] = layer.kernel
+    names[f'{prefix}/multi_rnn_cell/cell_{k}/lstm_cell/bias'] = layer.bias
+  for dense, name in ((core.rnn.initial_state, 'z_to_initial_state'),
+                      (core.output_projection, 'output_projection')):
+    names.update({f'{prefix}/{name}/kernel': dense.kernel, f'{prefix}/{name}/bias': dense.bias})
+  return names

@@ -315,18 +315,7 @@ class FlatDecoder(CategoricalDecoder):
                                     compute_dtype=compute_dtype)[1]
 
   def original_variable_names(self):
-    return _core_variable_names('decoder', self.core)
-
-
-def _core_variable_names(prefix, core):
-  names = {}
-  for k, layer in enumerate(core.rnn.layers):
-    names[f'{prefix}/multi_rnn_cell/cell_{k}/lstm_cell/kernel'] = layer.kernel
-    names[f'{prefix}/multi_rnn_cell/cell_{k}/lstm_cell/bias'] = layer.bias
-  for dense, name in ((core.rnn.initial_state, 'z_to_initial_state'),
-                      (core.output_projection, 'output_projection')):
-    names.update({f'{prefix}/{name}/kernel': dense.kernel, f'{prefix}/{name}/bias': dense.bias})
-  return names
+    return base.core_variable_names('decoder', self.core)
 
 
 class HierarchicalDecoder(CategoricalDecoder):
@@ -476,11 +465,11 @@ class HierarchicalDecoder(CategoricalDecoder):
 
   def original_variable_names(self):
     if len(self.cores) == 1:
-      names = _core_variable_names('core_decoder/decoder', self.cores[0])
+      names = base.core_variable_names('core_decoder/decoder', self.cores[0])
     else:
       names = {}
       for i, core in enumerate(self.cores):
-        names.update(_core_variable_names(f'core_decoder/core_decoder_{i}/decoder', core))
+        names.update(base.core_variable_names(f'core_decoder/core_decoder_{i}/decoder', core))
     for k, layer in enumerate(self.conductor.layers):  # no multi_rnn_cell/ in the conductor's path
       names[f'decoder/hierarchical_level_0/cell_{k}/lstm_cell/kernel'] = layer.kernel
       names[f'decoder/hierarchical_level_0/cell_{k}/lstm_cell/bias'] = layer.bias

@@ -195,11 +195,4 @@ class GrooveDecoder(base.Decoder):
     return self.split(values)
 
   def original_variable_names(self):
-    names = {}
-    for k, layer in enumerate(self.rnn.layers):
-      names[f'decoder/multi_rnn_cell/cell_{k}/lstm_cell/kernel'] = layer.kernel
-      names[f'decoder/multi_rnn_cell/cell_{k}/lstm_cell/bias'] = layer.bias
-    for dense, name in ((self.rnn.initial_state, 'z_to_initial_state'),
-                        (self.output_projection, 'output_projection')):
-      names.update({f'decoder/{name}/kernel': dense.kernel, f'decoder/{name}/bias': dense.bias})
-    return names
+    return base.core_variable_names('decoder', self)
