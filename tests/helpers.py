@@ -9,6 +9,7 @@ import tensorflow as tf
 from music_vae_lite import checkpoints
 from music_vae_lite import config_lib
 from music_vae_lite.families import contract
+from music_vae_lite.pipeline import preprocess
 from music_vae_lite.training import distribute
 from music_vae_lite.training import train
 
@@ -108,3 +109,17 @@ def write_trio_midis(folder, num_files=6, bars=18, seed=0):
     sequence.total_time = bars * 16 * step
     note_seq.sequence_proto_to_midi_file(sequence, os.path.join(folder, f'trio_{index:02d}.mid'))
   return folder
+
+
+def random_windows(encoding, steps, count=64, num_files=8, seed=0):
+  """WindowSet of random windows of a family whose attributes vary from window to window."""
+  rng = np.random.default_rng(seed)
+  busy = rng.random([count, 1, 1]) * rng.random([count, steps, 1])  # density differs per window
+  if encoding == 'drums':
+    labels = rng.integers(1, 512, size=[count, steps, 1]) * (busy > 0.3)
+  else:
+    labels = rng.integers(30, 70, size=[count, steps, 1]) * (busy > 0.3)
+  return preprocess.WindowSet({'labels': labels.astype(np.int32)},
+                              np.arange(count, dtype=np.int32) % num_files,
+                              [f'file_{i}.mid' for i in range(num_files)], encoding,
+                              steps // 16, {})

@@ -7,8 +7,9 @@ machine) for any model here: melody, drums, trio or chords, 2 or 16 bars, traine
 fine-tuned. Sample: new phrases at a temperature, as piano rolls (drum lanes, trio parts), played
 in the page, looped, downloaded as MIDI or WAV. Morph: two MIDI files dropped on the page (or two
 phrases from it), the windows chosen, the interpolation as a strip with a slider that plays any
-step. Grid: four corners and the grid between them, a click plays a cell. A chord model follows a
-progression typed in the page. Everything the page needs ships with the package; nothing is
+step. Grid: four corners and the grid between them, a click plays a cell. Attributes: sliders
+that move a phrase, or new samples, along the run's attribute vectors (made by mvl_attributes). A
+chord model follows a progression typed in the page. Everything the page needs ships with the package; nothing is
 fetched from the internet. It listens on 127.0.0.1 only and answers only its own page (see
 music_vae_lite/studio/server.py). Ctrl-C stops it.
 """

@@ -24,6 +24,7 @@ from music_vae_lite.families import contract
 from music_vae_lite.families import drums
 from music_vae_lite.families import label_windows
 from music_vae_lite.pipeline import preprocess
+from music_vae_lite.serving import attribute_vectors as vectors_lib
 from music_vae_lite.serving import trained_model
 
 # Bounds on one request's work, so that one click cannot occupy the server for minutes.
@@ -31,6 +32,12 @@ MAX_SAMPLES = 64
 MAX_MORPH_STEPS = 32
 MAX_GRID_SIZE = 9
 MAX_TEMPERATURE = 10.0
+# An attribute slider's range, in multiples of its vector (mvl_sample --attribute takes any
+# strength; the measured effect, benchmarks/attributes.py, spans -2..+2).
+MAX_STRENGTH = 3.0
+# The multiples of the sliders' offset that a shifted phrase is shown at, as mvl_interpolate
+# --input_midi --attribute writes them (0: the phrase's own reconstruction).
+SHIFT_SCALES = (0.0, 0.5, 1.0, 1.5, 2.0)
 # A chord pad sounds in the octave below middle C.
 _CHORD_ROOT_PITCH = 48
 
@@ -81,6 +88,20 @@ class StudioApi:
     self.model = model
     self.converter = model.converter
     self.has_chords = bool(self.converter.control_depth)
+    self.attributes, self.attributes_note = self._load_attribute_vectors()
+
+  def _load_attribute_vectors(self):
+    """(the attributes of the run's attribute vectors, None), or ([], why there are none: the
+    message that says how to make them) for a family with attributes; ([], None) without."""
+    if not self.converter.attributes:
+      return [], None
+    try:
+      vectors = self.model.load_attribute_vectors()
+    except vectors_lib.AttributeVectorsError as e:
+      return [], str(e)
+    by_name = {attribute.name: attribute for attribute in self.converter.attributes}
+    return [{'name': name, 'unit': by_name[name].unit, 'description': by_name[name].description}
+            for name in vectors.names if name in by_name], None
 
   # ----------------------------------------------------------------------------------------------
   # Phrases in and out.
@@ -137,6 +158,29 @@ class StudioApi:
       raise ValueError(f'{what}: {e}') from None
     return labels.astype(np.int32), controls
 
+  def _strengths(self, request):
+    """{attribute: strength} of the request's `attributes` (strengths 0 left out), or None;
+    ValueError naming an unknown attribute or a strength out of range."""
+    value = request.get('attributes')
+    if value is None or value == {}:
+      return None
+    if not isinstance(value, dict):
+      raise ValueError('attributes must map attribute names to strengths, e.g. '
+                       '{"note_density": 1.0}.')
+    if not self.attributes:
+      raise ValueError(self.attributes_note or f'the {self.converter.encoding} family has no '
+                       'attributes.')
+    names = [attribute['name'] for attribute in self.attributes]
+    strengths = {}
+    for name, strength in value.items():
+      if name not in names:
+        raise ValueError(f'Unknown attribute {name!r}; this model\'s attributes: '
+                         f'{", ".join(names)}.')
+      strength = _number(value, name, 0.0, -MAX_STRENGTH, MAX_STRENGTH)
+      if strength:
+        strengths[name] = strength
+    return strengths or None
+
   def _chords(self, request):
     """Controls [T] from the request's progression ("C G Am F"), or None when it gives none."""
     text = request.get('chords')
@@ -172,24 +216,46 @@ class StudioApi:
                        zip(drums.DRUM_NAMES, drums.DRUM_PITCH_CLASSES)],
         # What the page offers: each capability is one panel or control (chords: a progression
         # field for a chord-conditioned model).
-        'capabilities': ['sample', 'morph', 'grid'] + (['chords'] if self.has_chords else []),
+        # attributes: sliders that move z along the run's attribute vectors (mvl_attributes).
+        'capabilities': ['sample', 'morph', 'grid'] + (['chords'] if self.has_chords else [])
+                        + (['attributes'] if self.attributes else []),
         'default_chords': 'C G Am F' if self.has_chords else None,
+        # Without vectors, a family that has attributes says how to make them.
+        'attributes': self.attributes,
+        'attributes_note': self.attributes_note,
+        'shift_scales': list(SHIFT_SCALES),
         'limits': {'max_upload_bytes': max_upload_bytes, 'max_samples': MAX_SAMPLES,
                    'max_morph_steps': MAX_MORPH_STEPS, 'max_grid_size': MAX_GRID_SIZE,
-                   'max_temperature': MAX_TEMPERATURE},
+                   'max_temperature': MAX_TEMPERATURE, 'max_strength': MAX_STRENGTH},
     }
 
   def sample(self, request):
     """{'phrases': [...]}: n phrases from the prior (a chord model: along the request's chords,
-    which it needs)."""
+    which it needs), moved along the attribute vectors by the request's `attributes`
+    ({name: strength}; as mvl_sample --attribute)."""
     n = _number(request, 'n', 4, 1, MAX_SAMPLES, integer=True)
     temperature = _number(request, 'temperature', 0.5, 0.0, MAX_TEMPERATURE)
     controls = self._chords(request)
     if self.has_chords and controls is None:
       raise ValueError('chords: this chord model samples along a progression; give one, '
                        'e.g. "C G Am F".')
-    labels = self.model.sample_labels(n, temperature, _seed(request), controls)
+    strengths = self._strengths(request)
+    labels = self.model.sample_labels(n, temperature, _seed(request), controls, strengths)
     return {'phrases': [self.phrase(window, controls) for window in labels]}
+
+  def shift(self, request):
+    """{'phrases': [...]}: the request's `phrase` encoded (posterior mean), moved by scale x
+    sum(strength x vector) of its `attributes` for each scale of SHIFT_SCALES and decoded (at the
+    request's temperature, 0 by default: argmax keeps what the vectors do not move), as
+    mvl_interpolate --input_midi --attribute writes them."""
+    labels, controls = self._phrase_input(request.get('phrase'), 'phrase')
+    strengths = self._strengths(request)
+    if strengths is None:
+      raise ValueError('attributes: move at least one slider away from 0.')
+    temperature = _number(request, 'temperature', 0.0, 0.0, MAX_TEMPERATURE)
+    shifted = self.model.shift_labels(labels, strengths, SHIFT_SCALES, temperature,
+                                      _seed(request), controls)
+    return {'phrases': [self.phrase(window, controls) for window in shifted]}
 
   def windows(self, midi, name):
     """{'name', 'phrases', 'first'}: every window of an uploaded MIDI file (its bytes; `name`

@@ -5,7 +5,7 @@ every model this project trains, imports or fine-tunes (melody, drums, trio, cho
 bars), including those Magenta.js cannot run (several encoder layers, a hierarchical decoder
 under a flat encoder such as hierdec-mel_16bar; see `mvl_export`), and a sample in the page is
 what `mvl_sample` would write. The server is
-the standard library's `http.server`: the API is six routes of JSON in and out, one user, on
+the standard library's `http.server`: the API is seven routes of JSON in and out, one user, on
 loopback, so a framework would add a dependency without removing code; what a framework would
 give for free (the host and origin checks, size limits, security headers) is written out below
 where it can be read in one sitting. The page is plain JavaScript modules (no build step, no
@@ -15,6 +15,7 @@ Routes:
   GET  /  /app.js /audio.js /roll.js /studio.css   the page, from the package (static/)
   GET  /api/model                                  the model and the limits (api.StudioApi.info)
   POST /api/sample  /api/morph  /api/grid          JSON in, phrases out
+  POST /api/shift                                  a phrase moved along attribute vectors
   POST /api/windows?name=NAME                      a MIDI file (the body) -> its windows
   POST /api/midi                                   phrases -> one MIDI file
 
@@ -276,7 +277,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send_json(200, studio_api.windows(midi, name))
       return
     operations = {'/api/sample': studio_api.sample, '/api/morph': studio_api.morph,
-                  '/api/grid': studio_api.grid, '/api/midi': studio_api.midi}
+                  '/api/grid': studio_api.grid, '/api/shift': studio_api.shift,
+                  '/api/midi': studio_api.midi}
     operation = operations.get(path)
     if operation is None:
       raise RequestError(http.HTTPStatus.NOT_FOUND, f'Nothing at {path[:200]!r}.')

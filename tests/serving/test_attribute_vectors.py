@@ -211,20 +211,6 @@ def test_a_corpus_too_small_for_quartiles_is_one_line(trained_dir):
     model.attribute_vectors(rhythm_windows().labels[:12], save=False)
 
 
-def random_windows(encoding, steps, count=64, num_files=8, seed=0):
-  """WindowSet of random windows of a family whose attributes vary from window to window."""
-  rng = np.random.default_rng(seed)
-  busy = rng.random([count, 1, 1]) * rng.random([count, steps, 1])  # density differs per window
-  if encoding == 'drums':
-    labels = rng.integers(1, 512, size=[count, steps, 1]) * (busy > 0.3)
-  else:
-    labels = rng.integers(30, 70, size=[count, steps, 1]) * (busy > 0.3)
-  return preprocess.WindowSet({'labels': labels.astype(np.int32)},
-                              np.arange(count, dtype=np.int32) % num_files,
-                              [f'file_{i}.mid' for i in range(num_files)], encoding,
-                              steps // 16, {})
-
-
 @pytest.mark.parametrize('config_name, encoding, steps', [
     ('tiny-drums_2bar', 'drums', 32),
     ('tiny-hierdec-mel_16bar', 'melody', 256),
@@ -233,7 +219,7 @@ def test_drum_and_sixteen_bar_models_get_their_familys_vectors(tmp_path, config_
                                                                steps):
   model = trained_model.TrainedModel(helpers.make_untrained_run_dir(str(tmp_path / 'run'),
                                                                     config_name))
-  made = model.attribute_vectors(random_windows(encoding, steps), effect_phrases=3,
+  made = model.attribute_vectors(helpers.random_windows(encoding, steps), effect_phrases=3,
                                  strengths=(1.0,))
   expected = ['density', 'hihat_share', 'kick_snare_balance', 'syncopation'] if (
       encoding == 'drums') else [attribute.name for attribute in melody.MELODY_ATTRIBUTES]
@@ -241,7 +227,7 @@ def test_drum_and_sixteen_bar_models_get_their_familys_vectors(tmp_path, config_
   reloaded = model  # the file it saved, read back and checked against the model
   reloaded.load_attribute_vectors()
   name = expected[0]
-  shifted = reloaded.shift_labels(random_windows(encoding, steps).labels[0], {name: 1.0},
+  shifted = reloaded.shift_labels(helpers.random_windows(encoding, steps).labels[0], {name: 1.0},
                                   scales=(0.0, 1.0))
   assert shifted.shape == (2, steps, 1)
   assert reloaded.sample_labels(2, 0.5, seed=1, attributes={name: -0.5}).shape == (2, steps, 1)

@@ -7,7 +7,8 @@ piano rolls; downloads one as MIDI and parses it; downloads one as WAV, which th
 offline with the same synth it plays with (audio.js), and finds one onset per note, at the notes'
 times; plays, loops and stops by keyboard; uploads two MIDI files, morphs, moves the slider and
 downloads the morph; uploads a 3/4 file and sees the programs' message; makes a grid from four
-phrases on the page and plays a cell; and checks that a phone-width window needs no sideways
+phrases on the page and plays a cell; moves a phrase and samples with an attribute slider; and
+checks that a phone-width window needs no sideways
 scrolling and that the page fetched nothing but its own files. Screenshots go to
 runs/test_artifacts/studio/ (or $MVL_TEST_ARTIFACTS/studio/).
 """
@@ -71,7 +72,7 @@ def _program(name):
 @pytest.fixture(scope='module')
 def run_dir(tmp_path_factory):
   """A tiny-mel_2bar model trained for a few steps on random melodies (in this process, which
-  has TensorFlow loaded already; no held-out evaluation or pictures)."""
+  has TensorFlow loaded already; no held-out evaluation or pictures), with attribute vectors."""
   from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top
   from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
   folder = tmp_path_factory.mktemp('studio_browser')
@@ -81,6 +82,10 @@ def run_dir(tmp_path_factory):
   config.train.eval_every = config.train.image_every = 10 * TRAIN_STEPS
   run = str(folder / 'run')
   train.train_and_evaluate(config, run, examples)
+  # Attribute vectors beside it (as mvl_attributes saves them), for the page's sliders.
+  from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
+  trained_model.TrainedModel(run).attribute_vectors(helpers.random_windows('melody', 32),
+                                                    effect_phrases=0)
   return run
 
 
@@ -300,10 +305,32 @@ def test_studio_in_a_browser(browser, studio_url, downloads):
   screenshot(driver, 'grid.png')
   driver.find_element(By.ID, 'stop').click()
 
+  # Attributes: a slider moved by keyboard, a phrase on the page moved at 0 ... 2 times the
+  # move, then new phrases sampled with it.
+  driver.find_element(By.ID, 'tab-attributes').click()
+  Select(driver.find_element(By.ID, 'phrase-pick')).select_by_visible_text('Sample 1')
+  density = driver.find_element(By.ID, 'attribute-note_density')
+  for _ in range(4):
+    density.send_keys(Keys.ARROW_RIGHT)
+  assert driver.find_element(By.CSS_SELECTOR, 'output[for=attribute-note_density]').text == '+1'
+  driver.find_element(By.ID, 'attributes-move').click()
+  wait(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, '#attributes-result .card'))
+       == 5)
+  titles = [h.text for h in driver.find_elements(By.CSS_SELECTOR, '#attributes-result h3')]
+  assert titles[2] == 'Sample 1 × 1 (note_density +1)', titles
+  screenshot(driver, 'attributes.png')
+  count = driver.find_element(By.CSS_SELECTOR, '#attributes-form [name=n]')
+  count.clear()
+  count.send_keys('2')
+  driver.find_element(By.ID, 'attributes-sample').click()
+  wait(driver, lambda: [h.text for h in driver.find_elements(
+      By.CSS_SELECTOR, '#attributes-result h3')] == [
+          'Moved sample 1 (note_density +1)', 'Moved sample 2 (note_density +1)'])
+
   # A phone's width: no tab needs sideways scrolling.
   driver.execute_cdp_cmd('Emulation.setDeviceMetricsOverride',
                          {'width': 360, 'height': 800, 'deviceScaleFactor': 1, 'mobile': True})
-  for tab in ('grid', 'morph', 'sample'):
+  for tab in ('attributes', 'grid', 'morph', 'sample'):
     driver.find_element(By.ID, f'tab-{tab}').click()
     time.sleep(0.3)  # the rolls are redrawn at the new width
     widths = driver.execute_script('return [document.documentElement.scrollWidth, '

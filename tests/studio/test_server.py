@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import socket
 import threading
 import types
@@ -300,6 +301,59 @@ def test_errors_are_worded_as_the_programs_word_them(studio, model, midi_files):
   status, _, body = call(studio, 'POST', '/api/sample', b'{"n": ',
                          {'Content-Type': 'application/json'})
   assert status == 400 and 'not valid JSON' in json.loads(body)['error']
+
+
+def test_without_vectors_the_page_says_how_to_make_them(studio):
+  status, _, body = call(studio, 'GET', '/api/model')
+  info = json.loads(body)
+  assert status == 200 and 'attributes' not in info['capabilities'] and info['attributes'] == []
+  assert re.fullmatch(r'No attribute vectors at .*attribute_vectors\.json: make them with '
+                      r'mvl_attributes --run_dir=RUN --examples=YOUR_CORPUS\.',
+                      info['attributes_note']), info['attributes_note']
+  status, body = post_json(studio, '/api/sample', {'n': 1, 'attributes': {'note_density': 1}})
+  assert (status, body) == (400, {'error': info['attributes_note']})
+
+
+def test_attribute_sliders_move_samples_and_phrases(tmp_path):
+  run_dir = helpers.make_untrained_run_dir(str(tmp_path / 'run'))
+  names = trained_model.TrainedModel(run_dir).attribute_vectors(
+      helpers.random_windows('melody', 32), effect_phrases=0).names
+  model = trained_model.TrainedModel(run_dir)  # as mvl_studio loads it: the run's vectors
+  studio_api = api.StudioApi(model)
+  info = studio_api.info(UPLOAD_LIMIT)
+  assert 'attributes' in info['capabilities'] and info['attributes_note'] is None
+  assert [attribute['name'] for attribute in info['attributes']] == names
+  assert info['attributes'][1] == {'name': 'note_density', 'unit': 'note-ons per bar',
+                                   'description': 'how many notes start per bar'}
+
+  # Sampling moved by the sliders is mvl_sample --attribute; sliders at 0 are plain sampling.
+  moves = {'note_density': 1.5, 'pitch_height': -1.0}
+  request = {'n': 3, 'temperature': 0.0, 'seed': 3}
+  moved = studio_api.sample(dict(request, attributes=moves))['phrases']
+  np.testing.assert_array_equal([p['labels'] for p in moved],
+                                model.sample_labels(3, 0.0, 3, attributes=moves))
+  assert (studio_api.sample(dict(request, attributes={'note_density': 0}))
+          == studio_api.sample(request))
+
+  # A phrase moved: one window per scale, as mvl_interpolate --input_midi --attribute.
+  phrase = studio_api.sample(request)['phrases'][0]
+  shifted = studio_api.shift({'phrase': phrase, 'attributes': moves})['phrases']
+  expected = model.shift_labels(np.array(phrase['labels']), moves, api.SHIFT_SCALES, 0.0)
+  assert len(shifted) == len(api.SHIFT_SCALES) == 5
+  np.testing.assert_array_equal([p['labels'] for p in shifted], expected)
+
+  for request, message in (
+      ({'phrase': phrase, 'attributes': {'loudness': 1}},
+       "Unknown attribute 'loudness'; this model's attributes: " + ', '.join(names) + '.'),
+      ({'phrase': phrase, 'attributes': {'note_density': 4}},
+       'note_density must be from -3.0 to 3.0, got 4.'),
+      ({'phrase': phrase, 'attributes': {'note_density': 0}},
+       'attributes: move at least one slider away from 0.'),
+      ({'phrase': phrase, 'attributes': [1]},
+       'attributes must map attribute names to strengths, e.g. {"note_density": 1.0}.')):
+    with pytest.raises(ValueError) as error:
+      studio_api.shift(request)
+    assert str(error.value) == message
 
 
 @pytest.mark.parametrize('config_name', ['tiny-drums_2bar', 'tiny-mel_2bar_chords',

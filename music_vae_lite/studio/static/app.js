@@ -564,10 +564,93 @@ function setUpGrid() {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Attributes: sliders that move z along the run's attribute vectors (mvl_attributes makes them).
+
+function setUpAttributes() {
+  const model = state.model;
+  const tab = document.getElementById('tab-attributes');
+  if (!model.attributes.length && !model.attributes_note) return;  // a family without attributes
+  tab.hidden = false;
+  if (!model.attributes.length) {  // the family has attributes, the run no vectors: say how
+    const note = document.getElementById('attributes-note');
+    note.textContent = model.attributes_note;
+    note.hidden = false;
+    document.getElementById('attributes-tools').hidden = true;
+    return;
+  }
+  const form = document.getElementById('attributes-form');
+  const panel = document.getElementById('panel-attributes');
+  const error = panel.querySelector(':scope > #attributes-tools > .error');
+  const result = document.getElementById('attributes-result');
+  form.elements.n.max = model.limits.max_samples;
+  if (model.default_chords) form.elements.chords.value = model.default_chords;
+  setUpForm(form);
+  const slot = new Slot('Phrase', () => {});
+  document.getElementById('attributes-slots').append(slot.element);
+  const fieldset = document.getElementById('attribute-sliders');
+  const sliders = model.attributes.map((attribute) => {
+    const input = el('input', {type: 'range', id: `attribute-${attribute.name}`,
+      name: attribute.name, min: -model.limits.max_strength, max: model.limits.max_strength,
+      step: 0.25, value: 0, title: `${attribute.description} (${attribute.unit})`});
+    const output = el('output', {for: input.id, text: '0'});
+    input.addEventListener('input', () => {
+      output.textContent = (Number(input.value) > 0 ? '+' : '') + input.value;
+    });
+    fieldset.append(el('label', {}, [
+      el('span', {class: 'name', text: attribute.name.replace(/_/g, ' ')}), input, output]));
+    return input;
+  });
+  const strengths = () => Object.fromEntries(sliders.filter((input) => Number(input.value))
+      .map((input) => [input.name, Number(input.value)]));
+  const describe = (moves) => Object.entries(moves)
+      .map(([name, value]) => `${name} ${value > 0 ? '+' : ''}${value}`).join(', ');
+  const show = (phrases, labels) => {
+    forgetGroup('attributes');
+    const ranges = model.parts.map((part, index) => pitchRange(phrases, index));
+    result.replaceChildren(...phrases.map((phrase, index) => {
+      register(labels[index], phrase, 'attributes');
+      return phraseCard(phrase, labels[index], {ranges});
+    }));
+    libraryChanged();
+  };
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const button = document.getElementById('attributes-move');
+    busy(button, 'Moving…', error, async () => {
+      if (!slot.phrase) {
+        throw new Error('Choose the phrase first: a MIDI file or a phrase on the page.');
+      }
+      const moves = strengths();
+      // n is for sampling; a moved phrase keeps its own chords.
+      const {n, chords, ...rest} = formValues(form);  // eslint-disable-line no-unused-vars
+      const body = {...rest, phrase: phraseInput(slot.phrase), attributes: moves};
+      const phrases = (await (await request('/api/shift', body)).json()).phrases;
+      show(phrases, model.shift_scales.map((scale) =>
+        `${slot.label} × ${scale} (${describe(moves)})`));
+    });
+  });
+  const sampleButton = document.getElementById('attributes-sample');
+  sampleButton.addEventListener('click', () => busy(sampleButton, 'Sampling…', error,
+      async () => {
+        const moves = strengths();
+        const body = {...formValues(form), attributes: moves};
+        const phrases = (await (await request('/api/sample', body)).json()).phrases;
+        const what = Object.keys(moves).length ? describe(moves) : 'no move';
+        show(phrases, phrases.map((phrase, index) => `Moved sample ${index + 1} (${what})`));
+      }));
+  document.getElementById('attributes-reset').addEventListener('click', () => {
+    for (const input of sliders) {
+      input.value = 0;
+      input.dispatchEvent(new Event('input'));
+    }
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
 // Tabs (arrow keys move between them, as the ARIA tabs pattern has it).
 
 function setUpTabs() {
-  const tabs = [...document.querySelectorAll('[role=tab]')];
+  const tabs = [...document.querySelectorAll('[role=tab]')].filter((tab) => !tab.hidden);
   const show = (tab) => {
     for (const other of tabs) {
       const selected = other === tab;
@@ -612,11 +695,12 @@ async function start() {
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') stopPlaying();
   });
-  setUpTabs();
   setUpSample();
   setUpMorph();
   setUpGrid();
   // Further capabilities (api.StudioApi.info's list) get their controls here, one setUp each.
+  setUpAttributes();
+  setUpTabs();  // after them: a capability's tab is shown (unhidden) by its setUp
   let resizeTimer = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
