@@ -23,7 +23,8 @@ run untimed, then up to `--steps` steps are timed, stopping early once `--max_se
 step's own matmul shapes (matmul.effective_rate) and the efficiency is
   efficiency = executed model GFLOP/s / effective matmul GFLOP/s   (in the step's compute dtype).
 `peak_rss_mb` is this process's peak RSS (ru_maxrss): run one measurement per process.
-Prints one JSON line ("train").
+Prints one JSON line ("train"); with `--profile_steps=N`, first a "train_profile" line: N more
+steps traced by TensorFlow's profiler, their op time summed by op type (see `profile`).
 """
 import argparse
 import math
@@ -131,8 +132,52 @@ def _benchmark_step(config, mode, converter, batch):
   return lambda: float(train_step(generator.make_seeds(1)[:, 0]))
 
 
+def profile(step, num_steps, top=15):
+  """Where a step's time goes: `num_steps` more steps traced by TensorFlow's profiler, its op
+  statistics (framework_op_stats) summed by op type. Returns {steps, wall_ms_per_step,
+  op_self_ms_per_step (summed over the threads that ran ops: above the wall time when ops ran in
+  parallel), ops_per_step, types: [{type, self_ms_per_step, share, ops_per_step}], top first}.
+  The traced steps run slower than untraced ones; the shares are what matters."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  import glob  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.profiler.internal import _pywrap_profiler_plugin  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  with tempfile.TemporaryDirectory() as folder:
+    tf.profiler.experimental.start(folder)
+    start = time.perf_counter()
+    for _ in range(num_steps):
+      step()
+    wall = time.perf_counter() - start
+    tf.profiler.experimental.stop()
+    data, ok = _pywrap_profiler_plugin.xspace_to_tools_data(
+        glob.glob(os.path.join(folder, '**', '*.xplane.pb'), recursive=True),
+        'framework_op_stats', {})
+  if not ok:
+    raise RuntimeError(f'the profiler gave no op statistics: {data[:200]!r}')
+  table = json.loads(data)[0]
+  columns = [column['id'] for column in table['cols']]
+  by_type = {}
+  for row in table['rows']:
+    values = dict(zip(columns, (cell['v'] for cell in row['c'])))
+    if values['type'] == 'IDLE':
+      continue
+    entry = by_type.setdefault(values['type'], [0.0, 0])
+    entry[0] += values['total_self_time'] / 1e3  # us -> ms
+    entry[1] += int(values['occurrences'])
+  total = sum(ms for ms, _ in by_type.values())
+  types = sorted(by_type.items(), key=lambda item: -item[1][0])
+  return dict(
+      steps=num_steps, wall_ms_per_step=round(wall * 1e3 / num_steps, 1),
+      op_self_ms_per_step=round(total / num_steps, 1),
+      ops_per_step=round(sum(n for _, n in by_type.values()) / num_steps),
+      types=[dict(type=name, self_ms_per_step=round(ms / num_steps, 2),
+                  share=round(ms / total, 4), ops_per_step=round(n / num_steps))
+             for name, (ms, n) in types[:top]])
+
+
 def run(config_name, batch_size, mode, *, steps=10, warmup=1, max_seconds=60.0, matmul=True,
-        matmul_quick=False):
+        matmul_quick=False, profile_steps=0):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import matmul as matmul_lib  # pylint: disable=g-import-not-at-top
   settings = flops.mode_settings(mode)
@@ -178,6 +223,10 @@ def run(config_name, batch_size, mode, *, steps=10, warmup=1, max_seconds=60.0, 
       rate32 = matmul_lib.effective_rate(config, mode, batch_size, 'float32', **timing)
       record.update(matmul_fp32_gflops=round(rate32, 2),
                     efficiency_vs_fp32=round(model_gflops / rate32, 4))
+  if profile_steps:
+    tf.config.run_functions_eagerly(settings['eager'])
+    benchutil.emit('train_profile', config=config_name, batch=batch_size, mode=mode,
+                   **profile(step, profile_steps))
   return benchutil.emit('train', **record)
 
 
@@ -201,11 +250,15 @@ def main():
                       help='stop timing after the step that passes this many seconds')
   parser.add_argument('--no_matmul', action='store_true', help='skip the matmul yardstick')
   parser.add_argument('--quick_matmul', action='store_true', help='short yardstick timings')
+  parser.add_argument('--profile_steps', type=int, default=0,
+                      help='after the timing, trace this many more steps with TensorFlow\'s '
+                           'profiler and print where their time goes by op type')
   args = parser.parse_args()
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   try:
     run(args.config, args.batch, args.mode, steps=args.steps, warmup=args.warmup,
-        max_seconds=args.max_seconds, matmul=not args.no_matmul, matmul_quick=args.quick_matmul)
+        max_seconds=args.max_seconds, matmul=not args.no_matmul, matmul_quick=args.quick_matmul,
+        profile_steps=args.profile_steps)
   except (tf.errors.OpError, ValueError, NotImplementedError) as e:
     # A mode a config cannot run in (e.g. an op without an XLA kernel) is a result too.
     benchutil.emit('train_error', config=args.config, batch=args.batch, mode=args.mode,
