@@ -123,3 +123,23 @@ def random_windows(encoding, steps, count=64, num_files=8, seed=0):
                               np.arange(count, dtype=np.int32) % num_files,
                               [f'file_{i}.mid' for i in range(num_files)], encoding,
                               steps // 16, {})
+
+
+# (step, pitch, velocity, steps late (negative: early)) of 2 bars of drums: kick, snare and closed
+# hi-hat with varied velocities, some hits off the grid.
+DRUM_PERFORMANCE = ((0, 36, 110, 0.0), (2, 42, 50, 0.2), (4, 38, 100, -0.1), (6, 42, 64, 0.0),
+                    (8, 36, 90, 0.1), (10, 42, 40, -0.2), (12, 38, 120, 0.0), (14, 42, 70, 0.1),
+                    (16, 36, 100, 0.0), (20, 38, 80, 0.0), (24, 36, 60, 0.0), (28, 38, 127, -0.25))
+
+
+def drum_performance(hits=DRUM_PERFORMANCE, bars=2, qpm=120.0):
+  """A drum NoteSequence of hits (step, pitch, velocity, steps late) at `qpm`."""
+  step = 60.0 / qpm / 4
+  sequence = note_seq.NoteSequence(ticks_per_quarter=220)
+  sequence.tempos.add(time=0.0, qpm=qpm)
+  for at, pitch, velocity, late in hits:
+    start = (at + late) * step
+    sequence.notes.add(start_time=start, end_time=start + step, pitch=pitch, velocity=velocity,
+                       instrument=9, is_drum=True)
+  sequence.total_time = bars * 16 * step
+  return sequence

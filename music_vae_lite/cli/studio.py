@@ -3,15 +3,16 @@ r"""mvl_studio: sample, morph and listen to your own model in the browser.
   mvl_studio --run_dir=runs/mel [--port=8765] [--bf16] [--max_upload_mb=2]
 
 Serves a page on http://127.0.0.1:PORT/ (it prints the address; open it in a browser on this
-machine) for any model here: melody, drums, trio or chords, 2 or 16 bars, trained, imported or
-fine-tuned. Sample: new phrases at a temperature, as piano rolls (drum lanes, trio parts), played
+machine) for any model here: melody, drums, trio, chords or GrooVAE, 2 or 16 bars, trained, imported
+or fine-tuned. Sample: new phrases at a temperature, as piano rolls (drum lanes, trio parts), played
 in the page, looped, downloaded as MIDI or WAV. Morph: two MIDI files dropped on the page (or two
 phrases from it), the windows chosen, the interpolation as a strip with a slider that plays any
-step. Grid: four corners and the grid between them, a click plays a cell. Attributes: sliders
-that move a phrase, or new samples, along the run's attribute vectors (made by mvl_attributes). A
-chord model follows a progression typed in the page. Everything the page needs ships with the package; nothing is
-fetched from the internet. It listens on 127.0.0.1 only and answers only its own page (see
-music_vae_lite/studio/server.py). Ctrl-C stops it.
+step. Grid: four corners and the grid between them, a click plays a cell. Attributes: sliders that
+move a phrase, or new samples, along the run's attribute vectors (made by mvl_attributes). Groove
+(GrooVAE models): a drum file humanized, drumified or given a closed hi-hat, before and after. A
+chord model follows a progression typed in the page. Everything the page needs ships with the
+package; nothing is fetched from the internet. It listens on 127.0.0.1 only and answers only its own
+page (see music_vae_lite/studio/server.py). Ctrl-C stops it.
 """
 import sys
 

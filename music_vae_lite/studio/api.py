@@ -9,10 +9,14 @@ whose message the page shows as it is, worded as the programs word theirs (mvl_i
 "cannot read ...", TrainedModel's "No 2-bar melody window: 3/4 time.").
 
 A phrase, as the page gets it:
-  labels   int [T][P]: one column per part (label_windows.Part: melody 0..89, drums 0..511)
+  labels   int [T][P]: one column per part (label_windows.Part: melody 0..89, drums 0..511), for
+           a label family; a family of other arrays (GrooVAE: hits, velocities, offsets) sends
+  arrays   {name: [T][...]} instead, as its converter declares them (window_spec)
   controls int [T] (chord classes) or null
   notes    [part, pitch, start step, end step] of every note and drum hit (drum hits at their
-           class's first pitch, drums.DRUM_PITCH_CLASSES), for drawing and playing
+           class's first pitch, info's drum_lanes), for drawing and playing; a family of other
+           arrays gives [part, pitch, start, end, velocity 1..127], start and end in steps off
+           the grid where the notes are (GrooVAE's timing offsets)
   chords   [start step, end step, symbol, [MIDI pitches of its triad]] of every chord, or []
 """
 import math
@@ -69,6 +73,20 @@ def _integers(value, what, shape):
   return array.astype(np.int64)
 
 
+def _groove_action(converter):
+  """What a GrooVAE model does to a drum performance, named for the page's button (its family's
+  options: families/groove.py), or None for another family."""
+  if converter.encoding != 'groove':
+    return None
+  if getattr(converter, 'tapify', False):
+    return 'Drumify'
+  if getattr(converter, 'add_instruments', None):
+    return 'Add ' + ' and '.join(drums.DRUM_NAMES[k] for k in converter.add_instruments)
+  if getattr(converter, 'humanize', False):
+    return 'Humanize'
+  return 'Regroove'
+
+
 def _seed(request):
   seed = request.get('seed')
   if seed is None:
@@ -77,18 +95,27 @@ def _seed(request):
 
 
 class StudioApi:
-  """The operations of the page on one TrainedModel (any family: melody, drums, trio, chords)."""
+  """The operations of the page on one TrainedModel (any family: melody, drums, trio, chords,
+  GrooVAE)."""
 
   def __init__(self, model):
-    if not isinstance(model.converter, label_windows.LabelConverter):
-      # The page draws and plays class labels, one column per part (every family here); a
-      # family of other arrays (families/contract.py) needs its own drawing and sound first.
-      raise ValueError(f'mvl_studio plays the label families (melody, drums, trio, chords); '
-                       f'the {model.converter.encoding} family is not one of them.')
     self.model = model
     self.converter = model.converter
+    self.has_labels = isinstance(self.converter, label_windows.LabelConverter)
+    if not self.has_labels:
+      # A family of other arrays is drawn and played from its decoded notes, as one part.
+      empty = {spec.name: np.zeros(spec.shape, spec.dtype) for spec in self.converter.window_spec}
+      kinds = [kind for kind, _ in self.converter.picture_parts(self.converter.targets(empty))]
+      if len(kinds) != 1:
+        raise ValueError(f'mvl_studio draws a family of other arrays than class labels as one '
+                         f'part; the {self.converter.encoding} family has {len(kinds)}.')
+      self.parts = [{'name': kinds[0], 'kind': kinds[0], 'program': 0}]
+    else:
+      self.parts = [{'name': part.name, 'kind': part.kind, 'program': part.program}
+                    for part in self.converter.parts]
     self.has_chords = bool(self.converter.control_depth)
     self.attributes, self.attributes_note = self._load_attribute_vectors()
+    self.groove_action = _groove_action(self.converter)
 
   def _load_attribute_vectors(self):
     """(the attributes of the run's attribute vectors, None), or ([], why there are none: the
@@ -107,7 +134,17 @@ class StudioApi:
   # Phrases in and out.
 
   def phrase(self, labels, controls=None):
-    """One window as the page gets it (see the module docstring)."""
+    """One window (the family's targets: labels [T, P], or a dict of arrays) as the page gets
+    it (see the module docstring)."""
+    if not self.has_labels:
+      window = {name: np.asarray(array) for name, array in labels.items()}
+      [sequence] = self.converter.from_tensors(contract.stack([window]))
+      step = contract.STEP_SECONDS
+      notes = [[0, int(note.pitch), round(note.start_time / step, 4),
+                round(note.end_time / step, 4), int(note.velocity)]
+               for note in sorted(sequence.notes, key=lambda n: (n.start_time, n.pitch))]
+      return {'arrays': {name: array.tolist() for name, array in window.items()},
+              'controls': None, 'notes': notes, 'chords': []}
     labels = np.asarray(labels)
     notes = []
     for index, part in enumerate(self.converter.parts):
@@ -135,6 +172,8 @@ class StudioApi:
   def _phrase_input(self, value, what):
     """(labels [T, P], controls [T] or None) of a phrase the page sent back; ValueError naming
     `what` when it is not one of this model's windows."""
+    if not self.has_labels:
+      return self._arrays_input(value, what), None
     if not isinstance(value, dict) or 'labels' not in value:
       raise ValueError(f'{what}: expected a phrase with its labels.')
     steps, parts = self.model.num_steps, len(self.converter.parts)
@@ -157,6 +196,25 @@ class StudioApi:
     except ValueError as e:
       raise ValueError(f'{what}: {e}') from None
     return labels.astype(np.int32), controls
+
+  def _arrays_input(self, value, what):
+    """One window's arrays {name: array} of a phrase the page sent back, for a family of other
+    arrays than class labels; ValueError naming `what` when they are not this model's."""
+    specs = self.converter.window_spec
+    arrays = value.get('arrays') if isinstance(value, dict) else None
+    names = ', '.join(spec.name for spec in specs)
+    if not isinstance(arrays, dict) or sorted(arrays) != sorted(spec.name for spec in specs):
+      raise ValueError(f'{what}: expected a phrase with its arrays ({names}).')
+    window = {}
+    for spec in specs:
+      try:
+        array = np.asarray(arrays[spec.name])
+        if array.dtype.kind not in 'iuf':
+          raise ValueError(f'{spec.name} must be an array of numbers.')
+        window[spec.name] = spec.check(array[None], self.converter.encoding)[0]
+      except ValueError as e:
+        raise ValueError(f'{what}: {e}') from None
+    return window
 
   def _strengths(self, request):
     """{attribute: strength} of the request's `attributes` (strengths 0 left out), or None;
@@ -200,25 +258,28 @@ class StudioApi:
   def info(self, max_upload_bytes):
     """What the page needs to know about the model and the server's limits."""
     config = self.model.config
-    parts = [{'name': part.name, 'kind': part.kind, 'program': part.program}
-             for part in self.converter.parts]
+    # Drum lanes at the pitches the family writes (GrooVAE's drum map may differ from drums').
+    pitch_classes = getattr(self.converter, 'pitch_classes', drums.DRUM_PITCH_CLASSES)
     return {
         'name': config.name or 'model',
         'encoding': self.converter.encoding,
-        'parts': parts,
+        'parts': self.parts,
         'num_steps': self.model.num_steps,
         'steps_per_bar': contract.STEPS_PER_BAR,
         'steps_per_quarter': contract.STEPS_PER_QUARTER,
         'qpm': contract.OUTPUT_QPM,
         'z_size': self.model.z_size,
         'step': int(self.model.step),
-        'drum_lanes': [{'name': name, 'pitch': pitches[0]} for name, pitches in
-                       zip(drums.DRUM_NAMES, drums.DRUM_PITCH_CLASSES)],
+        'drum_lanes': [{'name': name, 'pitch': int(pitches[0])} for name, pitches in
+                       zip(drums.DRUM_NAMES, pitch_classes)],
         # What the page offers: each capability is one panel or control (chords: a progression
         # field for a chord-conditioned model).
         # attributes: sliders that move z along the run's attribute vectors (mvl_attributes).
+        # groove: a dropped drum file through the model (humanize, drumify, ...).
         'capabilities': ['sample', 'morph', 'grid'] + (['chords'] if self.has_chords else [])
-                        + (['attributes'] if self.attributes else []),
+                        + (['attributes'] if self.attributes else [])
+                        + (['groove'] if self.groove_action else []),
+        'groove_action': self.groove_action,
         'default_chords': 'C G Am F' if self.has_chords else None,
         # Without vectors, a family that has attributes says how to make them.
         'attributes': self.attributes,
@@ -241,7 +302,7 @@ class StudioApi:
                        'e.g. "C G Am F".')
     strengths = self._strengths(request)
     labels = self.model.sample_labels(n, temperature, _seed(request), controls, strengths)
-    return {'phrases': [self.phrase(window, controls) for window in labels]}
+    return {'phrases': [self.phrase(window, controls) for window in contract.unbatch(labels)]}
 
   def shift(self, request):
     """{'phrases': [...]}: the request's `phrase` encoded (posterior mean), moved by scale x
@@ -255,7 +316,22 @@ class StudioApi:
     temperature = _number(request, 'temperature', 0.0, 0.0, MAX_TEMPERATURE)
     shifted = self.model.shift_labels(labels, strengths, SHIFT_SCALES, temperature,
                                       _seed(request), controls)
-    return {'phrases': [self.phrase(window, controls) for window in shifted]}
+    return {'phrases': [self.phrase(window, controls) for window in contract.unbatch(shifted)]}
+
+  def groove(self, request):
+    """{'phrases': [phrase]}: the request's `phrase` (a window of a drum performance) through a
+    GrooVAE model: encoded as the family's options read it (humanize: the hits without velocity
+    and timing; tapify: one tapped rhythm; add_instruments: without those drums), posterior mean,
+    decoded at the request's temperature (0 by default: the most likely hits), as mvl_groove
+    does it window by window."""
+    if not self.groove_action:
+      raise ValueError(f'groove: this {self.converter.encoding} model is not a GrooVAE model.')
+    window, _ = self._phrase_input(request.get('phrase'), 'phrase')
+    temperature = _number(request, 'temperature', 0.0, 0.0, MAX_TEMPERATURE)
+    seed = _seed(request)
+    _, mu, _ = self.model.encode_labels(contract.stack([window]), seed)
+    decoded = self.model.decode_to_labels(mu, temperature, seed)
+    return {'phrases': [self.phrase(contract.unbatch(decoded)[0])]}
 
   def windows(self, midi, name):
     """{'name', 'phrases', 'first'}: every window of an uploaded MIDI file (its bytes; `name`
@@ -285,7 +361,7 @@ class StudioApi:
       controls = start_controls
     labels = self.model.interpolate_labels(start, end, steps, temperature, _seed(request),
                                            controls, start_controls, end_controls)
-    return {'phrases': [self.phrase(window, controls) for window in labels]}
+    return {'phrases': [self.phrase(window, controls) for window in contract.unbatch(labels)]}
 
   def grid(self, request):
     """{'rows': [[phrase]]}: a size x size grid between four corner phrases (top left, top right,
@@ -303,7 +379,7 @@ class StudioApi:
     temperature = _number(request, 'temperature', 0.5, 0.0, MAX_TEMPERATURE)
     seed = _seed(request)
     corner_controls = np.stack([c for _, c in inputs]) if self.has_chords else None
-    _, mu, _ = self.model.encode_labels(np.stack([labels for labels, _ in inputs]), seed,
+    _, mu, _ = self.model.encode_labels(contract.stack([labels for labels, _ in inputs]), seed,
                                         corner_controls)
     fractions = np.linspace(0.0, 1.0, size)
     top = trained_model.slerp(mu[0], mu[1], fractions)  # [size, D], one per column
@@ -314,7 +390,8 @@ class StudioApi:
     controls = self._chords(request)
     if controls is None and self.has_chords:
       controls = corner_controls[0]
-    labels = self.model.decode_to_labels(z.reshape(size * size, -1), temperature, seed, controls)
+    labels = contract.unbatch(
+        self.model.decode_to_labels(z.reshape(size * size, -1), temperature, seed, controls))
     return {'rows': [[self.phrase(labels[row * size + column], controls)
                       for column in range(size)] for row in range(size)]}
 
@@ -327,5 +404,5 @@ class StudioApi:
     sequences = []
     for index, value in enumerate(phrases):
       labels, controls = self._phrase_input(value, f'phrase {index + 1}')
-      sequences.extend(self.model.to_note_sequences(labels[None], controls))
+      sequences.extend(self.model.to_note_sequences(contract.stack([labels]), controls))
     return contract.midi_bytes(contract.concatenate_windows(sequences))

@@ -1,11 +1,11 @@
 """mvl_studio's HTTP server: the page's files and a small JSON API over `api.StudioApi`.
 
 Why this shape. Inference runs here, in the project's own `TrainedModel`, so the studio works for
-every model this project trains, imports or fine-tunes (melody, drums, trio, chords; 2 and 16
-bars), including those Magenta.js cannot run (several encoder layers, a hierarchical decoder
+every model this project trains, imports or fine-tunes (melody, drums, trio, chords, GrooVAE; 2
+and 16 bars), including those Magenta.js cannot run (several encoder layers, a hierarchical decoder
 under a flat encoder such as hierdec-mel_16bar; see `mvl_export`), and a sample in the page is
 what `mvl_sample` would write. The server is
-the standard library's `http.server`: the API is seven routes of JSON in and out, one user, on
+the standard library's `http.server`: the API is eight routes of JSON in and out, one user, on
 loopback, so a framework would add a dependency without removing code; what a framework would
 give for free (the host and origin checks, size limits, security headers) is written out below
 where it can be read in one sitting. The page is plain JavaScript modules (no build step, no
@@ -16,6 +16,7 @@ Routes:
   GET  /api/model                                  the model and the limits (api.StudioApi.info)
   POST /api/sample  /api/morph  /api/grid          JSON in, phrases out
   POST /api/shift                                  a phrase moved along attribute vectors
+  POST /api/groove                                 a drum phrase through a GrooVAE model
   POST /api/windows?name=NAME                      a MIDI file (the body) -> its windows
   POST /api/midi                                   phrases -> one MIDI file
 
@@ -278,6 +279,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       return
     operations = {'/api/sample': studio_api.sample, '/api/morph': studio_api.morph,
                   '/api/grid': studio_api.grid, '/api/shift': studio_api.shift,
+                  '/api/groove': studio_api.groove,
                   '/api/midi': studio_api.midi}
     operation = operations.get(path)
     if operation is None:

@@ -13,7 +13,6 @@ import pathlib
 import re
 import socket
 import threading
-import types
 
 import note_seq
 import numpy as np
@@ -394,9 +393,51 @@ def test_other_families(config_name, tmp_path):
     assert hits == len(phrase['notes']) > 0 and {n[1] for n in phrase['notes']} <= lanes
 
 
-def test_refuses_a_family_it_cannot_draw():
-  # A family of arrays other than class labels (families/contract.py: e.g. GrooVAE's hits,
-  # velocities and offsets) is named at start-up, not served half drawn.
-  model = types.SimpleNamespace(converter=types.SimpleNamespace(encoding='groove'))
-  with pytest.raises(ValueError, match='the groove family is not one of them'):
-    api.StudioApi(model)
+def test_a_groove_model_plays_velocities_and_timing_and_grooves_a_file(tmp_path):
+  model = trained_model.TrainedModel(
+      helpers.make_untrained_run_dir(str(tmp_path / 'run'), 'tiny-groove_2bar'))
+  studio_api = api.StudioApi(model)
+  info = studio_api.info(UPLOAD_LIMIT)
+  assert info['parts'] == [{'name': 'drums', 'kind': 'drums', 'program': 0}]
+  assert 'groove' in info['capabilities'] and info['groove_action'] == 'Humanize'
+  assert [lane['pitch'] for lane in info['drum_lanes']] == [
+      pitches[0] for pitches in model.converter.pitch_classes]
+
+  # An uploaded performance: its notes keep their velocities and their times off the grid.
+  hits = helpers.DRUM_PERFORMANCE
+  stream = io.BytesIO()
+  note_seq.sequence_proto_to_pretty_midi(helpers.drum_performance(hits)).write(stream)
+  midi = stream.getvalue()
+  first = studio_api.windows(midi, 'groove.mid')['phrases'][0]
+  assert sorted(first['arrays']) == ['hits', 'offsets', 'velocities']
+  assert [note[4] for note in first['notes']] == [velocity for _, _, velocity, _ in sorted(hits)]
+  np.testing.assert_allclose([note[2] for note in first['notes']],  # MIDI ticks: 1/880 step
+                             [at + late for at, _, _, late in sorted(hits)], atol=0.01)
+
+  # Groove: the window through the model (its posterior mean, greedy), as TrainedModel does it.
+  [grooved] = studio_api.groove({'phrase': first})['phrases']
+  window = {name: np.array(array)[None] for name, array in first['arrays'].items()}
+  _, mu, _ = model.encode_labels(window)
+  expected = model.decode_to_labels(mu, 0.0)
+  for name, array in expected.items():
+    np.testing.assert_allclose(grooved['arrays'][name], array[0], atol=1e-6)
+
+  # Downloads carry velocity and timing; sampling, morphing and the grid give arrays too.
+  parsed = pretty_midi.PrettyMIDI(io.BytesIO(studio_api.midi({'phrases': [first]})))
+  notes = sorted(parsed.instruments[0].notes, key=lambda n: (n.start, n.pitch))
+  assert [n.velocity for n in notes] == [note[4] for note in first['notes']]
+  np.testing.assert_allclose([n.start for n in notes], [note[2] * 0.125 for note in first['notes']],
+                             atol=2e-3)
+  phrases = studio_api.sample({'n': 2, 'temperature': 1.0, 'seed': 1})['phrases']
+  assert np.array(phrases[0]['arrays']['hits']).shape == (32, 9)
+  morph = studio_api.morph({'start': first, 'end': phrases[0], 'steps': 3})['phrases']
+  assert len(morph) == 3
+  with pytest.raises(ValueError, match=r'phrase: expected a phrase with its arrays \(hits, '
+                                       r'velocities, offsets\)\.'):
+    studio_api.groove({'phrase': {'labels': [[0]] * 32}})
+  with pytest.raises(ValueError, match=r'phrase: Velocities must lie in \[0\.0, 1\.0\]'):
+    studio_api.groove({'phrase': {'arrays': dict(first['arrays'], velocities=[[2.0] * 9] * 32)}})
+  melody_api = api.StudioApi(trained_model.TrainedModel(
+      helpers.make_untrained_run_dir(str(tmp_path / 'melody'))))
+  with pytest.raises(ValueError, match='groove: this melody model is not a GrooVAE model.'):
+    melody_api.groove({'phrase': first})

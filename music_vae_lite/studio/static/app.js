@@ -66,8 +66,7 @@ function fileName(label, extension) {
 }
 
 async function downloadMidi(phrases, label) {
-  const response = await request('/api/midi', {phrases: phrases.map(
-      (phrase) => ({labels: phrase.labels, controls: phrase.controls}))});
+  const response = await request('/api/midi', {phrases: phrases.map(phraseInput)});
   saveBlob(await response.blob(), fileName(label, 'mid'));
 }
 
@@ -392,7 +391,9 @@ class Slot {
   }
 }
 
+// What the server needs of a phrase it sent: its labels (and chords), or its arrays (GrooVAE).
 function phraseInput(phrase) {
+  if (phrase.arrays) return {arrays: phrase.arrays};
   return {labels: phrase.labels, controls: phrase.controls};
 }
 
@@ -647,6 +648,43 @@ function setUpAttributes() {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Groove: a drum phrase through a GrooVAE model (humanize, drumify, add a drum), as mvl_groove.
+
+function setUpGroove() {
+  const model = state.model;
+  if (!model.capabilities.includes('groove')) return;
+  document.getElementById('tab-groove').hidden = false;
+  const form = document.getElementById('groove-form');
+  const panel = document.getElementById('panel-groove');
+  const error = panel.querySelector(':scope > .error');
+  const result = document.getElementById('groove-result');
+  const button = form.querySelector('button[type=submit]');
+  button.textContent = model.groove_action;
+  setUpForm(form);
+  const slot = new Slot('Drums', () => {});
+  document.getElementById('groove-slots').append(slot.element);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    busy(button, 'Working…', error, async () => {
+      if (!slot.phrase) {
+        throw new Error('Choose the drums first: a MIDI file or a phrase on the page.');
+      }
+      const body = {...formValues(form), phrase: phraseInput(slot.phrase)};
+      const [output] = (await (await request('/api/groove', body)).json()).phrases;
+      forgetGroup('groove');
+      const labels = [slot.label, `${model.groove_action}: ${slot.label}`];
+      const phrases = [slot.phrase, output];
+      const ranges = model.parts.map((part, index) => pitchRange(phrases, index));
+      result.replaceChildren(...phrases.map((phrase, index) => {
+        register(labels[index], phrase, 'groove');
+        return phraseCard(phrase, labels[index], {ranges});
+      }));
+      libraryChanged();
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
 // Tabs (arrow keys move between them, as the ARIA tabs pattern has it).
 
 function setUpTabs() {
@@ -700,6 +738,7 @@ async function start() {
   setUpGrid();
   // Further capabilities (api.StudioApi.info's list) get their controls here, one setUp each.
   setUpAttributes();
+  setUpGroove();
   setUpTabs();  // after them: a capability's tab is shown (unhidden) by its setUp
   let resizeTimer = null;
   window.addEventListener('resize', () => {

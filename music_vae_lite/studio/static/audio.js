@@ -125,7 +125,12 @@ function sweep(ctx, out, start, peak, fromHz, toHz, decay) {
   osc.stop(start + decay * 5);
 }
 
-function drum(ctx, out, lane, start) {
+// `level`: 1 for a hit of velocity 100 (a label family's hits, which carry no velocity).
+function drum(ctx, out, lane, start, level = 1) {
+  const hit = ctx.createGain();
+  hit.gain.value = level;
+  hit.connect(out);
+  out = hit;  // eslint-disable-line no-param-reassign
   switch (DRUM_VOICES[lane]) {
     case 'kick': sweep(ctx, out, start, 0.9, 150, 45, 0.12); break;
     case 'snare':
@@ -152,12 +157,12 @@ export function schedulePhrases(ctx, out, phrases, model, when, options = {}) {
   const lanes = new Map(model.drum_lanes.map((lane, index) => [lane.pitch, index]));
   let start = when;
   for (const phrase of phrases) {
-    for (const [part, pitch, from, to] of phrase.notes) {
+    for (const [part, pitch, from, to, velocity] of phrase.notes) {
       const kind = model.parts[part].kind;
       const t0 = start + from * step;
       const t1 = start + to * step;
       if (kind === 'drums') {
-        drum(ctx, out, lanes.get(pitch) ?? 1, t0);
+        drum(ctx, out, lanes.get(pitch) ?? 1, t0, velocity === undefined ? 1 : velocity / 100);
       } else if (part === 0) {
         lead(ctx, out, pitch, t0, t1);
       } else {

@@ -109,7 +109,8 @@ export function drawRoll(canvas, phrase, model, options = {}) {
     }
     // Notes, with a darker onset so repeated notes stay apart.
     const colour = PART_COLOURS[panel.index % PART_COLOURS.length];
-    for (const [part, pitch, start, end] of phrase.notes) {
+    // A note with a velocity (GrooVAE) is as opaque as it is loud; its start may be off the grid.
+    for (const [part, pitch, start, end, velocity] of phrase.notes) {
       if (part !== panel.index) continue;
       let row;
       if (panel.drums) {
@@ -119,10 +120,12 @@ export function drawRoll(canvas, phrase, model, options = {}) {
       }
       if (row < 0) continue;
       const y = panel.top + panel.height - (row + 1) * panel.rowHeight;
+      g.globalAlpha = velocity === undefined ? 1 : 0.25 + 0.75 * velocity / 127;
       g.fillStyle = colour;
       g.fillRect(x(start), y, Math.max((end - start) * stepWidth - 0.5, 1), panel.rowHeight);
       g.fillStyle = 'rgba(0, 0, 0, 0.35)';
       g.fillRect(x(start), y, Math.max(Math.min(2, stepWidth / 3), 1), panel.rowHeight);
+      g.globalAlpha = 1;
     }
     if (!compact && model.parts.length > 1) {
       g.fillStyle = colour;
