@@ -182,6 +182,8 @@ def run(config_name, batch_size, mode, *, steps=10, warmup=1, max_seconds=60.0, 
   import matmul as matmul_lib  # pylint: disable=g-import-not-at-top
   settings = flops.mode_settings(mode)
   config = make_config(config_name, batch_size, mode)
+  from music_vae_lite.training import distribute  # pylint: disable=g-import-not-at-top
+  distribute.set_cpu_threads(config.train)  # as mvl_train does, before other TensorFlow work
   counts = flops.training_counts(config, mode)
   tf.config.run_functions_eagerly(settings['eager'])
 

@@ -195,11 +195,12 @@ def steps_to_skip(steps, wanted):
   return wanted if steps > 2 * wanted else max(1, steps // 3)
 
 
-def train_ours(config_name, batch_size, steps, run_dir, examples, skip_steps, timeout, bf16=False):
+def train_ours(config_name, batch_size, steps, run_dir, examples, skip_steps, timeout, bf16=False,
+               extra_flags=()):
   argv = inference.program('mvl_train') + [
       f'--config={config_name}', f'--examples={examples}', f'--run_dir={run_dir}',
       f'--num_steps={steps}', f'--config.train.batch_size={batch_size}',
-      '--config.train.log_every=100']
+      '--config.train.log_every=100'] + list(extra_flags)
   if bf16:
     argv.append('--config.train.mixed_precision=True')
   subprocess.run(['rm', '-rf', run_dir], check=True)
@@ -330,7 +331,7 @@ def sitting(args):
         if who == 'ours':
           run_dir = os.path.join(args.work_dir, 'ours', f'{measure}_{round_number}')
           record = train_ours(config_name, batch, steps, run_dir, args.examples, skip,
-                              args.timeout)
+                              args.timeout, extra_flags=args.ours_flag)
           ours_runs.setdefault(measure, run_dir)
           emit(records, args.jsonl, measure=measure, who='ours', config=config_name, batch=batch,
                steps=steps, waited_s=waited, **record)
@@ -469,6 +470,9 @@ def main():
                       help='before each run wait until the 1-minute load is below this')
   parser.add_argument('--quiet_max_wait', type=float, default=3600.0)
   parser.add_argument('--timeout', type=float, default=3600.0, help='per process, seconds')
+  parser.add_argument('--ours_flag', action='append', default=[],
+                      help='a further mvl_train flag for our runs (repeatable), e.g. '
+                           '--ours_flag=--config.train.parallel_directions=True')
   parser.add_argument('--jsonl', default=None, help='append every record to this file')
   parser.add_argument('--markdown', default=None, help='write the table to this file')
   parser.add_argument('--table_from', default=None,

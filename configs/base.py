@@ -81,6 +81,9 @@ def get_base_config():
   # bfloat16 matmuls only where the CPU multiplies them natively (AVX512-BF16 or AMX; no GPU
   # visible): model_registry.compute_dtype. Not an original setting.
   config.train.bf16_on_native_cpu = False
+  # Two ops at a time on half the cores each (distribute.set_cpu_threads): faster for small flat
+  # models on few cores, slower for large ops. Not an original setting.
+  config.train.parallel_directions = False
   config.train.freeze = 'none'  # 'encoder' or 'encoder_and_conductor': fixed while fine-tuning
   return config
 

@@ -88,7 +88,8 @@ def main(argv):
   from music_vae_lite.training import distribute  # pylint: disable=g-import-not-at-top
   from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
   with common.user_errors('mvl_train'):
-    # The strategy first: the multi-worker runtime must start before other TF work.
+    # Threads, then the strategy: both must be set before other TF work.
+    distribute.set_cpu_threads(config.train)
     strategy = distribute.make_strategy(_STRATEGY.value)
     result = train.train_and_evaluate(config, _RUN_DIR.value, _EXAMPLES.value, strategy=strategy,
                                       init_from=_INIT_FROM.value,

@@ -14,6 +14,7 @@ is the same rule.
 import json
 import os
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 
@@ -21,6 +22,33 @@ from music_vae_lite.families import contract
 from music_vae_lite.pipeline import input_pipeline
 
 STRATEGIES = ('default', 'mirrored', 'multi_worker')
+
+
+def set_cpu_threads(train_config):
+  """With config.train.parallel_directions, TensorFlow runs two ops at a time on half the CPU
+  cores each (inter-op 2, intra-op cores // 2) instead of one op at a time on all of them; returns
+  whether its threads are so set. Call it before any other TensorFlow work: once TensorFlow has
+  started its thread pools they cannot change (a warning says so and training goes on).
+
+  Why: a small step's ops (batch 32-64, LSTMs of 256-512 units) are too small to share out over
+  cores, so with the default the cores mostly wake each other up; two at a time lets the encoder's
+  forward and backward LSTMs run side by side. On a 2-core Zen 3, cpu-mel_2bar at batch 32 trains
+  about 20% faster and cat-mel_2bar_small at batch 64 about 13%; the hierarchical 16-bar model and
+  batch 512, whose ops are larger, run 4-6% slower (benchmarks/README.md, "Threads"). Not an
+  original setting."""
+  if not train_config.get('parallel_directions', False):
+    return False
+  intra = max(1, len(os.sched_getaffinity(0)) // 2)
+  try:
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+  except RuntimeError:
+    if (tf.config.threading.get_inter_op_parallelism_threads(),
+        tf.config.threading.get_intra_op_parallelism_threads()) != (2, intra):
+      logging.warning('config.train.parallel_directions: TensorFlow had started already; its '
+                      'threads stay as they are.')
+    return False
+  return True
 
 
 def make_strategy(name='default'):

@@ -532,7 +532,9 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   config_lib.validate(config)
   model_registry.check_decoder_options(config)  # before the data is loaded
   init_rename = tuple(init_rename) or tuple(config.train.get('init_rename', ()))
-  strategy = strategy or distribute.make_strategy('default')
+  if strategy is None:
+    distribute.set_cpu_threads(config.train)
+    strategy = distribute.make_strategy('default')
   is_chief, worker_id = distribute.worker_role(strategy)
   train_config = config.train
   converter = contract.get_converter(config)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from music_vae_lite import checkpoints
@@ -125,3 +126,31 @@ def test_global_batch_split_over_replicas_gives_the_single_device_loss_and_gradi
   assert (one, two) == (1, 2)
   np.testing.assert_allclose(loss_two, loss_one, rtol=1e-5)
   np.testing.assert_allclose(norm_two, norm_one, rtol=1e-4)
+
+
+_THREADS_SCRIPT = '''
+import os, sys
+from music_vae_lite import config_lib
+from music_vae_lite.training import distribute
+import tensorflow as tf
+config = config_lib.load_config(sys.argv[1])
+if sys.argv[2] == 'late':
+  tf.constant(1.0) + 1.0  # TensorFlow has started its thread pools
+done = distribute.set_cpu_threads(config.train)
+print(done, tf.config.threading.get_inter_op_parallelism_threads(),
+      tf.config.threading.get_intra_op_parallelism_threads(), len(os.sched_getaffinity(0)))
+'''
+
+
+@pytest.mark.parametrize('config_name, when, expected', [
+    ('cpu-mel_2bar', 'first', 'split'), ('cpu-mel_2bar', 'late', 'default'),
+    ('tiny-mel_2bar', 'first', 'default')])
+def test_parallel_directions_splits_the_cores_between_two_ops(config_name, when, expected):
+  result = subprocess.run([sys.executable, '-c', _THREADS_SCRIPT, config_name, when],
+                          check=True, capture_output=True, text=True)
+  done, inter, intra, cores = result.stdout.split()
+  if expected == 'split':
+    assert (done, int(inter), int(intra)) == ('True', 2, max(1, int(cores) // 2))
+  else:  # TensorFlow's own choice (0: TensorFlow decides)
+    assert (done, int(inter), int(intra)) == ('False', 0, 0)
+  assert ('TensorFlow had started already' in result.stderr) == (when == 'late'), result.stderr
