@@ -330,6 +330,17 @@ def pieces(note_sequence):
   return sequences_lib.split_note_sequence_on_time_changes(note_sequence)
 
 
+def note_pieces(note_sequence, rejected, details):
+  """The pieces of `pieces(note_sequence)` that hold notes: the prologue of every family's
+  extraction. Notes that start before time 0 (which the split drops) are counted as
+  'negative_time' in `rejected`, with 'notes before time 0' in `details`."""
+  early_notes = sum(note.start_time < 0 for note in note_sequence.notes)
+  if early_notes:
+    rejected['negative_time'] += early_notes
+    details.append('notes before time 0')
+  return [piece for piece in pieces(note_sequence) if piece.notes]
+
+
 def decoded_sequence(num_steps):
   """An empty NoteSequence for a decoded window of `num_steps` steps: 120 qpm, 4/4, lasting the
   whole window."""

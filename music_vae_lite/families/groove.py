@@ -131,11 +131,7 @@ class GrooveConverter(contract.Converter):
     rejected = collections.Counter()
     details = []
     performances = []
-    pieces = [piece for piece in contract.pieces(note_sequence) if piece.notes]
-    early_notes = sum(note.start_time < 0 for note in note_sequence.notes)  # the split drops them
-    if early_notes:
-      rejected['negative_time'] += early_notes
-      details.append('notes before time 0')
+    pieces = contract.note_pieces(note_sequence, rejected, details)
     for piece in pieces:
       quantized = self._quantize(piece, rejected, details)
       if quantized is not None:

@@ -157,11 +157,7 @@ class LabelConverter(contract.Converter):
     details = []
     tracks = []
     accepted_pieces = 0
-    pieces = [piece for piece in contract.pieces(note_sequence) if piece.notes]
-    early_notes = sum(note.start_time < 0 for note in note_sequence.notes)  # the split drops them
-    if early_notes:
-      rejected['negative_time'] += early_notes
-      details.append('notes before time 0')
+    pieces = contract.note_pieces(note_sequence, rejected, details)
     for piece in pieces:
       quantized = self._quantize(piece, rejected, details)
       if quantized is not None:

@@ -138,11 +138,7 @@ class TrioConverter(label_windows.LabelConverter):
     """Extracts the trio windows of one NoteSequence; see the module docstring."""
     rejected = collections.Counter()
     details = []
-    pieces = [piece for piece in contract.pieces(note_sequence) if piece.notes]
-    early_notes = sum(note.start_time < 0 for note in note_sequence.notes)  # the split drops them
-    if early_notes:
-      rejected['negative_time'] += early_notes
-      details.append('notes before time 0')
+    pieces = contract.note_pieces(note_sequence, rejected, details)
     if not pieces:
       rejected['no_notes'] += 1
       details.append('no notes')
