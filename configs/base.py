@@ -47,6 +47,10 @@ def get_base_config():
   config.model.beta_rate = 0.0
   config.model.sampling_schedule = 'constant'  # 'constant', 'exponential' or 'inverse_sigmoid'
   config.model.sampling_rate = 0.0
+  # Dropout on the input of every LSTM layer, encoder and decoder, in training steps only (the
+  # original's dropout_keep_prob: each input value is kept with this probability and scaled by
+  # 1 / keep). 1.0: none. Only the groove decoder has it yet (GrooVAE trains with 0.3).
+  config.model.dropout_keep_prob = 1.0
 
   # The options of the decoder config.model.decoder names, declared and checked by it (its
   # OPTIONS; e.g. the hierarchical decoder's split_parts).
@@ -108,4 +112,24 @@ def get_tiny_config(name, encoding, slice_bars, decoder):
   config.train.keep_checkpoints = 2
   config.train.eval_every = 10
   config.train.eval_batches = 2
+  return config
+
+
+def get_groove_config(name, slice_bars=2):
+  """What the original's GrooVAE configs share: windows of `slice_bars` bars (2 or 4), at most
+  20 per sequence (its max_tensors_per_notesequence), a 512-wide bidirectional encoder, z of 256,
+  the groove decoder with two layers of 256, free bits 48, beta 0.2 from the first step, teacher
+  forcing, dropout keep probability 0.3, batch 512. The configs set the family's options."""
+  config = get_base_config()
+  config.name = name
+  config.data.encoding = 'groove'
+  config.data.slice_bars = slice_bars
+  config.data.max_windows_per_sequence = 20
+  config.model.decoder = 'groove'
+  config.model.z_size = 256
+  config.model.enc_rnn_size = (512,)
+  config.model.dec_rnn_size = (256, 256)
+  config.model.free_bits = 48.0
+  config.model.max_beta = 0.2
+  config.model.dropout_keep_prob = 0.3
   return config

@@ -197,6 +197,9 @@ def validate(config, source='the config'):
       and slice_bars % segment_bars):
     problems.append(f'model.segment_bars={segment_bars} (expected a divisor of data.slice_bars='
                     f'{slice_bars})')
+  keep = flat.get('model.dropout_keep_prob')
+  if keep is not None and not 0 < keep <= 1:
+    problems.append(f'model.dropout_keep_prob={keep!r} (expected a number in (0, 1])')
   if flat.get('train.learning_rate', 1) <= 0:
     problems.append(f'train.learning_rate={flat["train.learning_rate"]!r} (expected > 0)')
   for key in ('train.decay_rate', 'model.beta_rate'):

@@ -58,19 +58,20 @@ The next families, checked on paper against this contract (each its own files: a
 a decoder module where the output distribution is new, a config, one line in registry.py and, for
 a decoder, one in nn/decoders/registry.py):
 - GrooVAE (`groove.py`, the original's GrooveConverter; ../reference §4.5, fixture
-  groovae_2bar_humanize; built as below, except note dropout, hits_as_controls, the decoder's
-  dropout and the Magenta.js converter, and with a `drum_map` option): window_spec `hits`
+  groovae_2bar_humanize; built as below, with a `drum_map` option): window_spec `hits`
   (T, 9) float32 in [0, 1] (0 or 1), `velocities`
   (T, 9) float32 in [0, 1], `offsets` (T, 9) float32 in [-1, 1] (2 x the onset's distance before
   its grid step, as the original stores it); target_names all three, so `targets` is a dict.
-  OPTIONS: humanize, tapify, fixed_velocities, add_instruments, note_dropout (the original's
-  max_note_dropout_probability), hits_as_controls. `encoder_inputs` applies humanize / tapify /
+  OPTIONS: humanize, tapify, fixed_velocities, add_instruments, max_note_dropout_probability,
+  hits_as_controls. `encoder_inputs` applies humanize / tapify /
   fixed velocities / add_instruments to the arrays it is given and concatenates hits,
   velocities, offsets (27 wide, the original's order); the targets stay the true arrays. Note
-  dropout is random: `augment` (training batches only), from its stateless seed. With
+  dropout is random: `augment` (training batches only), from its stateless seed, gives the
+  batch its encoder inputs (the targets stay whole). With
   hits_as_controls nothing more is stored: `control_spec` is overridden to ArraySpec('controls',
   (T, 9), 'float32') and `decoder_controls` returns the hits, so control_depth is 9 and
-  `stores_controls` stays False (users pass no controls to encode). `to_tensors` uses
+  `stores_controls` stays False (users pass no controls to encode); the encoder reads the
+  controls after the 27 inputs, as the original concatenates them. `to_tensors` uses
   `pieces`, `_quantize` and `keep_windows` like every family (windows hop by their length, not
   by a bar). `from_tensors` writes velocities round(v * 127) and onsets (t - offset / 2) steps
   at 120 qpm; `picture_parts` gives each drum hit its velocity and offset after the (row,
@@ -82,9 +83,10 @@ a decoder, one in nn/decoders/registry.py):
   cross-entropy of the hits + squared errors of sigmoid(velocity) and tanh(offset), summed over
   drums and steps, and Metrics hits_loss, velocities_loss, offsets_loss (weighted by windows)
   and hit accuracy; sample -> {hits: Bernoulli(logits / temperature) (0 at temperature 0 below
-  logit 0), velocities, offsets}, the sampled real values fed back; OPTIONS dropout_keep_prob
-  (the original trains with 0.3 on the decoder's inputs); original_variable_names as the
-  categorical flat decoder's.
+  logit 0), velocities, offsets}, the sampled real values fed back; dropout from
+  config.model.dropout_keep_prob (the original trains with 0.3 on every LSTM layer's input,
+  encoder and decoder; `Decoder.DROPOUT`); original_variable_names as the categorical flat
+  decoder's.
 - NADE drums (`nade_drums.py`): window_spec `hits` (T, 9) uint8, classes (2,) (a roll; 61
   columns for the full map, which a 512- or 2**61-class label cannot hold; the cache stores it
   in uint8), extracted with drums.py's pitch maps and tracks; encoder inputs the roll plus a "no
@@ -581,7 +583,9 @@ class Converter:
 
   def augment(self, arrays, seed, transpose=0):
     """Training windows changed at random (from the stateless `seed` [2]); `transpose` is
-    config.data.transpose. The default changes nothing."""
+    config.data.transpose. The default changes nothing. An augmentation of what the encoder
+    reads only (GrooVAE's note dropout) returns the batch with its encoder inputs under
+    INPUTS, which the pipeline then keeps."""
     del seed, transpose
     return arrays
 

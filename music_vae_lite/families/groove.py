@@ -17,8 +17,18 @@ what it sees (the targets stay the true performance):
   offset of the step's loudest hit: the model turns a tapped rhythm into a kit;
 - `fixed_velocities`: velocities zeroed;
 - `add_instruments`: these drum classes (indices) removed from the input: the model learns to
-  add them (the original's groovae_2bar_add_closed_hh removes class 2, the closed hi-hat).
-They apply in the original's order: tapify, humanize, fixed velocities, removed instruments.
+  add them (the original's groovae_2bar_add_closed_hh removes class 2, the closed hi-hat);
+- `max_note_dropout_probability` (p_max > 0; 0: off): training batches only (`augment`), notes
+  dropped from the input at random: each window draws p ~ U(0, p_max), and each hit is dropped
+  with probability max(0.2, 1 - velocity) * p (soft notes go first), afresh for every batch;
+- `hits_as_controls`: the decoder is also given the true hits of every step (9 controls per step,
+  `decoder_controls`), and the encoder reads them after the 27 inputs (36 wide, as the original
+  concatenates its controls to the encoder's input), so the model learns only velocities and
+  offsets for the hits it is told. Nothing more is stored: the controls are the window's hits.
+They apply in the original's order: note dropout, tapify, humanize, fixed velocities, removed
+instruments. As in the original, tapify picks each step's loudest hit among those that survived
+the dropout but copies its values from the true performance (a step whose hits were all dropped
+reads the kick's).
 
 Extraction (`to_tensors`), following the original's `GrooveConverter.to_tensors`:
 - Pieces, quantization (4 steps per quarter, 16-step bars) and their rejection reasons are the
@@ -36,6 +46,8 @@ pitch (instrument 9, is_drum), with velocity round(v * 127) and onset (t - offse
 120 qpm.
 
 Where we differ from the original, and why:
+- Note dropout applies to training batches only; the original's converter drops notes whenever
+  it converts, so its evaluation and its TrainedModel.encode see dropped notes too.
 - One drum map for reading and writing (`drum_map`, default 'roland'); the original reads
   training data with the Roland map and inference input and output with the reduced one, which
   puts a few toms in another class (45, 48) and writes toms on other pitches.
@@ -75,13 +87,16 @@ class GrooveConverter(contract.Converter):
   docstring."""
   encoding = 'groove'
   OPTIONS = {'humanize': False, 'tapify': False, 'fixed_velocities': False,
-             'add_instruments': (), 'drum_map': 'roland'}
+             'add_instruments': (), 'max_note_dropout_probability': 0.0,
+             'hits_as_controls': False, 'drum_map': 'roland'}
 
   def __init__(self, slice_bars=2, max_windows_per_sequence=20, humanize=False, tapify=False,
-               fixed_velocities=False, add_instruments=(), drum_map='roland', seed=0):
+               fixed_velocities=False, add_instruments=(), max_note_dropout_probability=0.0,
+               hits_as_controls=False, drum_map='roland', seed=0):
     super().__init__(slice_bars, max_windows_per_sequence, seed)
     for name, value in (('humanize', humanize), ('tapify', tapify),
-                        ('fixed_velocities', fixed_velocities)):
+                        ('fixed_velocities', fixed_velocities),
+                        ('hits_as_controls', hits_as_controls)):
       if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f'family.{name} must be True or False, got {value!r}.')
     add_instruments = tuple(add_instruments or ())
@@ -90,12 +105,19 @@ class GrooveConverter(contract.Converter):
       raise ValueError(f'family.add_instruments must be drum classes 0-{NUM_DRUMS - 1} '
                        f'({", ".join(f"{k} {name}" for k, name in enumerate(drums.DRUM_NAMES))}),'
                        f' got {add_instruments!r}.')
+    if (isinstance(max_note_dropout_probability, bool)
+        or not isinstance(max_note_dropout_probability, (int, float, np.floating))
+        or not 0.0 <= max_note_dropout_probability <= 1.0):
+      raise ValueError('family.max_note_dropout_probability must be a number in [0, 1] (0: no '
+                       f'note dropout), got {max_note_dropout_probability!r}.')
     if drum_map not in DRUM_MAPS:
       raise ValueError(f"family.drum_map must be one of {', '.join(DRUM_MAPS)}, got "
                        f'{drum_map!r}.')
     self.humanize, self.tapify = bool(humanize), bool(tapify)
     self.fixed_velocities = bool(fixed_velocities)
     self.add_instruments = tuple(int(k) for k in add_instruments)
+    self.max_note_dropout_probability = float(max_note_dropout_probability)
+    self.hits_as_controls = bool(hits_as_controls)
     self.drum_map = drum_map
     self.pitch_classes = DRUM_MAPS[drum_map]
     self._class_of_pitch = {pitch: k for k, pitches in enumerate(self.pitch_classes)
@@ -115,8 +137,17 @@ class GrooveConverter(contract.Converter):
                                columns=drums.DRUM_NAMES))
 
   @property
+  def control_spec(self):
+    """With hits_as_controls, the decoder's controls: the window's hits (T, 9)."""
+    if not self.hits_as_controls:
+      return None
+    return contract.ArraySpec(contract.CONTROLS, (self.window_steps, NUM_DRUMS), 'float32',
+                              value_range=(0.0, 1.0), columns=drums.DRUM_NAMES)
+
+  @property
   def input_depth(self):
-    return 3 * NUM_DRUMS
+    """Hits, velocities and offsets, then the controls (hits) with hits_as_controls."""
+    return 3 * NUM_DRUMS + self.control_depth
 
   @property
   def output_depth(self):
@@ -228,8 +259,10 @@ class GrooveConverter(contract.Converter):
         drum_classes=list(drums.DRUM_NAMES),
         drum_pitch_classes=[list(c) for c in self.pitch_classes],
         inputs=('hits, velocities, offsets side by side (27 per step), as the options leave '
-                'them: ' + ', '.join(f'{name}={getattr(self, name)!r}' for name in (
-                    'humanize', 'tapify', 'fixed_velocities', 'add_instruments'))),
+                'them, then with hits_as_controls the true hits (9): ' + ', '.join(
+                    f'{name}={getattr(self, name)!r}' for name in (
+                        'humanize', 'tapify', 'fixed_velocities', 'add_instruments',
+                        'hits_as_controls'))),
         offsets='2 x (grid time - onset) / step: positive is early')
     return description
 
@@ -237,23 +270,59 @@ class GrooveConverter(contract.Converter):
   # Batches (TensorFlow).
 
   def encoder_inputs(self, arrays):
-    """[hits, velocities, offsets] as the options change them (module docstring), float32
-    [B, T, 27]."""
+    """[hits, velocities, offsets] as the options change them, then with hits_as_controls the
+    true hits (module docstring), float32 [B, T, 27 or 36]. No note dropout: that is `augment`'s,
+    for training batches."""
+    return self._encoder_inputs(arrays)
+
+  def augment(self, arrays, seed, transpose=0):
+    """Training batches: with max_note_dropout_probability, the batch with its encoder 'inputs'
+    made from randomly thinned hits (module docstring; the targets stay whole); drums are never
+    transposed."""
+    del transpose
+    if not self.max_note_dropout_probability:
+      return arrays
     tf = contract.tensorflow()
-    hits, velocities, offsets = (tf.cast(arrays[name], tf.float32)
-                                 for name in (HITS, VELOCITIES, OFFSETS))
+    velocities = tf.cast(arrays[VELOCITIES], tf.float32)
+    window_seed, note_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    probability = tf.random.stateless_uniform(
+        tf.shape(velocities)[:1], window_seed, maxval=self.max_note_dropout_probability)
+    drop = tf.maximum(0.2, 1.0 - velocities) * probability[:, tf.newaxis, tf.newaxis]
+    keep = tf.cast(tf.random.stateless_uniform(tf.shape(velocities), note_seed) >= drop,
+                   tf.float32)
+    augmented = dict(arrays)
+    augmented[contract.INPUTS] = self._encoder_inputs(arrays, keep)
+    return augmented
+
+  def decoder_controls(self, arrays):
+    """With hits_as_controls, the true hits [B, T, 9] (float32); else None."""
+    if not self.hits_as_controls:
+      return None
+    tf = contract.tensorflow()
+    return tf.cast(arrays[HITS], tf.float32)
+
+  def _encoder_inputs(self, arrays, keep=None):
+    """The encoder inputs, `keep` [B, T, 9] (1: kept, 0: dropped) thinning the hits first."""
+    tf = contract.tensorflow()
+    true_arrays = [tf.cast(arrays[name], tf.float32) for name in (HITS, VELOCITIES, OFFSETS)]
+    hits, velocities, offsets = (true_arrays if keep is None
+                                 else [array * keep for array in true_arrays])
     if self.tapify:
+      # The loudest surviving hit picks the class; its values come from the true performance.
       loudest = tf.one_hot(tf.argmax(velocities, axis=-1), NUM_DRUMS, dtype=tf.float32)
       channel = tf.one_hot(OPEN_HI_HAT, NUM_DRUMS, dtype=tf.float32)
       hits, velocities, offsets = (
           tf.reduce_sum(array * loudest, axis=-1, keepdims=True) * channel
-          for array in (hits, velocities, offsets))
+          for array in true_arrays)
     if self.humanize:
       velocities, offsets = tf.zeros_like(velocities), tf.zeros_like(offsets)
     if self.fixed_velocities:
       velocities = tf.zeros_like(velocities)
     if self.add_instruments:
-      keep = np.ones([NUM_DRUMS], np.float32)
-      keep[list(self.add_instruments)] = 0.0
-      hits, velocities, offsets = (array * keep for array in (hits, velocities, offsets))
-    return tf.concat([hits, velocities, offsets], axis=-1)
+      removed = np.ones([NUM_DRUMS], np.float32)
+      removed[list(self.add_instruments)] = 0.0
+      hits, velocities, offsets = (array * removed for array in (hits, velocities, offsets))
+    parts = [hits, velocities, offsets]
+    if self.hits_as_controls:
+      parts.append(true_arrays[0])
+    return tf.concat(parts, axis=-1)

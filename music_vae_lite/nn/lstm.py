@@ -226,6 +226,15 @@ def stepwise_lstm(input_gates, c0, h0, recurrent_kernel):
   return (hs, c, h), grad
 
 
+def input_dropout(x, keep_prob, seed):
+  """`x` with each value kept with probability `keep_prob` and scaled by 1 / keep_prob, else 0
+  (the original's DropoutWrapper(input_keep_prob)): a fresh draw for every value, step and
+  example, from the stateless `seed`. `seed` None or keep_prob 1: `x` itself."""
+  if seed is None or keep_prob >= 1.0:
+    return x
+  return tf.nn.experimental.stateless_dropout(x, rate=1.0 - keep_prob, seed=seed)
+
+
 def split_seeds(seed, count):
   """`count` independent stateless seeds derived from one."""
   return tf.unstack(tf.random.experimental.stateless_split(seed, count))
@@ -276,9 +285,13 @@ class LstmStack(tf.Module):
   def sizes(self):
     return [layer.units for layer in self.layers]
 
-  def run(self, x, states, fused, compute_dtype):
-    """All layers over time-major inputs [T, N, input]; returns the top layer's outputs [T, N, u]."""
-    for layer, state in zip(self.layers, states):
+  def run(self, x, states, fused, compute_dtype, dropout_keep_prob=1.0, dropout_seed=None):
+    """All layers over time-major inputs [T, N, input]; returns the top layer's outputs [T, N, u].
+    With a `dropout_seed`, every layer's input goes through `input_dropout` first."""
+    seeds = ([None] * len(self.layers) if dropout_seed is None
+             else split_seeds(dropout_seed, len(self.layers)))
+    for layer, state, seed in zip(self.layers, states, seeds):
+      x = input_dropout(x, dropout_keep_prob, seed)
       x, _ = layer.sequence(x, state, fused=fused, compute_dtype=compute_dtype)
     return x
 

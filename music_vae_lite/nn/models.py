@@ -31,14 +31,21 @@ class BidirectionalLstmEncoder(tf.Module):
         self.backward.append(lstm.LstmLayer(layer_input, units, seeds[2 * k + 1], name=f'cell_{k}_bw'))
     self.output_size = 2 * sizes[-1]
 
-  def __call__(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
+  def __call__(self, inputs, lengths, fused=False, compute_dtype=tf.float32, dropout=None):
+    """`dropout`: None, or (keep probability, stateless seed) for training: each layer's input
+    through lstm.input_dropout, with a mask of its own for each direction (the original wraps
+    every cell in its own DropoutWrapper)."""
     x = tf.transpose(inputs, [1, 0, 2])  # time-major
     batch_size = tf.shape(inputs)[0]
     lengths = tf.cast(lengths, tf.int32)
-    for fw, bw in zip(self.forward, self.backward):
-      h_fw, _ = fw.sequence(x, fw.zero_state(batch_size), fused, compute_dtype)
+    keep_prob, seed = dropout or (1.0, None)
+    seeds = ([None] * 2 * len(self.forward) if seed is None
+             else lstm.split_seeds(seed, 2 * len(self.forward)))
+    for k, (fw, bw) in enumerate(zip(self.forward, self.backward)):
+      x_fw, x_bw = (lstm.input_dropout(x, keep_prob, seeds[2 * k + d]) for d in (0, 1))
+      h_fw, _ = fw.sequence(x_fw, fw.zero_state(batch_size), fused, compute_dtype)
       # Reversing only the first `length` steps makes the backward pass start at each sequence's end.
-      x_reversed = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
+      x_reversed = tf.reverse_sequence(x_bw, lengths, seq_axis=0, batch_axis=1)
       h_bw_reversed, _ = bw.sequence(x_reversed, bw.zero_state(batch_size), fused, compute_dtype)
       h_bw = tf.reverse_sequence(h_bw_reversed, lengths, seq_axis=0, batch_axis=1)
       x = tf.concat([h_fw, h_bw], axis=-1)
@@ -68,17 +75,22 @@ class HierarchicalLstmEncoder(tf.Module):
       ]
     self.output_size = 2 * sizes[-1]
 
-  def __call__(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
+  def __call__(self, inputs, lengths, fused=False, compute_dtype=tf.float32, dropout=None):
     batch_size, num_steps = tf.shape(inputs)[0], inputs.shape[1]
+    keep_prob, seed = dropout or (1.0, None)
+    level_dropout = ([None, None] if seed is None
+                     else [(keep_prob, s) for s in lstm.split_seeds(seed, 2)])
     num_segments = num_steps // self.segment_steps
     depth = inputs.shape[2]
     segments = tf.reshape(inputs, [batch_size * num_segments, self.segment_steps, depth])
     starts = tf.range(num_segments) * self.segment_steps
     segment_lengths = tf.clip_by_value(tf.cast(lengths, tf.int32)[:, tf.newaxis] - starts, 0,
                                        self.segment_steps)
-    encodings = self.levels[0](segments, tf.reshape(segment_lengths, [-1]), fused, compute_dtype)
+    encodings = self.levels[0](segments, tf.reshape(segment_lengths, [-1]), fused, compute_dtype,
+                               level_dropout[0])
     encodings = tf.reshape(encodings, [batch_size, num_segments, self.levels[0].output_size])
-    return self.levels[1](encodings, tf.fill([batch_size], num_segments), fused, compute_dtype)
+    return self.levels[1](encodings, tf.fill([batch_size], num_segments), fused, compute_dtype,
+                          level_dropout[1])
 
 
 class MusicVAE(tf.Module):
@@ -86,7 +98,8 @@ class MusicVAE(tf.Module):
 
   Args:
     model_config: `config.model` (z_size, enc_rnn_size, dec_rnn_size, conductor_rnn_size,
-      encoder, decoder, segment_bars).
+      encoder, decoder, segment_bars, dropout_keep_prob: the encoder's and, for a decoder that
+      has it (`Decoder.DROPOUT`), the decoder's input dropout in training).
     family: the data family (contract.Converter): its encoder input width, window length and the
       target arrays the decoder writes.
     seed: integer seed for the initial weights.
@@ -103,6 +116,12 @@ class MusicVAE(tf.Module):
     # Hierarchical encoder: segments of this many steps (a bar by default).
     segment_steps = 16 * int(model_config.get('segment_bars', 1))
     decoder_class = decoder_registry.decoder_class(model_config.decoder)
+    # Run directories written before the option existed have none: no dropout.
+    self.dropout_keep_prob = float(model_config.get('dropout_keep_prob', 1.0))
+    if self.dropout_keep_prob < 1.0 and not decoder_class.DROPOUT:
+      raise ValueError(f'config.model.dropout_keep_prob={self.dropout_keep_prob}: the '
+                       f'{model_config.decoder} decoder has no dropout (the groove decoder has); '
+                       'use 1.0.')
     with self.name_scope:
       encoder = getattr(model_config, 'encoder', 'bidirectional')
       if encoder == 'bidirectional':
@@ -122,10 +141,12 @@ class MusicVAE(tf.Module):
                          activation=tf.nn.softplus, name='sigma')
       self.decoder = decoder_class.from_config(family, model_config, seeds[3], decoder_config)
 
-  def posterior(self, inputs, lengths, fused=False, compute_dtype=tf.float32):
+  def posterior(self, inputs, lengths, fused=False, compute_dtype=tf.float32, dropout_seed=None):
     """q(z|x) = N(mu, diag(sigma^2)) for inputs [B, T, D] of the given lengths [B] (D includes the
-    controls' one-hot, for a conditioned model)."""
-    encoding = self.encoder(inputs, lengths, fused, compute_dtype)
+    controls' one-hot, for a conditioned model). `dropout_seed`: a training step's, for the
+    encoder's dropout (config.model.dropout_keep_prob); None: none."""
+    dropout = None if dropout_seed is None else (self.dropout_keep_prob, dropout_seed)
+    encoding = self.encoder(inputs, lengths, fused, compute_dtype, dropout)
     return tfd.MultivariateNormalDiag(loc=self.mu(encoding), scale_diag=self.sigma(encoding))
 
   def num_parameters(self):

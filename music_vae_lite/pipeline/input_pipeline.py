@@ -72,8 +72,9 @@ def make_dataset(windows, converter, batch_size, *, seed, controls=None, augment
     controls: [N, T] controls, for a family with controls, when `windows` are its targets.
     augment: training batches: the family's `augment` (transposition of the pitched parts by k
       semitones, k drawn uniformly among the shifts in [-transpose, transpose] that keep all its
-      notes within the family's pitch range, its controls moving with it; drums never move),
-      afresh for every batch of every epoch.
+      notes within the family's pitch range, its controls moving with it; drums never move;
+      GrooVAE's note dropout thins the encoder's input only), afresh for every batch of every
+      epoch.
     transpose: config.data.transpose, for `augment`.
     shuffle: a new permutation of all windows every epoch (a full shuffle, not a buffer).
     repeat: repeat forever (batches run across epoch boundaries); else one pass.
@@ -127,7 +128,8 @@ def make_dataset(windows, converter, batch_size, *, seed, controls=None, augment
     batch = {name: tf.gather(array, indices) for name, array in all_arrays.items()}
     if augment:
       batch = converter.augment(batch, tf.stack([seed, 2 * batch_number + 1]), transpose)
-    batch[contract.INPUTS] = converter.encoder_inputs(batch)
+    if contract.INPUTS not in batch:  # else the augmentation changed what the encoder reads
+      batch[contract.INPUTS] = converter.encoder_inputs(batch)
     batch[contract.LENGTHS] = converter.lengths(batch)
     controls = converter.decoder_controls(batch)
     if controls is not None:

@@ -40,7 +40,7 @@ def per_dimension_kl(posterior):
 
 
 def compute_loss(model, batch, step, model_config, seed, sampling_probability=None, fused=False,
-                 compute_dtype=tf.float32, with_weights=False):
+                 compute_dtype=tf.float32, with_weights=False, training=False):
   """Loss and metrics for one batch, averaged over it.
 
   Args:
@@ -53,15 +53,23 @@ def compute_loss(model, batch, step, model_config, seed, sampling_probability=No
     sampling_probability: overrides the schedule (eval: 0 = teacher forced, 1 = free running).
     with_weights: also return each figure's weight in a mean over batches: the batch's windows
       for the loss terms, the decoder's own weight for its metrics.
+    training: a training step: the model's dropout (config.model.dropout_keep_prob) applies,
+      from seeds folded out of `seed` (z and the decoder's seeds stay what they are without).
   Returns:
     (loss, {name: scalar}) with the TensorBoard names, or (loss, scalars, weights): the loss
     terms, and `metrics/<name>` for every metric the decoder reports (decoders/base.py).
   """
   z_seed, decoder_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  encoder_dropout, decoder_dropout = None, {}
+  if training and getattr(model, 'dropout_keep_prob', 1.0) < 1.0:
+    encoder_dropout, seed_for_decoder = tf.unstack(tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(seed, 1), 2))
+    decoder_dropout = {'dropout_seed': seed_for_decoder}
   targets = model.family.targets(batch)
   lengths = tf.cast(batch['lengths'], tf.int32)
   controls = batch.get('controls')
-  posterior = model.posterior(batch['inputs'], lengths, fused, compute_dtype)
+  posterior = model.posterior(batch['inputs'], lengths, fused, compute_dtype,
+                              dropout_seed=encoder_dropout)
   # Reparameterised: z = mu + sigma * eps, so gradients reach the encoder.
   z = posterior.mean() + posterior.stddev() * tf.random.stateless_normal(
       tf.shape(posterior.mean()), z_seed)
@@ -69,7 +77,7 @@ def compute_loss(model, batch, step, model_config, seed, sampling_probability=No
     sampling_probability = schedules.sampling_probability(step, model_config)
   outputs = model.decoder.reconstruct(z, targets, sampling_probability, controls,
                                       seed=decoder_seed, fused=fused,
-                                      compute_dtype=compute_dtype)
+                                      compute_dtype=compute_dtype, **decoder_dropout)
   r_loss, decoder_metrics = model.decoder.reconstruction_loss(outputs, targets, lengths)
   kl, kl_clipped = kl_cost(posterior, model_config)
   beta = schedules.beta(step, model_config)

@@ -172,7 +172,7 @@ def make_train_step(state):
   def loss_and_gradients(batch, step, seed):
     with tf.GradientTape() as tape:
       loss, metrics = losses.compute_loss(model, batch, step, config.model, seed, fused=fused,
-                                          compute_dtype=dtype)
+                                          compute_dtype=dtype, training=True)
       # Gradients are summed over replicas below; each replica's mean loss divided by the number of
       # replicas makes that sum the gradient of the mean loss over the global batch.
       scaled_loss = loss / num_replicas

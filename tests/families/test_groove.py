@@ -13,6 +13,8 @@ from music_vae_lite.families import contract
 from music_vae_lite.families import groove
 from music_vae_lite.nn import model_registry
 from music_vae_lite.nn.decoders import groove as groove_decoder
+from music_vae_lite.pipeline import input_pipeline
+from music_vae_lite.training import losses
 from music_vae_lite.training import train
 
 import helpers  # pylint: disable=g-bad-import-order
@@ -122,6 +124,149 @@ def test_the_options_change_only_what_the_encoder_reads():
     converter(humanize='yes')
 
 
+def _dense_arrays(num_windows=64, seed=0, steps=16):
+  """Windows with a hit at every step and drum, velocities spread over (0, 1]."""
+  rng = np.random.default_rng(seed)
+  hits = np.ones([num_windows, steps, 9], np.float32)
+  velocities = rng.uniform(0.05, 1.0, hits.shape).astype(np.float32)
+  offsets = rng.uniform(-0.5, 0.5, hits.shape).astype(np.float32)
+  return {'hits': hits, 'velocities': velocities, 'offsets': offsets}
+
+
+def test_note_dropout_thins_only_the_encoder_input_of_training_batches():
+  arrays = _dense_arrays()
+  family = converter(max_note_dropout_probability=0.8)
+  seed = tf.constant([3, 4], tf.int64)
+  augmented = family.augment(arrays, seed)
+  for name in ('hits', 'velocities', 'offsets'):  # the targets stay whole
+    np.testing.assert_array_equal(augmented[name], arrays[name])
+  inputs = augmented[contract.INPUTS].numpy()
+  kept = inputs[..., :9]
+  assert set(np.unique(kept)) == {0.0, 1.0}
+  # Dropped hits take their velocity and offset with them; kept ones keep theirs.
+  np.testing.assert_array_equal(inputs[..., 9:18], arrays['velocities'] * kept)
+  np.testing.assert_array_equal(inputs[..., 18:], arrays['offsets'] * kept)
+  np.testing.assert_array_equal(family.augment(arrays, seed)[contract.INPUTS], inputs)
+  assert not np.array_equal(family.augment(arrays, tf.constant([3, 5], tf.int64))[
+      contract.INPUTS], inputs)
+  # Each window draws p ~ U(0, 0.8); a hit goes with probability max(0.2, 1 - velocity) * p:
+  # soft hits about 0.4 x 0.95, loud ones 0.4 x 0.2 on average.
+  soft, loud = arrays['velocities'] < 0.1, arrays['velocities'] > 0.9
+  assert 0.3 < 1 - kept[soft].mean() < 0.45 and 0.04 < 1 - kept[loud].mean() < 0.12
+  rates = 1 - kept.mean(axis=(1, 2))
+  assert rates.min() < 0.1 and rates.max() > 0.3  # windows differ in how much they lose
+  # Without the option nothing changes, and outside training there is no dropout at all.
+  assert contract.INPUTS not in converter().augment(arrays, seed)
+  np.testing.assert_array_equal(family.encoder_inputs(arrays),
+                                np.concatenate([arrays[n] for n in ('hits', 'velocities',
+                                                                    'offsets')], -1))
+  with pytest.raises(ValueError, match=r'max_note_dropout_probability must be a number in \[0, 1\]'):
+    converter(max_note_dropout_probability=1.5)
+
+
+def test_training_batches_carry_the_dropped_inputs():
+  arrays = _dense_arrays(8)
+  family = converter(humanize=True, max_note_dropout_probability=0.8)
+  batch = next(iter(input_pipeline.make_dataset(arrays, family, 8, seed=1, augment=True)))
+  np.testing.assert_array_equal(np.sort(batch['hits'].numpy(), axis=0), arrays['hits'])
+  inputs = batch[contract.INPUTS].numpy()
+  assert inputs[..., :9].sum() < arrays['hits'].sum()  # some hits dropped
+  assert not inputs[..., 9:].any()  # and humanized after
+  evaluation = next(iter(input_pipeline.make_dataset(arrays, family, 8, seed=1, augment=False)))
+  assert evaluation[contract.INPUTS].numpy()[..., :9].sum() == arrays['hits'].sum()
+
+
+def test_tapify_after_dropout_takes_the_loudest_survivor_with_its_true_values():
+  hits = np.zeros([1, 16, 9], np.float32)
+  hits[0, 0, [1, 2]] = 1.0  # snare (soft) and closed hi-hat (loud)
+  hits[0, 4, [0, 1]] = 1.0  # kick and snare
+  hits[0, 8, 1] = 1.0  # snare alone
+  velocities = hits * np.array([0.7, 0.3, 0.9, 0, 0, 0, 0, 0, 0], np.float32)
+  offsets = hits * 0.25
+  arrays = {'hits': hits, 'velocities': velocities, 'offsets': offsets}
+  keep = np.ones_like(hits)
+  keep[0, 0, 2] = 0.0  # the hi-hat goes: the snare is the loudest left
+  keep[0, 4, [0, 1]] = 0.0  # both go: class 0 (the kick) is read, and it was hit
+  keep[0, 8, 1] = 0.0  # the snare goes: nothing left, and no kick there
+  inputs = converter(tapify=True)._encoder_inputs(arrays, keep).numpy()[0]  # pylint: disable=protected-access
+  np.testing.assert_allclose(inputs[[0, 4, 8], 3], [1.0, 1.0, 0.0])
+  np.testing.assert_allclose(inputs[[0, 4, 8], 12], [0.3, 0.7, 0.0])
+  np.testing.assert_allclose(inputs[[0, 4, 8], 21], [0.25, 0.25, 0.0])
+  assert inputs[:, [0, 1, 2, 4, 5, 6, 7, 8]].sum() == 0
+
+
+def test_hits_as_controls_give_the_decoder_and_the_encoder_the_true_hits():
+  arrays = _dense_arrays(2)
+  arrays['hits'][:, ::2] = 0.0
+  family = converter(hits_as_controls=True, humanize=True)
+  assert (family.control_depth, family.input_depth) == (9, 36)
+  assert not family.stores_controls  # nothing more is stored: users pass no controls to encode
+  inputs = family.encoder_inputs(arrays).numpy()
+  np.testing.assert_array_equal(inputs[..., 27:], arrays['hits'])
+  np.testing.assert_array_equal(inputs[..., :9], arrays['hits'])
+  np.testing.assert_array_equal(family.decoder_controls(arrays), arrays['hits'])
+  assert converter().decoder_controls(arrays) is None
+  config = config_lib.load_config('tiny-groove_2bar')
+  config.family.hits_as_controls = True
+  model = model_registry.build_model(config)
+  shapes = {name: v.shape.as_list() for name, v in model.original_variable_names().items()}
+  assert shapes['decoder/multi_rnn_cell/cell_0/lstm_cell/kernel'][0] == 27 + 8 + 9 + 32
+  assert shapes['encoder/cell_0/bidirectional_rnn/fw/multi_rnn_cell/cell_0/lstm_cell/kernel'][
+      0] == 36 + 32
+  # Sampling follows the controls: other hits give other velocities.
+  z = tf.random.stateless_normal([1, 8], [1, 2])
+  controls = tf.ones([1, 32, 9])
+  first = model.decoder.sample(z, 0.0, controls, seed=tf.constant([0, 0], tf.int64))
+  second = model.decoder.sample(z, 0.0, tf.zeros([1, 32, 9]), seed=tf.constant([0, 0], tf.int64))
+  assert not np.allclose(first['velocities'], second['velocities'])
+
+
+def test_four_bar_windows():
+  config = config_lib.load_config('groovae_4bar')
+  family = contract.get_converter(config)
+  assert family.window_steps == 64
+  hits = [(step, 36, 100, 0.0) for step in range(0, 128, 4)]
+  result = family.to_tensors(performance(hits, bars=8))
+  assert result.arrays['hits'].shape == (1, 64, 9)  # two windows, the same: dedup keeps one
+  assert result.rejected['duplicate'] == 1
+
+
+def test_dropout_applies_to_training_steps_only():
+  config = config_lib.load_config('tiny-groove_2bar')
+  config.model.dropout_keep_prob = 0.5
+  model = model_registry.build_model(config)
+  arrays = _dense_arrays(4, steps=32)
+  family = model.family
+  batch = dict(arrays, inputs=family.encoder_inputs(arrays), lengths=family.lengths(arrays))
+  seed = tf.constant([1, 2], tf.int64)
+
+  def loss(training, step_seed=seed):
+    return losses.compute_loss(model, batch, 0, config.model, step_seed, training=training)[0]
+
+  evaluation = loss(False)
+  config.model.dropout_keep_prob = 1.0
+  twin = model_registry.build_model(config)  # same seed: same weights, no dropout
+  np.testing.assert_allclose(
+      losses.compute_loss(twin, batch, 0, config.model, seed, training=True)[0], evaluation,
+      rtol=1e-6)
+  training = loss(True)
+  assert abs(float(training) - float(evaluation)) > 1e-3
+  np.testing.assert_allclose(loss(True), training)  # a function of the seed
+  assert abs(float(loss(True, tf.constant([1, 3], tf.int64))) - float(training)) > 1e-4
+  # Dropout reaches both halves: the encoder's posterior and the decoder's outputs.
+  posterior = model.posterior(batch['inputs'], batch['lengths'])
+  dropped = model.posterior(batch['inputs'], batch['lengths'], dropout_seed=seed)
+  assert not np.allclose(posterior.mean(), dropped.mean())
+  z = posterior.mean()
+  outputs = model.decoder.reconstruct(z, family.targets(arrays), seed=seed)
+  assert not np.allclose(outputs, model.decoder.reconstruct(
+      z, family.targets(arrays), seed=seed, dropout_seed=seed))
+  categorical = config_lib.load_config('tiny-drums_2bar')
+  categorical.model.dropout_keep_prob = 0.3
+  with pytest.raises(ValueError, match='the flat decoder has no dropout'):
+    model_registry.build_model(categorical)
+
+
 def test_loss_terms_equal_hand_computed_values():
   family = converter()
   decoder = groove_decoder.GrooveDecoder(family, [4], 2, tf.constant([1, 2], tf.int64))
@@ -205,7 +350,7 @@ def test_the_originals_fixture_reproduces():
   config.model.update(z_size=32, enc_rnn_size=(64,), dec_rnn_size=(48, 48))
   model = model_registry.build_model(config)
   assert model.num_parameters() == 102_379
-  # Assigned by the original's names (mvl_import does not read GrooVAE checkpoints yet).
+  # Assigned by the original's names (the import path is tests/serving/test_magenta_checkpoint.py).
   reader = tf.train.load_checkpoint(str(FIXTURE / 'model.ckpt'))
   for name, variable in model.original_variable_names().items():
     variable.assign(reader.get_tensor(name))

@@ -11,6 +11,8 @@ where it has them. It owns its output distribution:
   teacher forced (sampling probability 0) or with scheduled sampling, where each step is fed the
   decoder's own sample with that probability. What is fed back is the decoder's business: a
   class (categorical), real values (GrooVAE), a multi-hot vector (NADE).
+  A decoder with dropout (`DROPOUT`: config.model.dropout_keep_prob on its layers' inputs) also
+  takes `dropout_seed` (a training step's stateless seed; None: no dropout).
 - `reconstruction_loss(outputs, targets, lengths)`: (r_loss [B]: -log p(x|z) in nats, summed
   over the valid steps, {name: Metric}): the figures it reports. Training summaries write each
   Metric's value as `metrics/<name>`; the evaluator averages each over batches weighted by its
@@ -46,6 +48,7 @@ class Decoder(tf.Module):
   """
   OPTIONS = {}
   name_in_config = None  # the registry name, for messages
+  DROPOUT = False  # whether reconstruct takes a dropout_seed (config.model.dropout_keep_prob)
 
   def __init__(self, family, num_steps, name=None):
     super().__init__(name=name)

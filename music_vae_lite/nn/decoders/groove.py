@@ -23,6 +23,12 @@ named as the categorical flat decoder's (`decoder/...`). Scheduled sampling runs
 categorical decoders: a pass without gradients decides what each step is fed (its own sample at
 temperature 1, or the targets), then one teacher-forced pass over those values; sampled values
 carry no gradient.
+
+Dropout (config.model.dropout_keep_prob; GrooVAE trains with 0.3): in training steps, the input of
+every LSTM layer keeps each value with that probability (scaled by 1 / keep), a fresh mask every
+step, as the original's DropoutWrapper(input_keep_prob) does; evaluation, sampling and inference
+run without it, as the original's do. With scheduled sampling (the GrooVAE configs teacher-force)
+the pass that decides what is fed runs without dropout, the pass that gives the outputs with it.
 """
 import tensorflow as tf
 
@@ -36,9 +42,11 @@ LOG_LOSS_EPSILON = 1e-7  # tf.losses.log_loss's default, as the original uses it
 class GrooveDecoder(base.Decoder):
   """A flat LSTM decoder of hits, velocities and offsets; see the module docstring."""
   name_in_config = 'groove'
+  DROPOUT = True
 
-  def __init__(self, family, sizes, z_size, seed, name='groove_decoder'):
+  def __init__(self, family, sizes, z_size, seed, dropout_keep_prob=1.0, name='groove_decoder'):
     super().__init__(family, family.window_steps, name=name)
+    self.dropout_keep_prob = float(dropout_keep_prob)
     if tuple(family.target_names) != (HITS, VELOCITIES, OFFSETS):
       raise ValueError(f'The groove decoder writes hits, velocities and offsets; the '
                        f'{family.encoding} family\'s windows hold '
@@ -57,6 +65,7 @@ class GrooveDecoder(base.Decoder):
   def from_config(cls, family, model_config, seed, decoder_config=None):
     """The decoder of `family` with config.model's sizes and config.decoder's options."""
     return cls(family, list(model_config.dec_rnn_size), model_config.z_size, seed,
+               dropout_keep_prob=model_config.get('dropout_keep_prob', 1.0),
                **cls.options(decoder_config))
 
   # ---------------------------------------------------------------------------------------------
@@ -101,16 +110,17 @@ class GrooveDecoder(base.Decoder):
                        'pass controls [B, T, C].')
     return tf.cast(controls, tf.float32)
 
-  def teacher_forced(self, z, fed, controls=None, fused=False, compute_dtype=tf.float32):
+  def teacher_forced(self, z, fed, controls=None, fused=False, compute_dtype=tf.float32,
+                     dropout_seed=None):
     """Outputs [B, T, 27] given z [B, Z] and the values fed at every step [B, T, 27] (each
-    step reads the previous step's)."""
+    step reads the previous step's); with a `dropout_seed`, the layers' input dropout."""
     batch_size, num_steps = tf.shape(fed)[0], fed.shape[1]
     previous = tf.concat([tf.zeros_like(fed[:, :1]), fed[:, :-1]], axis=1)
     codes = tf.broadcast_to(z[:, tf.newaxis], [batch_size, num_steps, z.shape[-1]])
     inputs = tf.concat([previous, codes, self._check_controls(controls, batch_size, num_steps)],
                        axis=-1)
     outputs = self.rnn.run(tf.transpose(inputs, [1, 0, 2]), self.rnn.initial_states(z), fused,
-                           compute_dtype)
+                           compute_dtype, self.dropout_keep_prob, dropout_seed)
     return tf.transpose(self.output_projection(outputs), [1, 0, 2])
 
   def autoregressive(self, z, *, targets=None, controls=None, sampling_probability=0.0,
@@ -149,8 +159,9 @@ class GrooveDecoder(base.Decoder):
   # The contract.
 
   def reconstruct(self, z, targets, sampling_probability=0.0, controls=None, *, seed, fused=False,
-                  compute_dtype=tf.float32):
-    """Outputs [B, T, 27] for the targets, teacher forced or with scheduled sampling."""
+                  compute_dtype=tf.float32, dropout_seed=None):
+    """Outputs [B, T, 27] for the targets, teacher forced or with scheduled sampling; dropout
+    with a training step's `dropout_seed` (module docstring)."""
     values = self.values(targets)
 
     def scheduled_values():
@@ -159,7 +170,8 @@ class GrooveDecoder(base.Decoder):
                                  compute_dtype=compute_dtype)[1]
 
     fed = base.fed_values(values, sampling_probability, scheduled_values)
-    return self.teacher_forced(z, tf.stop_gradient(fed), controls, fused, compute_dtype)
+    return self.teacher_forced(z, tf.stop_gradient(fed), controls, fused, compute_dtype,
+                               dropout_seed)
 
   def reconstruction_loss(self, outputs, targets, lengths):
     """(r_loss [B], metrics); see the module docstring."""

@@ -1,0 +1,25 @@
+"""The original's `groovae_2bar_tap_fixed_velocity` (4,085,019 parameters): 2-bar drum
+performances from tapped rhythms: each step of the input collapsed to one hit on the open
+hi-hat, with the timing of the step's loudest hit and no velocities ("drumify").
+
+Parameters, from the original's shapes (LSTM layer: (input + units + 1) * 4 units; dense:
+inputs * outputs + outputs; encoder sizes per direction): encoder 2 * (27 + 512 + 1) * 2048 =
+2,211,840, mu and sigma 2 * (1024 * 256 + 256) = 524,800; decoder initial state
+256 * 1024 + 1024 = 263,168, cell 0 (27 + 256 + 256 + 1) * 1024 = 552,960, cell 1
+(256 + 256 + 1) * 1024 = 525,312, output projection 256 * 27 + 27 = 6,939.
+
+As the original, it trains with dropout (keep probability 0.3) on every LSTM layer's input, in the
+encoder and the decoder, and with teacher forcing. Differs from the original: it reads inference
+input with the Roland drum map it trains on, where the original reads it with the reduced map
+(families/groove.py). The original trains on the Groove MIDI Dataset (tfds
+groove/2bar-midionly); give `mvl_train --examples` a folder of drum MIDI with velocities and
+timing.
+"""
+from music_vae_lite.configs import base
+
+
+def get_config():
+  config = base.get_groove_config('groovae_2bar_tap_fixed_velocity')
+  config.family.tapify = True
+  config.family.fixed_velocities = True
+  return config
