@@ -17,10 +17,15 @@ Families: the config is inferred from the shapes (`infer_config`): the encoder (
 hierarchical: `encoder/hierarchical_level_{0,1}/...`), the decoder (flat, or the conductor over one
 core decoder or, for trio, one per part: `core_decoder/core_decoder_{k}/...`), the input and output
 widths and the control depth (decoder cell_0 rows = outputs + code + controls + units), matched to
-the converters of the configs in ORIGINAL_CONFIGS: melody, drums, melody with chords, trio.
-Families this library does not implement yet (GrooVAE, NADE, multi-instrument performance, control
-preprocessing, residual cells) are recognised by their variable names or widths and refused with
-UnsupportedFamilyError ("not supported yet: <family>") before anything is built or written.
+the converters of the configs in ORIGINAL_CONFIGS: melody, drums, melody with chords, trio,
+GrooVAE (a flat decoder of 27-wide outputs: hits, velocities, offsets). Families this library does
+not implement yet (NADE, multi-instrument performance, control preprocessing, residual cells) are
+recognised by their variable names or widths and refused with UnsupportedFamilyError ("not
+supported yet: <family>") before anything is built or written.
+Configs of one family may differ only in how they read their data, which no variable shows (the
+GrooVAE configs: humanize, tapify, 2 or 4 bars, ...). Such a checkpoint is matched to the config
+its path names (a released bundle is named after its config: groovae_4bar.tar; or a directory of
+that name), else refused with the list of configs that fit; `--config` chooses one.
 The hierarchical encoder's segment length (16 steps, a bar) is not in the checkpoint: every
 original config with that encoder (hier-mel_16bar, hier-trio_16bar) uses it.
 
@@ -50,14 +55,18 @@ from music_vae_lite.nn import model_registry
 # checkpoint (Magenta's `--config`): candidates when inferring a config from shapes, tried in this
 # order (the first of a family is the one that takes size overrides).
 ORIGINAL_CONFIGS = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'cat-drums_2bar_small',
-                    'cat-mel_2bar_med_chords', 'hierdec-mel_16bar', 'hier-mel_16bar',
-                    'hierdec-trio_16bar', 'hier-trio_16bar', 'flat-trio_16bar')
+                    'cat-drums_2bar_big', 'cat-mel_2bar_med_chords', 'hierdec-mel_16bar',
+                    'hier-mel_16bar', 'hierdec-trio_16bar', 'hier-trio_16bar', 'flat-trio_16bar',
+                    'groovae_2bar_humanize', 'groovae_4bar', 'groovae_2bar_tap_fixed_velocity',
+                    'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
+                    'groovae_2bar_hits_control')
+GROOVE_WIDTH = 27  # GrooVAE's outputs per step: 9 hits, 9 velocities, 9 offsets
 GLOBAL_STEP = 'global_step'
 _OPTIMIZER_RE = re.compile(r'(/Adam(_\d+)?$)|(^beta[12]_power(_\d+)?$)')
 _CUDNN_SCOPE = '/cudnn_compatible_lstm_cell/'
 # (variable-name pattern, family) for what we cannot build yet; checked in this order. Families
-# whose names are ours but whose widths are not (GrooVAE, multi-instrument performance) are
-# refused by `_family`, from the shapes.
+# whose names are ours but whose widths are not (multi-instrument performance) are refused by
+# `_family`, from the shapes.
 _UNSUPPORTED = (
     (re.compile(r'opaque_kernel|cudnn_lstm/'), 'cuDNN opaque LSTM parameters (re-export the '
      'checkpoint in the LSTMBlockCell layout)'),
@@ -265,7 +274,7 @@ class Family(NamedTuple):
   """What a checkpoint's variable shapes say about the model that wrote it (or what a config
   builds): everything but the number of steps, which no variable shows."""
   encoder: str  # 'bidirectional' or 'hierarchical' (config.model.encoder)
-  decoder: str  # 'flat' or 'hierarchical' (config.model.decoder)
+  decoder: str  # 'flat', 'hierarchical' or 'groove' (config.model.decoder)
   split_parts: bool  # one core decoder per part (config.decoder.split_parts)
   input_depth: int  # encoder input: every part's input, then the controls' one-hot
   core_depths: tuple  # output width of each core decoder: (sum of parts,), or one per part
@@ -295,8 +304,8 @@ def config_family(config):
 def _family(shapes):
   """(Family, z_size, enc sizes, dec sizes) read off the variable shapes.
 
-  Raises UnsupportedFamilyError for structures this library does not build (GrooVAE's 27-wide
-  outputs, multi-instrument performance events, different sizes across levels or cores) and
+  Raises UnsupportedFamilyError for structures this library does not build (multi-instrument
+  performance events, different sizes across levels or cores) and
   MagentaCheckpointError when a variable every MusicVAE has is missing."""
   def need(name):
     if name not in shapes:
@@ -347,9 +356,11 @@ def _family(shapes):
   # conductor's top h (hierarchical); the rest of cell_0's input rows are the controls.
   code_size = z_size if decoder == 'flat' else dec_sizes[-1]
   core_depths = tuple(need(f'{scope}/output_projection/bias')[0] for scope in scopes)
-  # Families we know by their widths alone, named so that the message says what they are.
-  if sum(core_depths) == 27:
-    raise unsupported('GrooVAE (27-wide hits, velocities and offsets)')
+  # Families we know by their widths alone: GrooVAE's flat decoder is laid out as a categorical
+  # one (its outputs are hits, velocities and offsets); multi-instrument performance is named so
+  # that the message says what it is.
+  if decoder == 'flat' and core_depths == (GROOVE_WIDTH,):
+    decoder = 'groove'
   if sum(core_depths) == 490:
     raise unsupported('multi-instrument performance (490-wide performance events, e.g. '
                       'hier-multiperf_vel_1bar_med)')
@@ -417,10 +428,27 @@ def _format_overrides(overrides):
                   else f'{flag}={value}' for flag, value in overrides.items())
 
 
-def infer_config(shapes):
+def name_hints(path):
+  """The names of ORIGINAL_CONFIGS in a checkpoint's path, nearest last: a released bundle's file
+  name (groovae_4bar.tar, cat-drums_2bar_small.lokl.tar) or a directory's."""
+  parts = os.path.normpath(os.fspath(path)).split(os.sep)
+  return [part.split('.')[0] for part in parts if part.split('.')[0] in ORIGINAL_CONFIGS]
+
+
+def _reads_data_alike(a, b):
+  """Whether two configs read their windows alike (what no variable shows: window length, the
+  family's options)."""
+  return (a.data.encoding == b.data.encoding and a.data.slice_bars == b.data.slice_bars
+          and a.get('family', {}).to_dict() == b.get('family', {}).to_dict())
+
+
+def infer_config(shapes, hints=()):
   """(config, note): the original config whose family (`Family`: encoder, decoder, widths,
   controls) the variable shapes show, with its sizes overridden where the checkpoint's differ;
-  `note` says what was chosen.
+  `note` says what was chosen. Where configs that fit read their data differently (GrooVAE's),
+  the last of `hints` (config names, e.g. `name_hints(path)`) among them decides;
+  MagentaCheckpointError
+  naming them without one.
 
   The number of bars is not stored in a checkpoint: it comes from the chosen config (2 bars for
   the cat- models, 16 for the trio and hierarchical ones, as in every original config of those
@@ -430,9 +458,18 @@ def infer_config(shapes):
       {name: shape for name, (_, shape) in model_shapes.items()})
   candidates = _candidates(family)
   exact = [c for c in candidates if not _mismatches(c, model_shapes)]
+  fitting = exact or candidates
+  hinted = [c for name in reversed(list(hints)) for c in fitting if c.name == name]
+  if hinted:
+    fitting = hinted[:1]
+  elif any(not _reads_data_alike(c, fitting[0]) for c in fitting[1:]):
+    raise MagentaCheckpointError(
+        f'the variable shapes fit configs {", ".join(c.name for c in fitting)}, which read their '
+        'data differently, and the checkpoint does not say which trained it: pass --config=NAME '
+        '(a bundle or directory named after its config, e.g. groovae_4bar.tar, is recognised)')
   if exact:
-    return exact[0], f'the variable shapes match config {exact[0].name}'
-  config = candidates[0]
+    return fitting[0], f'the variable shapes match config {fitting[0].name}'
+  config = fitting[0]
   overrides = _overrides(config, z_size, enc_sizes, dec_sizes)
   if _mismatches(config, model_shapes):
     raise MagentaCheckpointError('the checkpoint fits no config of this library: '
@@ -463,8 +500,10 @@ def check_config(config, shapes):
 # Loading.
 
 
-def load_model(prefix, config=None):
-  """(model, config, report) with the checkpoint's weights; `config` None = inferred.
+def load_model(prefix, config=None, hints=None):
+  """(model, config, report) with the checkpoint's weights; `config` None = inferred (where the
+  shapes fit configs that read their data differently, from `hints`, config names: by default
+  those in the prefix's path, see `infer_config`).
 
   `report`: dict with 'config_note', 'global_step', 'restored' (count), 'skipped'
   {name: shape} (optimizer state), 'renamed' [names]. Every model variable of the checkpoint must
@@ -475,7 +514,7 @@ def load_model(prefix, config=None):
   try:
     model_shapes, skipped, renamed = split_variables(shapes)
     if config is None:
-      config, note = infer_config(shapes)
+      config, note = infer_config(shapes, name_hints(prefix) if hints is None else hints)
     else:
       check_config(config, shapes)
       note = f'config {config.name or "(given)"} as given'
@@ -522,7 +561,7 @@ def import_checkpoint(source, run_dir, config=None, scratch_dir=None):
     raise checkpoints.RunDirError(f'{run_dir} already holds a run; import into a new --run_dir.')
   with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:
     prefix = find_checkpoint(source, scratch)
-    model, config, report = load_model(prefix, config)
+    model, config, report = load_model(prefix, config, name_hints(source))
   checkpoints.ensure_writable_dir(run_dir, 'run directory')
   manager = checkpoints.make_manager(tf.train.Checkpoint(model=model), run_dir, keep=1)
   report['checkpoint'] = manager.save(checkpoint_number=report['global_step'])

@@ -280,7 +280,7 @@ class TrainedModel:
 
   def _controls_input(self, controls):
     """The extra argument of the inference functions: [controls] or nothing."""
-    return [] if controls is None else [tf.constant(controls, tf.int32)]
+    return [] if controls is None else [tf.constant(controls, self.converter.control_spec.dtype)]
 
   def decode_to_labels(self, z, temperature=1.0, seed=None, controls=None):
     """Windows decoded from z [N, z_size], as the family's targets (label windows int32

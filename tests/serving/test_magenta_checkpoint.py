@@ -29,7 +29,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = REPO.parent / 'shared' / 'magenta_fixtures'
 SUPPORTED = ('cat-mel_2bar_small', 'cat-drums_2bar_small', 'hierdec-mel_16bar',
              'hierdec-trio_16bar')
-UNSUPPORTED = {'groovae_2bar_humanize': 'GrooVAE', 'nade-drums_2bar_reduced': 'NADE'}
+UNSUPPORTED = {'nade-drums_2bar_reduced': 'NADE'}
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)  # the fixtures' README: measured differences <= 6e-6
 
 pytestmark = pytest.mark.skipif(
@@ -305,6 +305,13 @@ ORIGINAL_PARAMETERS = {
     'cat-mel_2bar_med_chords': 17_478_234,
     'cat-mel_2bar_small': 4_423_770,
     'cat-drums_2bar_small': 4_636_672,
+    'cat-drums_2bar_big': 137_582_080,
+    'groovae_2bar_humanize': 4_085_019,
+    'groovae_4bar': 4_085_019,
+    'groovae_2bar_tap_fixed_velocity': 4_085_019,
+    'groovae_2bar_tap_fixed_velocity_note_dropout': 4_085_019,
+    'groovae_2bar_add_closed_hh': 4_085_019,
+    'groovae_2bar_hits_control': 4_131_099,
 }
 
 
@@ -447,12 +454,12 @@ def test_mvl_import_then_mvl_sample_and_mvl_interpolate(tmp_path, name):
 
 def test_mvl_import_reports_an_unsupported_family_in_one_line(tmp_path):
   result = program('import_checkpoint',
-                   f'--magenta_checkpoint={fixture("groovae_2bar_humanize")}',
+                   f'--magenta_checkpoint={fixture("nade-drums_2bar_reduced")}',
                    f'--run_dir={tmp_path / "run"}')
   assert result.returncode == 1
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('mvl_import: error: '), result.stderr
-  assert 'model.ckpt: not supported yet: GrooVAE' in last
+  assert 'model.ckpt: not supported yet: NADE' in last
   assert 'Traceback' not in result.stderr
 
 
@@ -468,3 +475,91 @@ def test_converters_give_the_original_tensors_for_the_inputs(name):
                                                       g['outputs'][index]))
     np.testing.assert_array_equal(converter.inputs_from_labels(labels[np.newaxis])[0],
                                   g['inputs'][index])
+
+
+# -------------------------------------------------------------------------------------------------
+# GrooVAE: the fixture, and synthetic checkpoints of every GrooVAE config.
+
+GROOVAE = ('groovae_2bar_humanize', 'groovae_4bar', 'groovae_2bar_tap_fixed_velocity',
+           'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
+           'groovae_2bar_hits_control')
+
+
+def test_the_groovae_fixture_imports_and_reproduces():
+  """mvl_import's path (from_magenta) on the original's groovae_2bar_humanize checkpoint: the
+  config is inferred (its folder names it), and encode and greedy decode give the original's."""
+  name = 'groovae_2bar_humanize'
+  g = golden(name)
+  model = trained_model.TrainedModel.from_magenta(str(fixture(name)), batch_size=8)
+  assert model.config.name == name and model.z_size == 32
+  assert model.model.num_parameters() == hparams(name)['num_model_parameters']
+  targets = model.model.decoder.split(g['outputs'])
+  _, mu, sigma = model.encode_labels({n: np.asarray(a) for n, a in targets.items()}, seed=0)
+  np.testing.assert_allclose(mu, g['mu'], atol=1e-4)
+  np.testing.assert_allclose(sigma, g['sigma'], atol=1e-4)
+  decoded = model.decode_to_labels(g['mu'], 0.0, seed=0)
+  samples = g['decode_samples']
+  np.testing.assert_array_equal(decoded['hits'], samples[..., :9])
+  np.testing.assert_allclose(decoded['velocities'], samples[..., 9:18], atol=1e-3)
+  np.testing.assert_allclose(decoded['offsets'], samples[..., 18:], atol=1e-3)
+
+
+@pytest.mark.parametrize('name', GROOVAE)
+def test_groovae_configs_are_told_apart_by_the_name_in_their_path(name, tmp_path):
+  """The GrooVAE configs differ only in how they read their data (and hits_control in its
+  widths): a checkpoint in a folder (or bundle) named after its config loads as that config."""
+  shapes = magenta_checkpoint.expected_shapes(small_config(name))
+  arrays = random_arrays(shapes)
+  prefix = magenta_checkpoint.write_original_checkpoint(str(tmp_path / name / 'model.ckpt'),
+                                                        arrays, 3)
+  model, config, report = magenta_checkpoint.load_model(prefix)
+  assert config.name == name, report['config_note']
+  assert config.model.z_size == 8 and list(config.model.dec_rnn_size) == [10, 10]
+  assert report['restored'] == len(arrays)
+  for original, ours in model.original_variable_names().items():
+    np.testing.assert_array_equal(ours.numpy(), arrays[original])
+  unnamed = magenta_checkpoint.write_original_checkpoint(str(tmp_path / 'ckpt' / 'model.ckpt'),
+                                                         arrays, 3)
+  if name == 'groovae_2bar_hits_control':  # its widths alone say which it is
+    assert magenta_checkpoint.load_model(unnamed)[1].name == name
+  else:
+    with pytest.raises(magenta_checkpoint.MagentaCheckpointError,
+                       match='fit configs groovae_2bar_humanize, groovae_4bar, .*pass '
+                       '--config=NAME') as error:
+      magenta_checkpoint.load_model(unnamed)
+    assert '\n' not in str(error.value)
+    config = config_lib.load_config(name)
+    config.model.update(SMALL)
+    assert magenta_checkpoint.load_model(unnamed, config)[1].name == name
+
+
+def test_a_groovae_bundle_imports_as_the_config_it_is_named_after(tmp_path):
+  shapes = magenta_checkpoint.expected_shapes(small_config('groovae_4bar'))
+  prefix = magenta_checkpoint.write_original_checkpoint(str(tmp_path / 'files' / 'model.ckpt'),
+                                                        random_arrays(shapes), 5)
+  bundle = tmp_path / 'groovae_4bar.tar'
+  with tarfile.open(bundle, 'w') as tar:
+    for path in (tmp_path / 'files').iterdir():
+      tar.add(path, arcname=f'groovae_4bar/{path.name}')
+  run_dir, report = magenta_checkpoint.import_checkpoint(str(bundle), str(tmp_path / 'run'))
+  config = checkpoints.load_config(run_dir)
+  assert config.name == 'groovae_4bar' and config.data.slice_bars == 4, report['config_note']
+  model = trained_model.TrainedModel(run_dir, batch_size=2)
+  decoded = model.decode_to_labels(np.zeros([1, 8], np.float32), 0.0, seed=0)
+  assert decoded['hits'].shape == (1, 64, 9)
+
+
+def test_a_hits_control_import_decodes_the_hits_it_is_given(tmp_path):
+  shapes = magenta_checkpoint.expected_shapes(small_config('groovae_2bar_hits_control'))
+  prefix = magenta_checkpoint.write_original_checkpoint(
+      str(tmp_path / 'model.ckpt'), {n: 0.5 * a for n, a in random_arrays(shapes).items()})
+  run_dir, _ = magenta_checkpoint.import_checkpoint(prefix, str(tmp_path / 'run'))
+  model = trained_model.TrainedModel(run_dir, batch_size=2)
+  assert (model.converter.input_depth, model.converter.control_depth) == (36, 9)
+  hits = (np.random.default_rng(2).random([32, 9]) < 0.3).astype(np.float32)
+  z = np.random.default_rng(3).standard_normal([2, 8]).astype(np.float32)
+  first = model.decode_to_labels(z, 0.0, seed=0, controls=hits)
+  second = model.decode_to_labels(z, 0.0, seed=0, controls=1.0 - hits)
+  assert np.abs(first['velocities'] - second['velocities']).max() > 1e-3
+  with pytest.raises(ValueError, match='conditioned on controls'):
+    model.decode_to_labels(z, 0.0, seed=0)

@@ -216,6 +216,21 @@ def test_training_continues_an_imported_run_with_a_fresh_optimizer(tmp_path):
 def test_init_from_an_unsupported_family_is_refused_in_one_line():
   model = magenta_checkpoint.build_model(config_lib.load_config('tiny-mel_2bar'))
   with pytest.raises(magenta_checkpoint.UnsupportedFamilyError,
-                     match='model.ckpt: not supported yet: GrooVAE') as error:
-    warm_start.restore_initial_weights(model, str(FIXTURES / 'groovae_2bar_humanize'))
+                     match='model.ckpt: not supported yet: NADE') as error:
+    warm_start.restore_initial_weights(model, str(FIXTURES / 'nade-drums_2bar_reduced'))
   assert '\n' not in str(error.value)
+
+
+@needs_fixtures
+def test_init_from_the_original_groovae_checkpoint():
+  """--init_from with the original's GrooVAE checkpoint: every weight of a model of its sizes
+  is restored; a humanize model with other sizes keeps only what fits."""
+  config = config_lib.load_config('groovae_2bar_humanize')
+  config.model.update(z_size=32, enc_rnn_size=(64,), dec_rnn_size=(48, 48))
+  model = magenta_checkpoint.build_model(config)
+  report = warm_start.restore_initial_weights(model, str(FIXTURES / 'groovae_2bar_humanize'))
+  assert len(report['restored']) == len(model.original_variable_names())
+  assert not report['skipped'] and not report['initialised']
+  reader = tf.train.load_checkpoint(str(FIXTURES / 'groovae_2bar_humanize' / 'model.ckpt'))
+  for name, variable in model.original_variable_names().items():
+    np.testing.assert_array_equal(variable.numpy(), reader.get_tensor(name))
