@@ -54,8 +54,10 @@ def tiny_config(**train_overrides):
 
 
 def make_untrained_run_dir(run_dir, config_name='tiny-mel_2bar'):
-  """A run directory holding a config and a step-0 checkpoint of an untrained model (instant)."""
-  config = config_lib.load_config(config_name)
+  """A run directory holding a config (a name, or a ConfigDict) and a step-0 checkpoint of an
+  untrained model (instant)."""
+  config = (config_lib.load_config(config_name) if isinstance(config_name, str)
+            else config_name)
   state = train.TrainState(config, distribute.make_strategy('default'),
                            contract.get_converter(config))
   checkpoints.make_manager(state.checkpoint, run_dir, keep=1).save(checkpoint_number=0)

@@ -574,6 +574,17 @@ class Converter:
     del num_segments
     return None
 
+  def magenta_js_unsupported_reason(self):
+    """Why Magenta.js cannot read this family's windows as we do (one line), or None."""
+    if self.magenta_js_converter() is None:
+      return f'Magenta.js has no data converter for the {self.encoding!r} encoding'
+    return None
+
+  def magenta_js_controls(self):
+    """The Magenta.js model's `extraControls` (config.json): [{'name', 'depth'}] of the controls a
+    caller passes as `controlArgs.extraControls`, or none."""
+    return []
+
   # ---------------------------------------------------------------------------------------------
   # Batches (TensorFlow; arrays are tensors or numpy arrays [B, *shape]).
 

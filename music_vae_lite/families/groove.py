@@ -253,6 +253,32 @@ class GrooveConverter(contract.Converter):
     return [('drums', [(int(drum), int(step), int(step) + 1)
                        for step, drum in zip(*np.nonzero(hits > 0.5))])]
 
+  def magenta_js_unsupported_reason(self):
+    """Magenta.js's GrooveConverter knows humanize and tapify (which also drops the velocities,
+    as tapify with fixed_velocities does here), not the other input options."""
+    if self.add_instruments:
+      return 'Magenta.js\'s GrooveConverter has no add_instruments'
+    if self.tapify != self.fixed_velocities and not self.humanize:
+      return ('Magenta.js\'s GrooveConverter drops the velocities with tapify and only then '
+              f'(tapify={self.tapify}, fixed_velocities={self.fixed_velocities})')
+    return None
+
+  def magenta_js_converter(self, num_segments=None):
+    """Magenta.js's GrooveConverter with our drum map; None where it cannot read the windows as
+    we do (`magenta_js_unsupported_reason`). Note dropout is training only: nothing to export."""
+    del num_segments  # the groove decoder is flat
+    if self.magenta_js_unsupported_reason():
+      return None
+    return {'type': 'GrooveConverter',
+            'args': {'numSteps': self.window_steps, 'stepsPerQuarter': contract.STEPS_PER_QUARTER,
+                     'humanize': self.humanize, 'tapify': self.tapify,
+                     'pitchClasses': [list(c) for c in self.pitch_classes]}}
+
+  def magenta_js_controls(self):
+    """With hits_as_controls, the hits [T, 9] a Magenta.js caller passes as
+    `controlArgs.extraControls.hits` (one pattern for the whole batch, as Magenta.js tiles it)."""
+    return [{'name': HITS, 'depth': NUM_DRUMS}] if self.hits_as_controls else []
+
   def describe(self):
     description = super().describe()
     description.update(

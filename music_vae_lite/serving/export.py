@@ -92,12 +92,14 @@ def magenta_js_unsupported_reason(config):
 
   Its MusicVAE reads one flat bidirectional encoder layer (or, for models with segments, the
   hierarchical encoder), splits the decoder's initial state into equal parts per layer, and knows
-  the data converters whose families name one (`magenta_js_converter`: melody and drums)."""
+  the data converters whose families name one (`magenta_js_converter`: melody, drums and
+  GrooVAE's humanize and tapify models)."""
   model = config.model
   name = config.get('name') or 'this model'
-  if contract.get_converter(config).magenta_js_converter() is None:
-    return (f'Magenta.js has no data converter for the {config.data.encoding!r} encoding of '
-            f'{name}.')
+  family_reason = contract.get_converter(config).magenta_js_unsupported_reason()
+  if family_reason:
+    return f'{family_reason} ({name}).'
+
   encoder = model.get('encoder', 'bidirectional')
   if model.decoder == 'hierarchical' and encoder != 'hierarchical':
     return (f'{name} has a hierarchical decoder and a flat encoder; Magenta.js runs segmented '
@@ -119,10 +121,14 @@ def magenta_js_unsupported_reason(config):
 
 
 def magenta_js_spec(converter, num_segments=None):
-  """config.json of the Magenta.js model: type MusicVAE and the family's data converter spec
-  (`magenta_js_converter`). `num_segments`: a hierarchical model's segments (Magenta.js's
+  """config.json of the Magenta.js model: type MusicVAE, the family's data converter spec
+  (`magenta_js_converter`) and its controls (`extraControls`, where it has some:
+  `magenta_js_controls`). `num_segments`: a hierarchical model's segments (Magenta.js's
   numSegments; one per bar in the original configs)."""
-  return {'type': 'MusicVAE', 'dataConverter': converter.magenta_js_converter(num_segments)}
+  spec = {'type': 'MusicVAE', 'dataConverter': converter.magenta_js_converter(num_segments)}
+  if converter.magenta_js_controls():
+    spec['extraControls'] = converter.magenta_js_controls()
+  return spec
 
 
 def magenta_js_weights(model):

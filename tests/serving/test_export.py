@@ -346,3 +346,69 @@ def test_magenta_js_parity(config_name, tmp_path):
   assert np.abs(mu).max() > 0.05
   # Argmax, not a low temperature: near-ties would make low-temperature draws differ.
   np.testing.assert_array_equal(got['tokens'], model.decode_to_labels(z, 0.0)[..., 0])
+
+
+@pytest.mark.js
+@pytest.mark.parametrize('config_name', ['tiny-groove_2bar', 'tiny-groove_2bar:hits_as_controls',
+                                         'magenta:groovae_2bar_humanize'])
+def test_magenta_js_parity_groove(config_name, tmp_path):
+  """A GrooVAE export in the real Magenta.js (its GrooveConverter and GrooveDecoder): the
+  encodeTensors mean and the greedy decodeTensors (hits exactly, velocities and offsets) equal
+  ours; with hits_as_controls, Magenta.js's extraControls carry the hits to both halves."""
+  modules = _magenta_js_modules()
+  if config_name.startswith('magenta:'):
+    fixture = os.path.join(FIXTURES, config_name.split(':')[1])
+    if not os.path.isdir(fixture):
+      pytest.skip(f'Magenta fixtures not found at {fixture}.')
+    model = trained_model.TrainedModel.from_magenta(fixture, batch_size=8)
+  else:
+    config = config_lib.load_config(config_name.split(':')[0])
+    if config_name.endswith(':hits_as_controls'):
+      config.family.hits_as_controls = True
+    model = _perturbed_model(helpers.make_untrained_run_dir(str(tmp_path / 'run'), config), 3)
+  folder = export.export_magenta_js(model, str(tmp_path / 'js'))
+  spec = json.loads((tmp_path / 'js' / 'config.json').read_text())
+  assert spec['dataConverter']['type'] == 'GrooveConverter'
+  rng = np.random.default_rng(4)
+  hits = (rng.random([4, model.num_steps, 9]) < 0.3).astype(np.float32)
+  if model.converter.hits_as_controls:
+    hits[:] = hits[0]  # Magenta.js takes one control sequence for the whole batch
+  arrays = {'hits': hits, 'velocities': hits * rng.uniform(0.2, 1.0, hits.shape),
+            'offsets': hits * rng.uniform(-0.9, 0.9, hits.shape)}
+  arrays = {name: array.astype(np.float32) for name, array in arrays.items()}
+  z = rng.standard_normal([4, model.z_size]).astype(np.float32)
+  request = {'inputs': model.converter.encoder_inputs(arrays).numpy()[..., :27].tolist(),
+             'z': z.tolist()}
+  controls = None
+  if model.converter.hits_as_controls:
+    controls = hits[0]
+    request['controls'] = {'hits': controls.tolist()}
+  got = _run_magenta_js(modules, folder, request)
+  _, mu, _ = model.encode_labels(arrays, seed=0)
+  print(f'{config_name}: max |mu_js - mu| = {np.abs(np.array(got["mu"]) - mu).max():.2e}')
+  np.testing.assert_allclose(got['mu'], mu, atol=1e-5)
+  assert np.abs(mu).max() > 0.05
+  decoded = model.decode_to_labels(z, 0.0, seed=0, controls=controls)
+  values = np.array(got['values'], np.float32)
+  assert decoded['hits'].any()
+  np.testing.assert_array_equal(values[..., :9], decoded['hits'])
+  np.testing.assert_allclose(values[..., 9:18], decoded['velocities'], atol=1e-4)
+  np.testing.assert_allclose(values[..., 18:], decoded['offsets'], atol=1e-4)
+
+
+@pytest.mark.parametrize('options, reason', [
+    ({'add_instruments': (2,)}, 'no add_instruments'),
+    ({'tapify': True}, 'drops the velocities with tapify and only then'),
+    ({'fixed_velocities': True}, 'drops the velocities with tapify and only then'),
+])
+def test_groove_options_magenta_js_cannot_read_get_a_reason(options, reason):
+  config = config_lib.load_config('tiny-groove_2bar')
+  config.family.humanize = False
+  config.family.update(options)
+  message = export.magenta_js_unsupported_reason(config)
+  assert reason in message and '\n' not in message
+  for name in ('groovae_2bar_humanize', 'groovae_4bar', 'groovae_2bar_tap_fixed_velocity',
+               'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_hits_control'):
+    assert export.magenta_js_unsupported_reason(config_lib.load_config(name)) is None, name
+  assert 'add_instruments' in export.magenta_js_unsupported_reason(
+      config_lib.load_config('groovae_2bar_add_closed_hh'))
