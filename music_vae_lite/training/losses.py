@@ -60,16 +60,17 @@ def compute_loss(model, batch, step, model_config, seed, sampling_probability=No
     terms, and `metrics/<name>` for every metric the decoder reports (decoders/base.py).
   """
   z_seed, decoder_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-  encoder_dropout, decoder_dropout = None, {}
+  # Dropout seeds only where they are used: models and decoders without dropout never see one.
+  encoder_dropout, decoder_dropout = {}, {}
   if training and getattr(model, 'dropout_keep_prob', 1.0) < 1.0:
-    encoder_dropout, seed_for_decoder = tf.unstack(tf.random.experimental.stateless_split(
+    encoder_seed, decoder_seed_for_dropout = tf.unstack(tf.random.experimental.stateless_split(
         tf.random.experimental.stateless_fold_in(seed, 1), 2))
-    decoder_dropout = {'dropout_seed': seed_for_decoder}
+    encoder_dropout = {'dropout_seed': encoder_seed}
+    decoder_dropout = {'dropout_seed': decoder_seed_for_dropout}
   targets = model.family.targets(batch)
   lengths = tf.cast(batch['lengths'], tf.int32)
   controls = batch.get('controls')
-  posterior = model.posterior(batch['inputs'], lengths, fused, compute_dtype,
-                              dropout_seed=encoder_dropout)
+  posterior = model.posterior(batch['inputs'], lengths, fused, compute_dtype, **encoder_dropout)
   # Reparameterised: z = mu + sigma * eps, so gradients reach the encoder.
   z = posterior.mean() + posterior.stddev() * tf.random.stateless_normal(
       tf.shape(posterior.mean()), z_seed)
