@@ -221,9 +221,12 @@ class TrainedModel:
       return None
     shape = tuple(spec.shape)
     if controls is None:
+      if self.converter.stores_controls:  # chords, which users give
+        hint = '(chords)', ', e.g. from chords.parse_chords("C G Am F", num_steps)'
+      else:  # controls the family derives from its windows (GrooVAE's hits)
+        hint = f'({spec.name} derived from a window, e.g. its hits)', ''
       raise ValueError(f'This {self.converter.encoding} model is conditioned on controls '
-                       f'(chords): pass controls [{", ".join(map(str, shape))}], e.g. from '
-                       'chords.parse_chords("C G Am F", num_steps).')
+                       f'{hint[0]}: pass controls [{", ".join(map(str, shape))}]{hint[1]}.')
     controls = np.asarray(controls)
     if controls.shape not in (shape, (rows,) + shape):
       expected = ', '.join(map(str, shape))

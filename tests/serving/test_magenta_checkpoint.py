@@ -504,7 +504,9 @@ def test_the_groovae_fixture_imports_and_reproduces():
   np.testing.assert_allclose(decoded['offsets'], samples[..., 18:], atol=1e-3)
 
 
-@pytest.mark.parametrize('name', GROOVAE)
+@pytest.mark.parametrize('name', [
+    name if name in ('groovae_2bar_humanize', 'groovae_2bar_hits_control')
+    else pytest.param(name, marks=pytest.mark.slow) for name in GROOVAE])
 def test_groovae_configs_are_told_apart_by_the_name_in_their_path(name, tmp_path):
   """The GrooVAE configs differ only in how they read their data (and hits_control in its
   widths): a checkpoint in a folder (or bundle) named after its config loads as that config."""
@@ -533,6 +535,7 @@ def test_groovae_configs_are_told_apart_by_the_name_in_their_path(name, tmp_path
     assert magenta_checkpoint.load_model(unnamed, config)[1].name == name
 
 
+@pytest.mark.slow
 def test_a_groovae_bundle_imports_as_the_config_it_is_named_after(tmp_path):
   shapes = magenta_checkpoint.expected_shapes(small_config('groovae_4bar'))
   prefix = magenta_checkpoint.write_original_checkpoint(str(tmp_path / 'files' / 'model.ckpt'),
