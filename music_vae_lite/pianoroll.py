@@ -2,7 +2,11 @@
 
 Time runs left to right (one column block per 16th-note step), pitch bottom to top. Melody notes are
 bars from onset to release with a darker onset column, so repeated notes stay apart; drum hits are
-one-step blocks on nine rows (kick at the bottom). Thin lines mark beats, darker lines bars. A
+one-step blocks on nine rows (kick at the bottom). A performed hit (GrooVAE: the family gives its
+velocity and timing offset) is shaded by its velocity (pale: soft, full colour: loud) and shifted
+left (early) or right (late) by its offset, its dark onset column at the played time, with a
+dark tick along the row's bottom from the grid step to the onset. Thin lines mark beats, darker
+lines bars. A
 picture is a grid of panels: each row of the grid is a list of windows drawn side by side (for
 example an input beside its reconstruction), each column in its own colour. A gutter on the left
 names the pitches (every C, e.g. C4 = MIDI 60) or the drums, and one along the top numbers the bars.
@@ -54,7 +58,7 @@ class _Layout:
     if kind == 'drums':
       self.low, self.high = 0, len(drums.DRUM_NAMES) - 1
       return
-    pitches = [p for window_notes in notes for p, _, _ in window_notes]
+    pitches = [note[0] for window_notes in notes for note in window_notes]
     low, high = (min(pitches), max(pitches)) if pitches else (60, 72)
     low, high = max(melody.MIN_PITCH, low - 2), min(melody.MAX_PITCH, high + 2)
     while high - low < 24:  # widen symmetrically up to two octaves so short ranges stay readable
@@ -89,11 +93,18 @@ def _num_steps(window):
   return len(np.asarray(first))
 
 
+def _shade(colour, velocity):
+  """`colour` faded towards the background for a soft hit: velocity 0-1 -> 25-100 % colour."""
+  weight = 0.25 + 0.75 * float(np.clip(velocity, 0.0, 1.0))
+  return tuple(int(round(b + (c - b) * weight)) for b, c in zip(_BACKGROUND, colour))
+
+
 def _draw_panel(notes, num_steps, layout, colour, px_per_step, px_per_row, steps=None):
   """One part of a window (its notes, over num_steps) as an RGB array
   [rows * px_per_row, S * px_per_step, 3]: the steps `steps` = (first, stop) of it (default all).
   A note held into the range from before it is drawn from the range's start, without an onset
-  mark."""
+  mark. A note (row, start, end, velocity, offset) is a performed hit: shaded and shifted (see the
+  module docstring)."""
   first, stop_step = steps or (0, num_steps)
   num_steps = stop_step - first
   height, width = layout.num_rows * px_per_row, num_steps * px_per_step
@@ -113,18 +124,28 @@ def _draw_panel(notes, num_steps, layout, colour, px_per_step, px_per_row, steps
   for step in range(0, num_steps, STEPS_PER_BEAT):
     panel[:, step * px_per_step] = (_BAR_LINE if step % contract.STEPS_PER_BAR == 0
                                     else _BEAT_LINE)
-  for value, onset, end in notes:
+  for note in notes:
+    value, onset, end = note[:3]
     start, end = max(onset, first) - first, min(end, stop_step) - first
     if not layout.low <= value <= layout.high or start >= end:
       continue
     rows = row_slice(value)
     if px_per_row > 3:  # tall rows (drums): a pixel of space between neighbouring rows
       rows = slice(rows.start, rows.stop - 1)
+    fill, shift = colour, 0
+    if len(note) == 5:  # a performed hit: velocity 0-1, offset = 2 x steps early
+      fill = _shade(colour, note[3])
+      shift = int(round(-note[4] / 2.0 * px_per_step))
+    left = start * px_per_step
     # Leave the last pixel column of a note empty when there is room, so notes that touch separate.
-    stop = end * px_per_step - (1 if px_per_step > 2 else 0)
-    panel[rows, start * px_per_step:max(stop, start * px_per_step + 1)] = colour
+    stop = max(end * px_per_step - (1 if px_per_step > 2 else 0), left + 1)
+    shifted = slice(min(max(left + shift, 0), width - 1), min(max(stop + shift, 1), width))
+    panel[rows, shifted] = fill
     if onset >= first:
-      panel[rows, start * px_per_step] = _darker(colour)
+      panel[rows, shifted.start] = _darker(colour)
+    if shift:
+      tick = slice(max(min(left, left + shift), 0), min(max(left, left + shift) + 1, width))
+      panel[rows.stop - 1, tick] = _MARGIN
   return panel
 
 

@@ -533,7 +533,8 @@ class Converter:
   def picture_parts(self, window):
     """What pianoroll draws of one window (its targets): a list of (kind, notes), one per
     part, top first; kind 'melody' (rows are MIDI pitches) or 'drums' (rows are the nine drum
-    classes); notes (row, start step, end step)."""
+    classes); notes (row, start step, end step), or for performed drum hits (GrooVAE) (row,
+    start step, end step, velocity 0-1, offset: 2 x steps early), drawn shaded and shifted."""
     raise NotImplementedError
 
   def describe(self):

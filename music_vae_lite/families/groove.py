@@ -249,8 +249,11 @@ class GrooveConverter(contract.Converter):
     return bool(np.any(np.asarray(window[HITS])[0] > 0.5))
 
   def picture_parts(self, window):
-    hits = np.asarray(window[HITS])
-    return [('drums', [(int(drum), int(step), int(step) + 1)
+    """One drums part; each hit (drum, step, step + 1, velocity 0-1, offset), which pianoroll
+    shades by its velocity and shifts by its offset."""
+    hits, velocities, offsets = (np.asarray(window[name]) for name in (HITS, VELOCITIES, OFFSETS))
+    return [('drums', [(int(drum), int(step), int(step) + 1, float(velocities[step, drum]),
+                        float(offsets[step, drum]))
                        for step, drum in zip(*np.nonzero(hits > 0.5))])]
 
   def magenta_js_unsupported_reason(self):

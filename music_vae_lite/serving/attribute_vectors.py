@@ -105,7 +105,7 @@ def onsets_kept(reference, shifted, converter):
 def _onsets(converter, window):
   """{(part, row, start step)} of one window's notes (converter.picture_parts)."""
   return {(k, row, start) for k, (_, notes) in enumerate(converter.picture_parts(window))
-          for row, start, _ in notes}
+          for row, start, *_ in notes}
 
 
 def _moved(before, after, sign):
