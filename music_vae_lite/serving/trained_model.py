@@ -7,6 +7,7 @@
     model.attribute_vectors('data/midi')                # once: saved in the run directory
     denser = model.shift(ns1, {'note_density': 1.0})   # the phrase, moved along a vector
     higher = model.sample(4, attributes={'pitch_height': 0.5})
+    humanized = drum_model.groove(quantized_drums)    # GrooVAE: a whole performance, any length
 
 The run directory describes itself (run_dir/config.json, see checkpoints.py), so nothing else is
 needed. Construction reads the config and restores the weights (no graph is built); each operation
@@ -38,6 +39,7 @@ import tensorflow as tf
 from music_vae_lite import checkpoints
 from music_vae_lite.families import contract
 from music_vae_lite.serving import attribute_vectors as vectors_lib
+from music_vae_lite.serving import groove as groove_lib
 from music_vae_lite.serving import inference
 from music_vae_lite.nn import model_registry
 
@@ -390,6 +392,37 @@ class TrainedModel:
     labels = self.interpolate_labels(start, end, num_steps, temperature, seed, controls,
                                      start_controls, end_controls)
     return self.to_note_sequences(labels, controls)
+
+  # ------------------------------------------------------------------------------------------
+  # GrooVAE on whole performances (serving/groove.py).
+
+  def groove_windows(self, note_sequence, temperature=0.0, seed=None, name='input'):
+    """A drum performance of any length through a GrooVAE model, window by window: a
+    groove.Groove (the joined NoteSequence, and the input and decoded windows for pictures).
+
+    Every window of the sequence (groove.split) is encoded as the family's options make the
+    encoder's input (humanize: quantized hits with flat velocities; tapify: taps;
+    add_instruments: the kit without the added classes), decoded from its posterior mean at
+    `temperature` (hits drawn from Bernoulli(logit / temperature), 0 = a hit where the logit is
+    positive; velocities and offsets are the decoder's values), and the windows are joined back
+    in the input's time (groove.join).
+
+    Raises ValueError (one line) for a model that is not a GrooVAE model, and
+    groove.GrooveInputError naming `name` for a sequence without drums or with bars that are not
+    16 steps long."""
+    groove_lib.check_family(self.converter, f'This model ({self.config.name or "unnamed"})')
+    temperature = check_temperature(temperature)
+    split_input = groove_lib.split(self._input_converter, note_sequence, name)
+    _, mu, _ = self.encode_labels(split_input.arrays, seed)
+    outputs = self.decode_to_labels(mu, temperature, seed)
+    return groove_lib.Groove(groove_lib.join(self.converter, outputs, split_input),
+                             split_input.arrays, outputs, split_input.places)
+
+  def groove(self, note_sequence, temperature=0.0, seed=None, name='input'):
+    """The drum performance `note_sequence` (unquantized, 4/4 or 2/2, any length) humanized,
+    drumified or completed, as the model's family options say: one NoteSequence with the input's
+    tempos, time signatures and length (see groove_windows)."""
+    return self.groove_windows(note_sequence, temperature, seed, name).sequence
 
   # ------------------------------------------------------------------------------------------
   # Attributes and attribute vectors (contract.Converter.attributes, serving/attribute_vectors.py).
