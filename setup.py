@@ -43,6 +43,7 @@ setuptools.setup(
             'mvl_export=music_vae_lite.cli.export:run',
             'mvl_studio=music_vae_lite.cli.studio:run',
             'mvl_attributes=music_vae_lite.cli.attributes:run',
+            'mvl_groove=music_vae_lite.cli.groove:run',
         ],
     },
 )

@@ -115,6 +115,17 @@ def check_model_flags(run_dir, checkpoint):
                        'run_dir/train/ckpt-2000, with its .index file).')
 
 
+def run_dir_of(run_dir, checkpoint):
+  """The run directory of --run_dir or --checkpoint (checked by check_model_flags), without
+  TensorFlow: a checkpoint's run directory holds its train/ folder."""
+  if run_dir is not None:
+    run_dir = os.path.normpath(run_dir)
+    return os.path.dirname(run_dir) if os.path.basename(run_dir) == 'train' else run_dir
+  prefix = checkpoint[:-len('.index')] if checkpoint.endswith('.index') else checkpoint
+  directory = os.path.dirname(os.path.normpath(prefix))
+  return os.path.dirname(directory) if os.path.basename(directory) == 'train' else directory
+
+
 def check_examples(path):
   """--examples must exist (a MIDI folder or file, a TFRecord or a cache folder)."""
   if not os.path.exists(path):
@@ -125,6 +136,17 @@ def check_examples(path):
 def check_output_dir(path, flag='output_dir'):
   """A folder that exists and is writable or can be created; nothing is created yet."""
   return files.check_creatable_dir(path, f'--{flag} folder')
+
+
+def read_midi(path, flag):
+  """The NoteSequence of one MIDI file, read and checked as training files are (no TensorFlow);
+  ValueError naming the flag, the file and the reason."""
+  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
+  entries = list(preprocess.read_note_sequences(path))
+  if len(entries) != 1 or entries[0][1] is None:
+    reason = entries[0][2] if entries else 'nothing could be read'
+    raise ValueError(f'--{flag}: cannot read {path}: {reason}.')
+  return entries[0][1]
 
 
 def load_trained_model(run_dir, checkpoint, bf16=False):
@@ -142,6 +164,17 @@ def safe_name(text):
   """`text` made safe as part of a file name: no path separators, no leading dots."""
   cleaned = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in str(text)).lstrip('.')
   return cleaned or 'model'
+
+
+def unused_base(output_dir, base):
+  """`base` (a file name without its ending), or base_2, base_3, ...: the first that no entry of
+  `output_dir` starts with, so that a program run twice within a second overwrites nothing."""
+  names = os.listdir(output_dir)
+  candidate, number = base, 1
+  while any(name.startswith(candidate) for name in names):
+    number += 1
+    candidate = f'{base}_{number}'
+  return candidate
 
 
 @contextlib.contextmanager

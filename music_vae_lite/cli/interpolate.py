@@ -60,21 +60,11 @@ _OUTPUT_DIR = flags.DEFINE_string('output_dir', '/tmp/music_vae_lite/generated',
                                   'Where to write the MIDI files and the PNG.')
 MAX_ATTRIBUTE_SCALE = 2.0
 
-def read_midi(path, flag):
-  """The NoteSequence of one MIDI file; ValueError naming the flag, the file and the reason."""
-  from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
-  entries = list(preprocess.read_note_sequences(path))
-  if len(entries) != 1 or entries[0][1] is None:
-    reason = entries[0][2] if entries else 'nothing could be read'
-    raise ValueError(f'--{flag}: cannot read {path}: {reason}.')
-  return entries[0][1]
-
-
 def input_window(model, path, flag, window):
   """(window, controls or None) of the window to encode for one input file (see
   TrainedModel.extract), saying which one was used."""
   from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
-  sequence = read_midi(path, flag)
+  sequence = common.read_midi(path, flag)
   try:
     targets, controls, index, count = model.extract(
         sequence, None if window is None else window - 1, name=f'--{flag} {path}')
@@ -155,7 +145,7 @@ def main(argv):
     stamp = time.strftime('%Y-%m-%d_%H%M%S')
     name = common.safe_name(model.config.name or 'model')
     kind = 'attribute' if strengths else 'interpolate'
-    base = os.path.join(output_dir, f'{name}_{kind}_{stamp}')
+    base = os.path.join(output_dir, common.unused_base(output_dir, f'{name}_{kind}_{stamp}'))
     total = len(sequences)
     for index, sequence in enumerate(sequences):
       contract.write_midi(sequence, f'{base}-{index + 1:03d}-of-{total:03d}.mid')

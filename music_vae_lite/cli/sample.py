@@ -54,7 +54,8 @@ def main(argv):
     sequences = model.to_note_sequences(labels, controls)
     output_dir = checkpoints.ensure_writable_dir(_OUTPUT_DIR.value)
     stamp = time.strftime('%Y-%m-%d_%H%M%S')
-    base = f'{common.safe_name(model.config.name or "model")}_sample_{stamp}'
+    base = common.unused_base(output_dir,
+                              f'{common.safe_name(model.config.name or "model")}_sample_{stamp}')
     total = len(sequences)
     for index, sequence in enumerate(sequences):
       contract.write_midi(sequence, os.path.join(output_dir,

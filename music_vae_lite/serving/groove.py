@@ -95,18 +95,15 @@ def file_length(midi):
 
 
 def job(converter):
-  """What a GrooVAE model does to a performance, from its family's options: a short phrase."""
+  """What a GrooVAE model does to a performance, from its family's options, as a button would name
+  it: 'Drumify' (tapify), 'Add closed hi-hat' (add_instruments), 'Humanize', or 'Regroove' (the
+  model sees the whole performance)."""
   check_family(converter)
   if converter.tapify:
-    return 'drumify (taps to a kit)'
-  jobs = []
-  if converter.humanize:
-    jobs.append('humanize')
-  elif converter.fixed_velocities:
-    jobs.append('add velocities')
+    return 'Drumify'
   if converter.add_instruments:
-    jobs.append('add ' + ', '.join(drums.DRUM_NAMES[k] for k in converter.add_instruments))
-  return ' and '.join(jobs) or 'reconstruct'
+    return 'Add ' + ' and '.join(drums.DRUM_NAMES[k] for k in converter.add_instruments)
+  return 'Humanize' if converter.humanize else 'Regroove'
 
 
 def split(converter, note_sequence, name='input'):

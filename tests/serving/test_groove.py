@@ -8,6 +8,7 @@ import pytest
 from music_vae_lite import config_lib
 from music_vae_lite import pianoroll
 from music_vae_lite.families import contract
+from music_vae_lite.families import groove as groove_family
 from music_vae_lite.serving import groove as groove_lib
 from music_vae_lite.serving import trained_model
 
@@ -169,3 +170,12 @@ def test_pictures_shade_hits_by_velocity_and_shift_them_by_their_offset():
   assert tuple(image[kick_middle, 2 + 8 * 8 + 4]) == onset
   assert tuple(image[kick_middle, 2 + 8 * 8 + 1]) != onset
   assert tuple(image[kick_middle, 2]) == onset  # the hit on the grid starts on it
+
+
+def test_the_job_is_named_by_the_family_options():
+  names = [groove_lib.job(groove_family.GrooveConverter(**options)) for options in (
+      {'humanize': True}, {'tapify': True, 'fixed_velocities': True},
+      {'add_instruments': (2,)}, {})]
+  assert names == ['Humanize', 'Drumify', 'Add closed hi-hat', 'Regroove']
+  with pytest.raises(ValueError, match='is a melody model, not a GrooVAE model'):
+    groove_lib.job(contract.get_converter(config_lib.load_config('tiny-mel_2bar')))
