@@ -413,10 +413,19 @@ class TrainedModel:
     groove_lib.check_family(self.converter, f'This model ({self.config.name or "unnamed"})')
     temperature = check_temperature(temperature)
     split_input = groove_lib.split(self._input_converter, note_sequence, name)
-    _, mu, _ = self.encode_labels(split_input.arrays, seed)
-    outputs = self.decode_to_labels(mu, temperature, seed)
+    outputs = self.regroove(split_input.arrays, temperature, seed)
     return groove_lib.Groove(groove_lib.join(self.converter, outputs, split_input),
                              split_input.arrays, outputs, split_input.places)
+
+  def regroove(self, windows, temperature=0.0, seed=None):
+    """GrooVAE windows {hits, velocities, offsets} [N, T, 9] through the model: each encoded as the
+    family's options make the input, decoded from its posterior mean at `temperature` (a
+    hits_as_controls model: under the window's own hits); the decoded windows, the same shape."""
+    _, mu, _ = self.encode_labels(windows, seed)
+    controls = self.converter.decoder_controls(self.converter.window_arrays(windows))
+    if controls is not None:  # derived from the windows (the hits)
+      controls = np.asarray(controls)
+    return self._decode_rows(mu, controls, temperature, seed)
 
   def groove(self, note_sequence, temperature=0.0, seed=None, name='input'):
     """The drum performance `note_sequence` (unquantized, 4/4 or 2/2, any length) humanized,

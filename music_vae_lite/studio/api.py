@@ -29,6 +29,7 @@ from music_vae_lite.families import drums
 from music_vae_lite.families import label_windows
 from music_vae_lite.pipeline import preprocess
 from music_vae_lite.serving import attribute_vectors as vectors_lib
+from music_vae_lite.serving import groove
 from music_vae_lite.serving import trained_model
 
 # Bounds on one request's work, so that one click cannot occupy the server for minutes.
@@ -73,20 +74,6 @@ def _integers(value, what, shape):
   return array.astype(np.int64)
 
 
-def _groove_action(converter):
-  """What a GrooVAE model does to a drum performance, named for the page's button (its family's
-  options: families/groove.py), or None for another family."""
-  if converter.encoding != 'groove':
-    return None
-  if getattr(converter, 'tapify', False):
-    return 'Drumify'
-  if getattr(converter, 'add_instruments', None):
-    return 'Add ' + ' and '.join(drums.DRUM_NAMES[k] for k in converter.add_instruments)
-  if getattr(converter, 'humanize', False):
-    return 'Humanize'
-  return 'Regroove'
-
-
 def _seed(request):
   seed = request.get('seed')
   if seed is None:
@@ -113,9 +100,12 @@ class StudioApi:
     else:
       self.parts = [{'name': part.name, 'kind': part.kind, 'program': part.program}
                     for part in self.converter.parts]
-    self.has_chords = bool(self.converter.control_depth)
+    # Chords are the controls a family stores; GrooVAE's hits_as_controls derives its own.
+    self.has_chords = bool(self.converter.control_depth) and self.converter.stores_controls
     self.attributes, self.attributes_note = self._load_attribute_vectors()
-    self.groove_action = _groove_action(self.converter)
+    # What a GrooVAE model does to drums, as the button names it (Humanize, Drumify, ...).
+    self.groove_action = (groove.job(self.converter) if self.converter.encoding == 'groove'
+                          else None)
 
   def _load_attribute_vectors(self):
     """(the attributes of the run's attribute vectors, None), or ([], why there are none: the
@@ -328,9 +318,7 @@ class StudioApi:
       raise ValueError(f'groove: this {self.converter.encoding} model is not a GrooVAE model.')
     window, _ = self._phrase_input(request.get('phrase'), 'phrase')
     temperature = _number(request, 'temperature', 0.0, 0.0, MAX_TEMPERATURE)
-    seed = _seed(request)
-    _, mu, _ = self.model.encode_labels(contract.stack([window]), seed)
-    decoded = self.model.decode_to_labels(mu, temperature, seed)
+    decoded = self.model.regroove(contract.stack([window]), temperature, _seed(request))
     return {'phrases': [self.phrase(contract.unbatch(decoded)[0])]}
 
   def windows(self, midi, name):

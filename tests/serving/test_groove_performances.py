@@ -153,6 +153,20 @@ def test_a_groove_model_plays_a_whole_performance_and_a_melody_model_refuses(tmp
     trained_model.TrainedModel(melody_dir).groove(sequence)
 
 
+def test_a_hits_control_model_decodes_each_window_under_its_own_hits(tmp_path):
+  config = config_lib.load_config('tiny-groove_2bar')
+  config.family.hits_as_controls = True
+  model = trained_model.TrainedModel(helpers.make_untrained_run_dir(str(tmp_path / 'run'), config))
+  hits = [(step, KICK if step % 8 else SNARE, 90, 0.0) for step in range(0, 64, 4)]
+  sequence = drums(hits, qpm=120.0, total_steps=64)
+  result = model.groove_windows(sequence, temperature=0.0, seed=1)
+  _, mu, _ = model.encode_labels(result.inputs, 1)
+  for row in range(2):  # each window decoded alone under its hits gives the same window
+    alone = model.decode_to_labels(mu[row:row + 1], 0.0, 1, result.inputs['hits'][row])
+    np.testing.assert_allclose(result.outputs['velocities'][row], alone['velocities'][0],
+                               atol=1e-6)
+
+
 def test_pictures_shade_hits_by_velocity_and_shift_them_by_their_offset():
   converter = groove_converter()
   window = {name: np.zeros([32, 9], np.float32) for name in ('hits', 'velocities', 'offsets')}
