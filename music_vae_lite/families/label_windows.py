@@ -13,8 +13,8 @@ the controls' one-hot), decoding (each part as its instrument), pictures, export
 transposition (the melody-kind parts, one shift for all of a window's parts, the controls moved
 with them by the family's `control_transposition_table`) follow from the parts.
 
-Track windowing (`LabelConverter.to_tensors`, shared by melody.py, drums.py and chords.py; the
-extraction rules shared by every family are contract.py's):
+Track windowing (`TrackConverter.to_tensors`, shared by melody.py, drums.py, chords.py and the
+drum rolls of drum_roll.py; the extraction rules shared by every family are contract.py's):
 - A track (a melody or a drum track) ends where a silence (for drums: steps without a hit) of
   at least `gap_bars` bars begins; 'sounding' below means a note is held, or a drum is hit.
   It starts at the first step of the bar (bar grid of the piece) holding its first note and is
@@ -85,16 +85,14 @@ class Part:
     return {}
 
 
-class LabelConverter(contract.Converter):
-  """The contract for windows of class labels, and the track windowing that the melody, drum and
-  chord converters share; see the module docstring.
+class TrackConverter(contract.Converter):
+  """Windows that slide over tracks (melodies, drum tracks) with a one-bar hop: the track
+  windowing of the module docstring, whatever a track holds per step (a label, or a row of a
+  drum roll: families/drum_roll.py).
 
-  A family declares `encoding`, `parts` (in the order of the decoder's outputs) and
-  `control_depth`, and implements `_extract_tracks` (a quantized piece -> tracks of labels), or
-  `to_tensors` itself (trio.py).
+  A family implements `_extract_tracks` (a quantized piece -> tracks [L, ...]),
+  `_window_arrays` (the kept windows -> its arrays) and `_no_notes_phrase`.
   """
-  parts = ()
-  control_depth = 0
   _track_name = None  # 'melody' or 'drum track', for explain()
 
   def __init__(self, slice_bars, max_windows_per_sequence, gap_bars=1, seed=0):
@@ -102,6 +100,81 @@ class LabelConverter(contract.Converter):
     if gap_bars < 1:  # shorter gaps would let a padded track overlap the next one
       raise ValueError(f'gap_bars must be >= 1, got {gap_bars!r}.')
     self.gap_bars = gap_bars
+
+  # ---------------------------------------------------------------------------------------------
+  # Extraction.
+
+  def to_tensors(self, note_sequence):
+    """Extracts the windows of one NoteSequence; see the module docstring."""
+    rejected = collections.Counter()
+    details = []
+    tracks = []
+    accepted_pieces = 0
+    pieces = contract.note_pieces(note_sequence, rejected, details)
+    for piece in pieces:
+      quantized = self._quantize(piece, rejected, details)
+      if quantized is not None:
+        accepted_pieces += 1
+        tracks.extend(self._extract_tracks(quantized, rejected))
+    if not tracks and (accepted_pieces or not pieces):
+      rejected['no_notes'] += 1
+      details.append(self._no_notes_phrase())
+
+    candidates = []
+    for track in tracks:
+      if len(track) < self.window_steps:
+        rejected['too_short'] += 1
+      first_labels = self._first_labels(track)
+      for start in range(0, len(track) - self.window_steps + 1, contract.STEPS_PER_BAR):
+        window = track[start:start + self.window_steps].copy()
+        window[0] = first_labels[start]
+        candidates.append(window)
+    if tracks and not candidates:
+      longest = max(len(track) for track in tracks) // contract.STEPS_PER_BAR
+      details.append(f'the longest {self._track_name} is {longest} bar(s), shorter than a window')
+    windows = self.keep_windows(candidates, lambda window: window.tobytes(), rejected)
+    arrays = self._window_arrays(windows) if windows else self.empty_arrays()
+    return contract.ConversionResult(arrays, rejected, len(tracks), tuple(dict.fromkeys(details)),
+                                     self.encoding, self.slice_bars)
+
+  def _window_arrays(self, windows):
+    """{name: [N, ...]} of the kept track windows (each [T, ...])."""
+    raise NotImplementedError
+
+  def _split(self, labels, active):
+    """Cuts a piece's per-step values (labels [L], or rows [L, ...]) into tracks at silences of
+    >= gap_bars bars (`active` [L]: whether anything sounds at a step); bar-aligned, padded."""
+    steps = np.flatnonzero(active)
+    if not len(steps):
+      return []
+    bar = contract.STEPS_PER_BAR
+    labels = np.pad(labels, [(0, -len(labels) % bar)] + [(0, 0)] * (np.ndim(labels) - 1))
+    gap_steps = int(round(self.gap_bars * bar))
+    breaks = np.flatnonzero(np.diff(steps) - 1 >= gap_steps)
+    firsts = steps[np.concatenate([[0], breaks + 1])]
+    lasts = steps[np.concatenate([breaks, [len(steps) - 1]])]
+    return [labels[first - first % bar:-(-(last + 1) // bar) * bar]
+            for first, last in zip(firsts, lasts)]
+
+  def _first_labels(self, track):
+    """The label a window starting at each step of the track begins with."""
+    return track
+
+
+class LabelConverter(TrackConverter):
+  """The contract for windows of class labels, with the track windowing that the melody, drum and
+  chord converters share (TrackConverter); see the module docstring.
+
+  A family declares `encoding`, `parts` (in the order of the decoder's outputs) and
+  `control_depth`, and implements `_extract_tracks` (a quantized piece -> tracks of labels), or
+  `to_tensors` itself (trio.py).
+  """
+  parts = ()
+  control_depth = 0
+
+  def _window_arrays(self, windows):
+    """{name: [N, ...]} of the kept track windows (each [T]: one part's labels)."""
+    return {LABELS: np.stack(windows)[..., np.newaxis]}
 
   @property
   def window_spec(self):
@@ -147,64 +220,6 @@ class LabelConverter(contract.Converter):
     """Integer labels [..., P] with every part's labels in range, or ValueError saying which (any
     number of steps: `window_arrays` checks whole windows)."""
     return self.spec(LABELS).check_values(labels, self.encoding)
-
-  # ---------------------------------------------------------------------------------------------
-  # Extraction.
-
-  def to_tensors(self, note_sequence):
-    """Extracts the label windows of one NoteSequence; see the module docstring."""
-    rejected = collections.Counter()
-    details = []
-    tracks = []
-    accepted_pieces = 0
-    pieces = contract.note_pieces(note_sequence, rejected, details)
-    for piece in pieces:
-      quantized = self._quantize(piece, rejected, details)
-      if quantized is not None:
-        accepted_pieces += 1
-        tracks.extend(self._extract_tracks(quantized, rejected))
-    if not tracks and (accepted_pieces or not pieces):
-      rejected['no_notes'] += 1
-      details.append(self._no_notes_phrase())
-
-    candidates = []
-    for track in tracks:
-      if len(track) < self.window_steps:
-        rejected['too_short'] += 1
-      first_labels = self._first_labels(track)
-      for start in range(0, len(track) - self.window_steps + 1, contract.STEPS_PER_BAR):
-        window = track[start:start + self.window_steps].copy()
-        window[0] = first_labels[start]
-        candidates.append(window)
-    if tracks and not candidates:
-      longest = max(len(track) for track in tracks) // contract.STEPS_PER_BAR
-      details.append(f'the longest {self._track_name} is {longest} bar(s), shorter than a window')
-    windows = self.keep_windows(candidates, lambda window: window.tobytes(), rejected)
-    arrays = self._window_arrays(windows) if windows else self.empty_arrays()
-    return contract.ConversionResult(arrays, rejected, len(tracks), tuple(dict.fromkeys(details)),
-                                     self.encoding, self.slice_bars)
-
-  def _window_arrays(self, windows):
-    """{name: [N, ...]} of the kept track windows (each [T]: one part's labels)."""
-    return {LABELS: np.stack(windows)[..., np.newaxis]}
-
-  def _split(self, labels, active):
-    """Cuts a piece's labels into tracks at silences of >= gap_bars bars; bar-aligned, padded."""
-    steps = np.flatnonzero(active)
-    if not len(steps):
-      return []
-    bar = contract.STEPS_PER_BAR
-    labels = np.pad(labels, (0, -len(labels) % bar))
-    gap_steps = int(round(self.gap_bars * bar))
-    breaks = np.flatnonzero(np.diff(steps) - 1 >= gap_steps)
-    firsts = steps[np.concatenate([[0], breaks + 1])]
-    lasts = steps[np.concatenate([breaks, [len(steps) - 1]])]
-    return [labels[first - first % bar:-(-(last + 1) // bar) * bar]
-            for first, last in zip(firsts, lasts)]
-
-  def _first_labels(self, track):
-    """The label a window starting at each step of the track begins with."""
-    return track
 
   # ---------------------------------------------------------------------------------------------
   # Decoding, pictures, export.
