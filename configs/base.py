@@ -8,8 +8,9 @@ def get_base_config():
 
   config.data = ml_collections.ConfigDict()
   # The data family (music_vae_lite/families/registry.py): 'melody' (90 classes), 'drums' (512 classes,
-  # 10-wide roll input), 'melody_chords' (melody + 49 triad controls), 'trio' (90 + 90 + 512) or
-  # 'groove' (GrooVAE: hit, velocity and timing offset of 9 drums).
+  # 10-wide roll input), 'melody_chords' (melody + 49 triad controls), 'trio' (90 + 90 + 512),
+  # 'groove' (GrooVAE: hit, velocity and timing offset of 9 drums) or 'drum_roll' (a multi-hot
+  # roll of 9 or 61 drum classes, for the NADE decoder).
   config.data.encoding = 'melody'
   config.data.slice_bars = 2  # window length in bars; 16 steps per bar
   # A seeded random subset of at most this many windows per tune; 0 (or None in a config file:
@@ -27,7 +28,8 @@ def get_base_config():
   config.model = ml_collections.ConfigDict()
   config.model.encoder = 'bidirectional'  # or 'hierarchical': per bar, then over the bars
   # The decoder (nn/decoders/registry.py): 'flat' or 'hierarchical' (a conductor emits one
-  # embedding per bar), both categorical, or 'groove' (GrooVAE's hits, velocities and offsets).
+  # embedding per bar), both categorical, 'groove' (GrooVAE's hits, velocities and offsets) or
+  # 'nade' (an RNN-NADE over the bits of a step: drum rolls).
   config.model.decoder = 'flat'
   # Hierarchical encoder and decoder: bars per segment (the original's level lengths [16, 16] for
   # 16 bars are 1 bar per segment; 2 gives [8, 32]: eight 2-bar segments).

@@ -87,17 +87,19 @@ a decoder, one in nn/decoders/registry.py):
   config.model.dropout_keep_prob (the original trains with 0.3 on every LSTM layer's input,
   encoder and decoder; `Decoder.DROPOUT`); original_variable_names as the categorical flat
   decoder's.
-- NADE drums (`nade_drums.py`): window_spec `hits` (T, 9) uint8, classes (2,) (a roll; 61
-  columns for the full map, which a 512- or 2**61-class label cannot hold; the cache stores it
-  in uint8), extracted with drums.py's pitch maps and tracks; encoder inputs the roll plus a "no
-  hit" column (10 or 62 wide, as the drum family's roll input); `from_tensors`, pictures and
-  exported `drum_hits` as the drum family's. Decoder `nade` (nn/decoders/nade.py): reconstruct
-  -> outputs [B, T, H + D] (the per-step projection that gives the NADE's biases, the
-  original's `decoder/output_projection`), reconstruction_loss -> the NADE's exact -log p(x_t |
-  x_<t, z) summed over steps, Metrics accuracy (all bits of a step right), recall and precision;
-  sample -> hits [B, T, D] by the NADE's bit-by-bit sampling (each bit's probability > 0.5 at
-  temperature 0), fed back as the multi-hot vector; OPTIONS nade_num_hidden;
-  original_variable_names adds `decoder/nade/w_enc` and `decoder/nade/w_dec_t`.
+- NADE drums (`drum_roll.py`, built as below): window_spec `roll` (T, D) uint8, classes (2,)
+  (a multi-hot roll, D = 9 or the full map's 61, which a 512- or 2**61-class label cannot hold;
+  the cache stores it in uint8), extracted with the drum family's rules and the label families'
+  track windowing (label_windows.TrackConverter), `drum_map` option; encoder inputs the roll
+  plus a "no hit" column (10 or 62 wide, as the drum family's roll input); `from_tensors`,
+  pictures (the nine drum rows) and attributes as the drum family's; exported outputs the roll;
+  `magenta_js_converter` Magenta.js's DrumRollConverter. Decoder `nade` (nn/decoders/nade.py,
+  its LSTM nn/decoders/vector_lstm.py): reconstruct -> outputs [B, T, H + D] (the per-step
+  projection that gives the NADE's biases, the original's `decoder/output_projection`),
+  reconstruction_loss -> the NADE's exact -log p(x_t | x_<t, z) summed over steps, Metrics
+  accuracy (all bits of a step right), recall and precision; sample -> the roll by the NADE's
+  bit-by-bit sampling (p >= 0.5 at temperature 0), fed back as the multi-hot vector; OPTIONS
+  nade_num_hidden; original_variable_names adds `decoder/nade/w_enc` and `decoder/nade/w_dec_t`.
 - Multi-instrument performance (`multiperf.py`, ../reference §4.6; fixture
   hier-multiperf_vel_1bar_med): window_spec `labels` (512, 1) int32 with 490 classes (8 tracks
   of 64 event tokens: a program token, performance events, an end token, padded with end
@@ -258,7 +260,8 @@ class ConversionResult(NamedTuple):
 
   def explain(self):
     """One sentence: how many windows, or why there is none (e.g. '... 3/4 time ...')."""
-    kind = {'melody': 'melody', 'drums': 'drum'}.get(self.encoding, self.encoding)
+    kind = {'melody': 'melody', 'drums': 'drum', 'drum_roll': 'drum-roll'}.get(self.encoding,
+                                                                                self.encoding)
     if self.num_windows:
       dropped = ', '.join(f'{n} {reason}' for reason, n in sorted(self.rejected.items()))
       return (f'{self.num_windows} {self.slice_bars}-bar {kind} window(s)'

@@ -12,4 +12,5 @@ ENCODINGS = {
     'melody_chords': 'music_vae_lite.families.chords:ChordMelodyConverter',
     'trio': 'music_vae_lite.families.trio:TrioConverter',
     'groove': 'music_vae_lite.families.groove:GrooveConverter',
+    'drum_roll': 'music_vae_lite.families.drum_roll:DrumRollConverter',
 }

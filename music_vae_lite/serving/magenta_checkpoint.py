@@ -18,10 +18,11 @@ hierarchical: `encoder/hierarchical_level_{0,1}/...`), the decoder (flat, or the
 core decoder or, for trio, one per part: `core_decoder/core_decoder_{k}/...`), the input and output
 widths and the control depth (decoder cell_0 rows = outputs + code + controls + units), matched to
 the converters of the configs in ORIGINAL_CONFIGS: melody, drums, melody with chords, trio,
-GrooVAE (a flat decoder of 27-wide outputs: hits, velocities, offsets). Families this library does
-not implement yet (NADE, multi-instrument performance, control preprocessing, residual cells) are
-recognised by their variable names or widths and refused with UnsupportedFamilyError ("not
-supported yet: <family>") before anything is built or written.
+GrooVAE (a flat decoder of 27-wide outputs: hits, velocities, offsets), NADE drums (a NADE decoder,
+`decoder/nade/*`: its widths D and H come from `w_enc` [D, 1, H], and the output projection is
+H + D wide). Families this library does not implement yet (multi-instrument performance, control
+preprocessing, residual cells) are recognised by their variable names or widths and refused with
+UnsupportedFamilyError ("not supported yet: <family>") before anything is built or written.
 Configs of one family may differ only in how they read their data, which no variable shows (the
 GrooVAE configs: humanize, tapify, 2 or 4 bars, ...). Such a checkpoint is matched to the config
 its path names (a released bundle is named after its config: groovae_4bar.tar; or a directory of
@@ -59,7 +60,8 @@ ORIGINAL_CONFIGS = ('cat-mel_2bar_small', 'cat-mel_2bar_big', 'cat-drums_2bar_sm
                     'hier-mel_16bar', 'hierdec-trio_16bar', 'hier-trio_16bar', 'flat-trio_16bar',
                     'groovae_2bar_humanize', 'groovae_4bar', 'groovae_2bar_tap_fixed_velocity',
                     'groovae_2bar_tap_fixed_velocity_note_dropout', 'groovae_2bar_add_closed_hh',
-                    'groovae_2bar_hits_control')
+                    'groovae_2bar_hits_control', 'nade-drums_2bar_reduced',
+                    'nade-drums_2bar_full')
 GROOVE_WIDTH = 27  # GrooVAE's outputs per step: 9 hits, 9 velocities, 9 offsets
 GLOBAL_STEP = 'global_step'
 _OPTIMIZER_RE = re.compile(r'(/Adam(_\d+)?$)|(^beta[12]_power(_\d+)?$)')
@@ -70,8 +72,6 @@ _CUDNN_SCOPE = '/cudnn_compatible_lstm_cell/'
 _UNSUPPORTED = (
     (re.compile(r'opaque_kernel|cudnn_lstm/'), 'cuDNN opaque LSTM parameters (re-export the '
      'checkpoint in the LSTMBlockCell layout)'),
-    (re.compile(r'^decoder/nade/'), 'NADE drums (MultiLabelRnnNadeDecoder, e.g. '
-     'nade-drums_2bar_full)'),
     (re.compile(r'^control_preprocessing/'), 'control preprocessing (the bidirectional LSTM '
      'over the controls of BidirectionalLstmControlPreprocessingDecoder)'),
     (re.compile(r'input_projection_wrapper/'), 'residual LSTM cells'),
@@ -89,6 +89,7 @@ _FLAT_SCOPE = 'decoder'
 _CORE_SCOPE = 'core_decoder/decoder'
 _SPLIT_CORE_SCOPE = 'core_decoder/core_decoder_{i}/decoder'
 _CONDUCTOR = 'decoder/hierarchical_level_0/cell_{k}/lstm_cell/{v}'
+_NADE_ENC = 'decoder/nade/w_enc'  # [D, 1, H]: the NADE's bits and hidden units
 
 
 class MagentaCheckpointError(ValueError):
@@ -274,7 +275,7 @@ class Family(NamedTuple):
   """What a checkpoint's variable shapes say about the model that wrote it (or what a config
   builds): everything but the number of steps, which no variable shows."""
   encoder: str  # 'bidirectional' or 'hierarchical' (config.model.encoder)
-  decoder: str  # 'flat', 'hierarchical' or 'groove' (config.model.decoder)
+  decoder: str  # 'flat', 'hierarchical', 'groove' or 'nade' (config.model.decoder)
   split_parts: bool  # one core decoder per part (config.decoder.split_parts)
   input_depth: int  # encoder input: every part's input, then the controls' one-hot
   core_depths: tuple  # output width of each core decoder: (sum of parts,), or one per part
@@ -302,7 +303,8 @@ def config_family(config):
 
 
 def _family(shapes):
-  """(Family, z_size, enc sizes, dec sizes) read off the variable shapes.
+  """(Family, z_size, enc sizes, dec sizes, decoder options) read off the variable shapes (the
+  options: config.decoder's values the shapes show, the NADE's nade_num_hidden).
 
   Raises UnsupportedFamilyError for structures this library does not build (multi-instrument
   performance events, different sizes across levels or cores) and
@@ -341,7 +343,7 @@ def _family(shapes):
     else:
       scopes = [_CORE_SCOPE]
   else:
-    decoder, scopes = 'flat', [_FLAT_SCOPE]
+    decoder, scopes = ('nade' if _NADE_ENC in shapes else 'flat'), [_FLAT_SCOPE]
   core_sizes = [_sizes(shapes, _DEC.format(scope=scope)) for scope in scopes]
   dec_sizes = core_sizes[0]
   if not dec_sizes:
@@ -352,10 +354,14 @@ def _family(shapes):
   if decoder == 'hierarchical' and (conductor := _sizes(shapes, _CONDUCTOR)) != dec_sizes:
     raise unsupported(f'a conductor of sizes {conductor} with a bar decoder of sizes '
                       f'{dec_sizes} (ours share dec_rnn_size)')
-  # Each core's step input is [previous output, code, controls]: the code is z (flat) or the
-  # conductor's top h (hierarchical); the rest of cell_0's input rows are the controls.
-  code_size = z_size if decoder == 'flat' else dec_sizes[-1]
+  # Each core's step input is [previous output, code, controls]: the code is z (flat, NADE) or
+  # the conductor's top h (hierarchical); the rest of cell_0's input rows are the controls.
+  code_size = dec_sizes[-1] if decoder == 'hierarchical' else z_size
   core_depths = tuple(need(f'{scope}/output_projection/bias')[0] for scope in scopes)
+  decoder_options = {}
+  if decoder == 'nade':  # outputs the D bits; the projection gives the NADE's H + D biases
+    num_bits, _, decoder_options['nade_num_hidden'] = shapes[_NADE_ENC]
+    core_depths = (num_bits,)
   # Families we know by their widths alone: GrooVAE's flat decoder is laid out as a categorical
   # one (its outputs are hits, velocities and offsets); multi-instrument performance is named so
   # that the message says what it is.
@@ -371,7 +377,7 @@ def _family(shapes):
                       f'{sorted(control_depths)} classes)')
   family = Family(encoder, decoder, len(scopes) > 1, input_depth, core_depths,
                   control_depths.pop())
-  return family, z_size, enc_sizes, dec_sizes
+  return family, z_size, enc_sizes, dec_sizes, decoder_options
 
 
 def _candidates(family):
@@ -411,14 +417,19 @@ def _mismatches(config, model_shapes):
   return lines
 
 
-def _overrides(config, z_size, enc_sizes, dec_sizes):
-  """{flag: value} of the model sizes that differ from `config`'s (applied to it)."""
+def _overrides(config, z_size, enc_sizes, dec_sizes, decoder_options):
+  """{flag: value} of the model sizes and decoder options that differ from `config`'s (applied
+  to it)."""
   changed = {}
   for key, value in (('z_size', z_size), ('enc_rnn_size', enc_sizes),
                      ('dec_rnn_size', dec_sizes)):
     if list(np.atleast_1d(config.model[key])) != list(np.atleast_1d(value)):
       changed[f'--config.model.{key}'] = value
       config.model[key] = tuple(value) if isinstance(value, list) else value
+  for key, value in decoder_options.items():
+    if config.decoder.get(key) != value:
+      changed[f'--config.decoder.{key}'] = value
+      config.decoder[key] = value
   return changed
 
 
@@ -454,7 +465,7 @@ def infer_config(shapes, hints=()):
   the cat- models, 16 for the trio and hierarchical ones, as in every original config of those
   families)."""
   model_shapes, _, _ = split_variables(shapes)
-  family, z_size, enc_sizes, dec_sizes = _family(
+  family, z_size, enc_sizes, dec_sizes, decoder_options = _family(
       {name: shape for name, (_, shape) in model_shapes.items()})
   candidates = _candidates(family)
   exact = [c for c in candidates if not _mismatches(c, model_shapes)]
@@ -470,7 +481,7 @@ def infer_config(shapes, hints=()):
   if exact:
     return fitting[0], f'the variable shapes match config {fitting[0].name}'
   config = fitting[0]
-  overrides = _overrides(config, z_size, enc_sizes, dec_sizes)
+  overrides = _overrides(config, z_size, enc_sizes, dec_sizes, decoder_options)
   if _mismatches(config, model_shapes):
     raise MagentaCheckpointError('the checkpoint fits no config of this library: '
                                  + '; '.join(_mismatches(config, model_shapes)[:5]))

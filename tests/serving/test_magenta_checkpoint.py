@@ -29,7 +29,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = REPO.parent / 'shared' / 'magenta_fixtures'
 SUPPORTED = ('cat-mel_2bar_small', 'cat-drums_2bar_small', 'hierdec-mel_16bar',
              'hierdec-trio_16bar')
-UNSUPPORTED = {'nade-drums_2bar_reduced': 'NADE'}
+UNSUPPORTED = {'hier-multiperf_vel_1bar_med': 'multi-instrument performance'}
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)  # the fixtures' README: measured differences <= 6e-6
 
 pytestmark = pytest.mark.skipif(
@@ -312,6 +312,8 @@ ORIGINAL_PARAMETERS = {
     'groovae_2bar_tap_fixed_velocity_note_dropout': 4_085_019,
     'groovae_2bar_add_closed_hh': 4_085_019,
     'groovae_2bar_hits_control': 4_131_099,
+    'nade-drums_2bar_reduced': 13_819_273,
+    'nade-drums_2bar_full': 14_391_741,
 }
 
 
@@ -454,12 +456,12 @@ def test_mvl_import_then_mvl_sample_and_mvl_interpolate(tmp_path, name):
 
 def test_mvl_import_reports_an_unsupported_family_in_one_line(tmp_path):
   result = program('import_checkpoint',
-                   f'--magenta_checkpoint={fixture("nade-drums_2bar_reduced")}',
+                   f'--magenta_checkpoint={fixture("hier-multiperf_vel_1bar_med")}',
                    f'--run_dir={tmp_path / "run"}')
   assert result.returncode == 1
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('mvl_import: error: '), result.stderr
-  assert 'model.ckpt: not supported yet: NADE' in last
+  assert 'model.ckpt: not supported yet: multi-instrument performance' in last
   assert 'Traceback' not in result.stderr
 
 

@@ -10,6 +10,7 @@ DECODERS = {
     'flat': 'music_vae_lite.nn.decoders.categorical:FlatDecoder',
     'hierarchical': 'music_vae_lite.nn.decoders.categorical:HierarchicalDecoder',
     'groove': 'music_vae_lite.nn.decoders.groove:GrooveDecoder',
+    'nade': 'music_vae_lite.nn.decoders.nade:NadeDecoder',
 }
 
 
