@@ -10,25 +10,15 @@ units): encoder 2 * (62 + 1024 + 1) * 4096 = 8,904,704, mu and sigma 2 * (2048 *
 = 1,699,840, cell 1 (512 + 512 + 1) * 2048 = 2,099,200, output projection (the NADE's biases)
 512 * (128 + 61) + 189 = 96,957, NADE weights 2 * 61 * 128 = 15,616.
 
-No drum corpus comes with this library: give `mvl_train --examples` a folder of drum MIDI. Its log-likelihood is exact where the original's adds 1e-6 inside each log
-(nn/decoders/nade.py).
+No drum corpus comes with this library: give `mvl_train --examples` a folder of drum MIDI. Its
+log-likelihood is exact where the original's adds 1e-6 inside each log (nn/decoders/nade.py).
 """
-from music_vae_lite.configs import base
+from music_vae_lite import config_lib
 
 
 def get_config():
-  config = base.get_base_config()
+  """`nade-drums_2bar_reduced`'s hyperparameters, as in the original, over the full map."""
+  config = config_lib.load_config('nade-drums_2bar_reduced')
   config.name = 'nade-drums_2bar_full'
-  config.data.encoding = 'drum_roll'
-  config.data.slice_bars = 2
   config.family.drum_map = 'full'
-  config.model.decoder = 'nade'
-  config.decoder.nade_num_hidden = 128
-  config.model.z_size = 256
-  config.model.enc_rnn_size = (1024,)
-  config.model.dec_rnn_size = (512, 512)
-  config.model.free_bits = 48.0
-  config.model.max_beta = 0.2
-  config.model.sampling_schedule = 'inverse_sigmoid'
-  config.model.sampling_rate = 1000.0
   return config

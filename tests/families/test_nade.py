@@ -316,3 +316,22 @@ def test_mvl_import_then_mvl_sample(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   assert len(list((tmp_path / 'samples').glob('*.mid'))) == 2
   assert len(list((tmp_path / 'samples').glob('*.png'))) == 1
+
+
+@pytest.mark.slow
+def test_saved_model_export_decodes_and_encodes_as_trained_model(tmp_path):
+  import helpers  # pylint: disable=g-import-not-at-top  (tests/ is on sys.path under pytest)
+  from music_vae_lite.serving import export  # pylint: disable=g-import-not-at-top
+  run_dir = helpers.make_untrained_run_dir(str(tmp_path / 'run'), 'tiny-nade-drums_2bar')
+  model = trained_model.TrainedModel(run_dir)
+  loaded = tf.saved_model.load(export.export_saved_model(model, str(tmp_path / 'saved')))
+  z = np.random.default_rng(0).standard_normal([3, model.z_size]).astype(np.float32) * 3
+  decoded = loaded.signatures['decode'](z=tf.constant(z), temperature=tf.constant(0.0),
+                                        seed=tf.constant([0, 0]))
+  assert sorted(decoded) == ['roll'] and decoded['roll'].dtype == tf.uint8
+  roll = decoded['roll'].numpy()
+  np.testing.assert_array_equal(roll, model.decode_to_labels(z, 0.0))
+  inputs = model.converter.encoder_inputs({'roll': roll})
+  encoded = loaded.signatures['encode'](inputs=inputs, lengths=tf.constant([32] * 3),
+                                        seed=tf.constant([0, 0]))
+  np.testing.assert_allclose(encoded['mu'], model.encode_labels(roll, seed=0)[1], atol=1e-6)
