@@ -9,8 +9,8 @@ units): encoder 2 * (10 + 1024 + 1) * 4096 = 8,478,720, mu and sigma 2 * (2048 *
 = 1,593,344, cell 1 (512 + 512 + 1) * 2048 = 2,099,200, output projection (the NADE's biases)
 512 * (128 + 9) + 137 = 70,281, NADE weights 2 * 9 * 128 = 2,304.
 
-No drum corpus comes with this library: give `mvl_train --examples` a folder of drum MIDI. Its log-likelihood is exact where the original's adds 1e-6 inside each log
-(nn/decoders/nade.py).
+No drum corpus comes with this library: give `mvl_train --examples` a folder of drum MIDI. Its
+log-likelihood is exact where the original's adds 1e-6 inside each log (nn/decoders/nade.py).
 """
 from music_vae_lite.configs import base
 

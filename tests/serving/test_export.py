@@ -39,16 +39,22 @@ def _perturbed_model(run_dir, seed):
   return model
 
 
-@pytest.fixture(scope='module', params=['tiny-mel_2bar', 'tiny-drums_2bar'])
+@pytest.fixture(scope='module',
+                params=['tiny-mel_2bar', 'tiny-drums_2bar', 'tiny-nade-drums_2bar'])
 def model(request, tmp_path_factory):
   run_dir = str(tmp_path_factory.mktemp('run') / request.param)
   return _perturbed_model(helpers.make_untrained_run_dir(run_dir, request.param), seed=len(run_dir))
 
 
 def _windows(model, count, seed):
-  """Label windows [count, T, 1] the converter accepts (drum labels are any 9-bit masks)."""
-  return np.random.default_rng(seed).integers(0, model.converter.output_depth,
-                                              [count, model.num_steps, 1]).astype(np.int32)
+  """Windows [count, T, ...] the converter accepts: label windows [count, T, 1] (drum labels are
+  any 9-bit masks), or drum rolls [count, T, D] with a fifth of the bits set."""
+  rng = np.random.default_rng(seed)
+  if model.converter.encoding == 'drum_roll':
+    return (rng.random([count, model.num_steps, model.converter.output_depth]) < 0.2).astype(
+        np.uint8)
+  return rng.integers(0, model.converter.output_depth,
+                      [count, model.num_steps, 1]).astype(np.int32)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -207,6 +213,9 @@ def test_magenta_js_files_hold_every_original_variable(model, tmp_path, monkeypa
   if model.converter.encoding == 'melody':
     assert spec['dataConverter']['type'] == 'MelodyConverter'
     assert (args['minPitch'], args['maxPitch']) == (21, 108)
+  elif model.converter.encoding == 'drum_roll':
+    assert spec['dataConverter']['type'] == 'DrumRollConverter'
+    assert args['pitchClasses'][2][-1] == 22 and len(args['pitchClasses']) == 9
   else:
     assert spec['dataConverter']['type'] == 'DrumsConverter'
     assert args['pitchClasses'][2][-1] == 22  # our map, not Magenta.js's default
@@ -321,11 +330,13 @@ FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 
 @pytest.mark.js
 @pytest.mark.parametrize('config_name', ['tiny-mel_2bar', 'tiny-drums_2bar', 'cat-drums_2bar_small',
-                                         'tiny-hier-mel_16bar',
+                                         'tiny-hier-mel_16bar', 'tiny-nade-drums_2bar',
                                          'magenta:cat-mel_2bar_small',
-                                         'magenta:cat-drums_2bar_small'])
+                                         'magenta:cat-drums_2bar_small',
+                                         'magenta:nade-drums_2bar_reduced'])
 def test_magenta_js_parity(config_name, tmp_path):
-  """Our export in the real Magenta.js: encodeTensors mu and argmax decodeTensors equal ours."""
+  """Our export in the real Magenta.js: encodeTensors mu and argmax decodeTensors equal ours
+  (NADE drums: the bits of decodeTensors, which Magenta.js's NADE takes at p >= 0.5)."""
   modules = _magenta_js_modules()
   if config_name.startswith('magenta:'):  # trained weights, imported from an original checkpoint
     fixture = os.path.join(FIXTURES, config_name.split(':')[1])
@@ -336,16 +347,22 @@ def test_magenta_js_parity(config_name, tmp_path):
     run_dir = helpers.make_untrained_run_dir(str(tmp_path / 'run'), config_name)
     model = _perturbed_model(run_dir, seed=3)
   folder = export.export_magenta_js(model, str(tmp_path / 'js'))
-  labels = _windows(model, 4, seed=4)
+  windows = _windows(model, 4, seed=4)
+  inputs = model.converter.encoder_inputs(model.converter.window_arrays(windows)).numpy()
   z = np.random.default_rng(5).standard_normal([4, model.z_size]).astype(np.float32)
-  got = _run_magenta_js(modules, folder, {
-      'inputs': model.converter.inputs_from_labels(labels).tolist(), 'z': z.tolist()})
-  _, mu, _ = model.encode_labels(labels, seed=0)
+  got = _run_magenta_js(modules, folder, {'inputs': inputs.tolist(), 'z': z.tolist()})
+  _, mu, _ = model.encode_labels(windows, seed=0)
   print(f'{config_name}: max |mu_js - mu| = {np.abs(np.array(got["mu"]) - mu).max():.2e}')
   np.testing.assert_allclose(got['mu'], mu, atol=1e-5)
   assert np.abs(mu).max() > 0.05
-  # Argmax, not a low temperature: near-ties would make low-temperature draws differ.
-  np.testing.assert_array_equal(got['tokens'], model.decode_to_labels(z, 0.0)[..., 0])
+  # Argmax (NADE: p >= 0.5), not a low temperature: near-ties would make low-temperature draws
+  # differ.
+  decoded = model.decode_to_labels(z, 0.0)
+  if model.converter.encoding == 'drum_roll':
+    np.testing.assert_array_equal(got['values'], decoded)
+    assert 0 < decoded.sum() < decoded.size
+  else:
+    np.testing.assert_array_equal(got['tokens'], decoded[..., 0])
 
 
 @pytest.mark.js

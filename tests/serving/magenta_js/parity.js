@@ -5,7 +5,7 @@
 // hits)}.
 // Prints one JSON line: {"mu": [N][Z] (encodeTensors), "tokens": [M][T] (argmax of decodeTensors),
 // "values": [M][T][W] (decodeTensors itself: one-hot steps, or GrooVAE's hits, velocities and
-// offsets)}.
+// offsets, or NADE drums' bits)}.
 const fs = require('fs');
 const tf = require('@tensorflow/tfjs');
 const mvae = require('@magenta/music/node/music_vae');
