@@ -127,6 +127,8 @@ class StudioApi:
     """One window (the family's targets: labels [T, P], or a dict of arrays) as the page gets
     it (see the module docstring)."""
     if not self.has_labels:
+      if not isinstance(labels, dict):  # the bare array of a family of one array (drum rolls)
+        labels = {self.converter.target_names[0]: labels}
       window = {name: np.asarray(array) for name, array in labels.items()}
       [sequence] = self.converter.from_tensors(contract.stack([window]))
       step = contract.STEP_SECONDS
@@ -248,8 +250,11 @@ class StudioApi:
   def info(self, max_upload_bytes):
     """What the page needs to know about the model and the server's limits."""
     config = self.model.config
-    # Drum lanes at the pitches the family writes (GrooVAE's drum map may differ from drums').
+    # Drum lanes at the pitches the family writes (GrooVAE's drum map may differ from drums');
+    # a map of other than the nine classes (NADE's 61 pitches) is drawn on the nine lanes.
     pitch_classes = getattr(self.converter, 'pitch_classes', drums.DRUM_PITCH_CLASSES)
+    if len(pitch_classes) != len(drums.DRUM_NAMES):
+      pitch_classes = drums.DRUM_PITCH_CLASSES
     return {
         'name': config.name or 'model',
         'encoding': self.converter.encoding,

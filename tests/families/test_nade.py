@@ -189,14 +189,22 @@ def test_sampling_feeds_back_the_sampled_bits():
   decoder = model.decoder
   z = tf.random.stateless_normal([3, model.z_size], [4, 5]) * 3.0
   seed = tf.constant([7, 8], tf.int64)
-  for temperature in (1.0, 0.0):
-    sampled = decoder.sample(z, temperature, seed=seed)
-    assert sampled.dtype == tf.uint8 and set(np.unique(sampled)) <= {0, 1}
+
+  @tf.function  # one trace for both temperatures (eager step loops are slow)
+  def run(temperature):
     outputs, fed = decoder.core.autoregressive(z, 32, decoder._sample_step,
                                                temperature=temperature, seed=seed)
+    sampled = decoder.sample(z, temperature, seed=seed)
+    return sampled, outputs, fed, decoder.teacher_forced(z, sampled)
+
+  for temperature in (1.0, 0.0):
+    sampled, outputs, fed, teacher_forced = run(tf.constant(temperature))
+    assert sampled.dtype == tf.uint8 and set(np.unique(sampled)) <= {0, 1}
+    if temperature:
+      assert 0 < np.sum(sampled) < np.size(sampled)
     np.testing.assert_array_equal(fed, sampled)
     # The free-running outputs equal a teacher-forced pass over the bits it sampled.
-    np.testing.assert_allclose(decoder.teacher_forced(z, sampled), outputs, atol=1e-5)
+    np.testing.assert_allclose(teacher_forced, outputs, atol=1e-5)
   # At temperature 0 every bit is the NADE's p >= 0.5 given the step's earlier bits.
   logits = decoder.nade.conditional_logits(fed, *decoder.biases(outputs))
   np.testing.assert_array_equal(fed, tf.cast(logits >= 0, tf.float32))
@@ -220,9 +228,6 @@ def test_a_tiny_model_trains_from_drum_midi(tmp_path):
   for name in ('accuracy', 'recall', 'precision'):
     for mode in ('teacher_forced', 'sampled'):
       assert 0.0 <= metrics[f'metrics/{mode}_{name}'] <= 1.0, sorted(metrics)
-  model = trained_model.TrainedModel(str(tmp_path / 'run'))
-  sequences = model.sample(2, temperature=1.0, seed=3)
-  assert len(sequences) == 2 and all(note.is_drum for s in sequences for note in s.notes)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -273,8 +278,8 @@ def test_the_originals_fixture_imports_and_reproduces(tmp_path):
   # Free-running from mu at temperature 0: the same bits, the same step outputs.
   bits = model.decode_to_labels(g['mu'], temperature=0.0, seed=0)
   np.testing.assert_array_equal(bits, g['decode_samples'])
-  step_outputs, _ = decoder.core.autoregressive(tf.constant(g['mu']), 32, decoder._sample_step,
-                                                temperature=0.0, seed=tf.constant([0, 0]))
+  step_outputs, _ = tf.function(decoder.core.autoregressive)(
+      tf.constant(g['mu']), 32, decoder._sample_step, temperature=0.0, seed=tf.constant([0, 0]))
   np.testing.assert_allclose(step_outputs, g['decode_rnn_output'], atol=1e-4)
   theirs = [note_seq.NoteSequence.FromString(record.numpy())
             for record in tf.data.TFRecordDataset(str(FIXTURE / 'decoded.tfrecord'))]
@@ -335,3 +340,18 @@ def test_saved_model_export_decodes_and_encodes_as_trained_model(tmp_path):
   encoded = loaded.signatures['encode'](inputs=inputs, lengths=tf.constant([32] * 3),
                                         seed=tf.constant([0, 0]))
   np.testing.assert_allclose(encoded['mu'], model.encode_labels(roll, seed=0)[1], atol=1e-6)
+
+
+def test_the_studio_samples_and_morphs_drum_rolls(tmp_path):
+  import helpers  # pylint: disable=g-import-not-at-top  (tests/ is on sys.path under pytest)
+  from music_vae_lite.studio import api  # pylint: disable=g-import-not-at-top
+  run_dir = helpers.make_untrained_run_dir(str(tmp_path / 'run'), 'tiny-nade-drums_2bar')
+  studio = api.StudioApi(trained_model.TrainedModel(run_dir))
+  assert studio.parts == [{'name': 'drums', 'kind': 'drums', 'program': 0}]
+  phrases = studio.sample({'n': 2, 'temperature': 1.0, 'seed': 1})['phrases']
+  assert [sorted(phrase['arrays']) for phrase in phrases] == [['roll'], ['roll']]
+  roll = np.array(phrases[0]['arrays']['roll'])
+  assert roll.shape == (32, 9) and len(phrases[0]['notes']) == roll.sum()
+  morph = studio.morph({'start': phrases[0], 'end': phrases[1], 'steps': 3, 'temperature': 0.0})
+  assert len(morph['phrases']) == 3
+  assert studio.midi({'phrases': phrases})[:4] == b'MThd'
