@@ -208,7 +208,8 @@ def test_segments_must_divide_the_window():
 
 
 def test_unknown_decoder_is_a_clear_error():
-  with pytest.raises(ValueError, match="must be one of flat, groove, hierarchical, nade, not 'conductor'"):
+  with pytest.raises(ValueError,
+                     match="must be one of flat, groove, hierarchical, nade, not 'conductor'"):
     _build('tiny-mel_2bar', decoder='conductor')
 
 
