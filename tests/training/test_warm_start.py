@@ -216,8 +216,8 @@ def test_training_continues_an_imported_run_with_a_fresh_optimizer(tmp_path):
 def test_init_from_an_unsupported_family_is_refused_in_one_line():
   model = magenta_checkpoint.build_model(config_lib.load_config('tiny-mel_2bar'))
   with pytest.raises(magenta_checkpoint.UnsupportedFamilyError,
-                     match='model.ckpt: not supported yet: NADE') as error:
-    warm_start.restore_initial_weights(model, str(FIXTURES / 'nade-drums_2bar_reduced'))
+                     match='model.ckpt: not supported yet: multi-instrument performance') as error:
+    warm_start.restore_initial_weights(model, str(FIXTURES / 'hier-multiperf_vel_1bar_med'))
   assert '\n' not in str(error.value)
 
 
