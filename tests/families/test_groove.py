@@ -24,29 +24,17 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 FIXTURE = REPO.parent / 'shared' / 'magenta_fixtures' / 'groovae_2bar_humanize'
 
 
-def performance(hits, bars=2, qpm=120.0):
-  """A drum NoteSequence from hits (step, pitch, velocity, steps late (negative: early))."""
-  step = 60.0 / qpm / 4
-  sequence = note_seq.NoteSequence(ticks_per_quarter=220)
-  sequence.tempos.add(time=0.0, qpm=qpm)
-  for at, pitch, velocity, late in hits:
-    start = (at + late) * step
-    sequence.notes.add(start_time=start, end_time=start + step, pitch=pitch, velocity=velocity,
-                       instrument=9, is_drum=True)
-  sequence.total_time = bars * 16 * step
-  return sequence
-
-
 def converter(**options):
   return groove.GrooveConverter(slice_bars=1, max_windows_per_sequence=None, **options)
 
 
 def test_hits_velocities_and_offsets_per_step_and_drum():
-  sequence = performance([(0, 36, 100, 0.0), (4, 38, 64, 0.25), (8, 42, 127, -0.25),
-                          (8, 44, 30, 0.0),  # the same class (closed hi-hat) at the same step
-                          (12, 38, 50, 0.0), (12, 40, 90, 0.1),  # snare twice: the loudest wins
-                          (14, 99, 80, 0.0),  # no class: dropped and counted
-                          (20, 49, 70, 0.0)])  # bar 2
+  sequence = helpers.drum_performance([
+      (0, 36, 100, 0.0), (4, 38, 64, 0.25), (8, 42, 127, -0.25),
+      (8, 44, 30, 0.0),  # the same class (closed hi-hat) at the same step
+      (12, 38, 50, 0.0), (12, 40, 90, 0.1),  # snare twice: the loudest wins
+      (14, 99, 80, 0.0),  # no class: dropped and counted
+      (20, 49, 70, 0.0)])  # bar 2
   sequence.notes.add(start_time=0.0, end_time=0.5, pitch=60, velocity=80)  # not a drum
   result = converter().to_tensors(sequence)
   assert result.num_windows == 2 and result.rejected['pitch_out_of_range'] == 1
@@ -65,8 +53,8 @@ def test_hits_velocities_and_offsets_per_step_and_drum():
 
 
 def test_windows_hop_by_their_length_and_the_tempo_sets_the_step():
-  sequence = performance([(step, 36, 100, 0.4 if step == 16 else 0.0) for step in (0, 16, 33)],
-                         bars=3, qpm=90.0)
+  sequence = helpers.drum_performance(
+      [(step, 36, 100, 0.4 if step == 16 else 0.0) for step in (0, 16, 33)], bars=3, qpm=90.0)
   result = groove.GrooveConverter(slice_bars=1, max_windows_per_sequence=None).to_tensors(
       sequence)
   # Three bars (the last onset's bar is the last), three one-bar windows, hop one window.
@@ -226,7 +214,7 @@ def test_four_bar_windows():
   family = contract.get_converter(config)
   assert family.window_steps == 64
   hits = [(step, 36, 100, 0.0) for step in range(0, 128, 4)]
-  result = family.to_tensors(performance(hits, bars=8))
+  result = family.to_tensors(helpers.drum_performance(hits, bars=8))
   assert result.arrays['hits'].shape == (1, 64, 9)  # two windows, the same: dedup keeps one
   assert result.rejected['duplicate'] == 1
 
@@ -328,7 +316,7 @@ def test_a_tiny_model_trains_from_drum_midi(tmp_path):
   for k in range(6):
     hits = [(step, pitch, int(rng.integers(40, 127)), float(rng.uniform(-0.3, 0.3)))
             for step in range(0, 64, 2) for pitch in (36, 42, 38) if rng.random() < 0.5]
-    contract.write_midi(performance(hits, bars=4), str(midi / f'groove_{k}.mid'))
+    contract.write_midi(helpers.drum_performance(hits, bars=4), str(midi / f'groove_{k}.mid'))
   config = config_lib.load_config('tiny-groove_2bar')
   config.train.num_steps = 6
   config.train.eval_every = 6
