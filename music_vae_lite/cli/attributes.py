@@ -5,8 +5,8 @@ r"""mvl_attributes: attribute vectors of a trained model (denser, higher, more s
 
 Encodes every window of the examples (posterior means) and, for each attribute of the model's
 family (melody: c_diatonic, note_density, average_interval, syncopation_16th, syncopation_8th,
-pitch_height, pitch_range; drums: density, hihat_share, kick_snare_balance, syncopation), takes
-the mean z of the windows in the attribute's top quartile minus that of its bottom quartile. The
+pitch_height, pitch_range; drums: density, hihat_share, kick_snare_balance, syncopation; GrooVAE:
+the drums' four and loudness, dynamics, laid_back, swing), takes the mean z of the windows in the attribute's top quartile minus that of its bottom quartile. The
 vectors come from the files the run trained on (by its config.data.eval_fraction); their effect is
 measured on the held-out files: each vector is added at strengths -2, -1, +1, +2 to up to
 --effect_phrases held-out phrases, and the change of every attribute is reported in units of its

@@ -45,6 +45,12 @@ Decoding (`from_tensors`): a hit is a value > 0.5; its note lasts one step at th
 pitch (instrument 9, is_drum), with velocity round(v * 127) and onset (t - offset / 2) steps, at
 120 qpm.
 
+Attributes (`GROOVE_ATTRIBUTES`, for attribute vectors): the drum family's `density`,
+`hihat_share`, `kick_snare_balance` and `syncopation` of the hits, and four of the groove's own,
+over each window's hits: `loudness` (mean MIDI velocity), `dynamics` (its s.d.: accents and ghost
+notes), `laid_back` (mean steps behind the grid; negative: ahead) and `swing` (how many steps
+later the off-beat 8ths come than the beats).
+
 Where we differ from the original, and why:
 - Note dropout applies to training batches only; the original's converter drops notes whenever
   it converts, so its evaluation and its TrainedModel.encode see dropped notes too.
@@ -295,6 +301,10 @@ class GrooveConverter(contract.Converter):
         offsets='2 x (grid time - onset) / step: positive is early')
     return description
 
+  @property
+  def attributes(self):
+    return GROOVE_ATTRIBUTES
+
   # ---------------------------------------------------------------------------------------------
   # Batches (TensorFlow).
 
@@ -355,3 +365,65 @@ class GrooveConverter(contract.Converter):
     if self.hits_as_controls:
       parts.append(true_arrays[0])
     return tf.concat(parts, axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attributes: the drum family's four on the hits, and the groove's own, of velocities and timing.
+
+def _struck(arrays):
+  return np.asarray(arrays[HITS]) > 0.5
+
+
+def _hit_labels(arrays):
+  """The drum family's labels [N, T] (a bit per class) of the hits, so its attributes apply."""
+  return (_struck(arrays).astype(np.int64) << np.arange(NUM_DRUMS)).sum(-1)
+
+
+def _on_hit_labels(attribute):
+  return attribute._replace(function=lambda arrays: attribute.function(_hit_labels(arrays)))
+
+
+def _over_hits(arrays, values, reduce):
+  """`reduce` of `values` [N, T, 9] over each window's hits; NaN for a window without one."""
+  struck = _struck(arrays)
+  return np.array([reduce(value[hit]) if hit.any() else np.nan
+                   for value, hit in zip(np.asarray(values, np.float64), struck)])
+
+
+def loudness(arrays):
+  return _over_hits(arrays, np.asarray(arrays[VELOCITIES]) * 127.0, np.mean)
+
+
+def dynamics(arrays):
+  return _over_hits(arrays, np.asarray(arrays[VELOCITIES]) * 127.0, np.std)
+
+
+def _lateness(arrays):
+  """Steps behind the grid per step and class (offsets are 2 x (grid - onset) / step)."""
+  return -np.asarray(arrays[OFFSETS], np.float64) / 2.0
+
+
+def laid_back(arrays):
+  return _over_hits(arrays, _lateness(arrays), np.mean)
+
+
+def swing(arrays):
+  """Mean lateness of the hits on off-beat 8ths (step 2 of each beat) minus that of the hits on
+  the beats; NaN for a window without both."""
+  lateness, struck = _lateness(arrays), _struck(arrays)
+  position = np.arange(struck.shape[1]) % 4
+  on_beat = {HITS: struck & (position == 0)[:, None]}
+  off_beat = {HITS: struck & (position == 2)[:, None]}
+  return (_over_hits(off_beat, lateness, np.mean) - _over_hits(on_beat, lateness, np.mean))
+
+
+GROOVE_ATTRIBUTES = tuple(_on_hit_labels(attribute) for attribute in drums.DRUM_ATTRIBUTES) + (
+    contract.Attribute('loudness', 'MIDI velocity', 'mean velocity of the hits', loudness,
+                       (0.0, 127.0)),
+    contract.Attribute('dynamics', 'MIDI velocity', 'velocity s.d. of the hits: accents and '
+                       'ghost notes against an even touch', dynamics, (0.0, 63.5)),
+    contract.Attribute('laid_back', 'steps', 'mean lateness of the hits behind the grid '
+                       '(negative: ahead of it)', laid_back, (-0.5, 0.5)),
+    contract.Attribute('swing', 'steps', 'how much later the off-beat 8th hits come than the '
+                       'hits on the beat', swing, (-1.0, 1.0)),
+)

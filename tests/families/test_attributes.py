@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from music_vae_lite.families import drums
+from music_vae_lite.families import groove
 from music_vae_lite.families import melody
 from music_vae_lite.families import trio
 
@@ -122,6 +123,10 @@ def test_values_stay_within_the_registrys_bounds_on_random_windows():
       (melody_family(2), rng.integers(0, 90, size=[64, 32, 1]) * (rng.random([64, 32, 1]) < 0.6)),
       (drum_family(2), rng.integers(0, 512, size=[64, 32, 1]) * (rng.random([64, 32, 1]) < 0.6)),
   ]
+  hits = (rng.random([64, 32, 9]) < 0.3).astype(np.float32)
+  windows.append((groove.GrooveConverter(slice_bars=2), {
+      'hits': hits, 'velocities': hits * rng.random([64, 32, 9], np.float32),
+      'offsets': hits * rng.uniform(-1, 1, [64, 32, 9]).astype(np.float32)}))
   for family, labels in windows:
     bounds = {attribute.name: attribute.bounds for attribute in family.attributes}
     for name, values in family.attribute_values(labels).items():
@@ -139,3 +144,28 @@ def test_wrong_windows_and_unknown_names_are_refused():
   with pytest.raises(ValueError, match="Unknown attribute 'loudness'; the melody family has: "
                                        'c_diatonic, note_density'):
     family.attribute_values(np.zeros([1, 32], np.int32), names=['loudness'])
+
+
+def test_groove_attributes_of_a_hand_made_bar():
+  family = groove.GrooveConverter(slice_bars=1)
+  hits, velocities, offsets = (np.zeros([1, 16, 9], np.float32) for _ in range(3))
+  # Kick on the beats (velocity 127, on the grid), closed hi-hat on the off-beat 8ths played a
+  # third of a step late (offsets are 2 x (grid - onset) / step) at velocity 63.5.
+  hits[0, [0, 4, 8, 12], 0] = 1
+  velocities[0, [0, 4, 8, 12], 0] = 1.0
+  hits[0, [2, 6, 10, 14], 2] = 1
+  velocities[0, [2, 6, 10, 14], 2] = 0.5
+  offsets[0, [2, 6, 10, 14], 2] = -2 / 3
+  windows = {'hits': hits, 'velocities': velocities, 'offsets': offsets}
+  values = family.attribute_values(windows)
+  np.testing.assert_allclose(values['density'], [8.0])
+  np.testing.assert_allclose(values['hihat_share'], [0.5])
+  np.testing.assert_allclose(values['kick_snare_balance'], [1.0])
+  np.testing.assert_allclose(values['syncopation'], [0.0])
+  np.testing.assert_allclose(values['loudness'], [(127 + 63.5) / 2], rtol=1e-6)
+  np.testing.assert_allclose(values['dynamics'], [(127 - 63.5) / 2], rtol=1e-6)
+  np.testing.assert_allclose(values['laid_back'], [1 / 6], rtol=1e-6)
+  np.testing.assert_allclose(values['swing'], [1 / 3], rtol=1e-6)
+  silent = family.attribute_values({name: np.zeros([1, 16, 9], np.float32) for name in windows})
+  assert silent['density'][0] == 0
+  assert all(np.isnan(silent[name][0]) for name in ('loudness', 'laid_back', 'swing'))

@@ -231,3 +231,25 @@ def test_drum_and_sixteen_bar_models_get_their_familys_vectors(tmp_path, config_
                                   scales=(0.0, 1.0))
   assert shifted.shape == (2, steps, 1)
   assert reloaded.sample_labels(2, 0.5, seed=1, attributes={name: -0.5}).shape == (2, steps, 1)
+
+
+def test_a_groove_model_gets_vectors_of_its_hits_velocities_and_timing(tmp_path):
+  rng = np.random.default_rng(0)
+  count, steps = 64, 32
+  hits = (rng.random([count, steps, 9]) < 0.4 * rng.random([count, 1, 1])).astype(np.float32)
+  windows = {'hits': hits, 'velocities': hits * rng.random([count, steps, 9], np.float32),
+             'offsets': hits * rng.uniform(-1, 1, [count, steps, 9]).astype(np.float32)}
+  window_set = preprocess.WindowSet(windows, np.arange(count, dtype=np.int32) % 8,
+                                    [f'file_{i}.mid' for i in range(8)], 'groove', 2, {})
+  model = trained_model.TrainedModel(helpers.make_untrained_run_dir(str(tmp_path / 'run'),
+                                                                    'tiny-groove_2bar'))
+  made = model.attribute_vectors(window_set, effect_phrases=3, strengths=(1.0,))
+  assert made.names == ['density', 'hihat_share', 'kick_snare_balance', 'syncopation',
+                        'loudness', 'dynamics', 'laid_back', 'swing']
+  model.load_attribute_vectors()
+  shifted = model.shift_labels({name: array[0] for name, array in windows.items()},
+                               {'loudness': 1.0, 'swing': -0.5}, scales=(0.0, 1.0))
+  assert {name: array.shape for name, array in shifted.items()} == {
+      name: (2, steps, 9) for name in windows}
+  sampled = model.sample_labels(2, 0.5, seed=1, attributes={'laid_back': 1.0})
+  assert sampled['hits'].shape == (2, steps, 9)
