@@ -1,7 +1,7 @@
-r"""Does a GrooVAE humanize? Trains a groove config on swung, accented drum performances built in
-code, then plays quantized versions of held-out performances through it (`TrainedModel.groove`,
-what mvl_groove runs) and compares timing and dynamics with the performances themselves and with
-the input unchanged (issue 20).
+r"""Does a GrooVAE humanize, and drumify? Trains a groove config on swung, accented drum
+performances built in code, then plays held-out performances through it (`TrainedModel.groove`,
+what mvl_groove runs): quantized versions of them for a humanize config, tapped versions of them
+(one note per struck step) for a tapify config (issue 20).
 
   python benchmarks/groove_humanize.py [--config=tiny-groove_2bar] [--steps=1500] [--minutes=0] \
       [--train_files=160] [--test_files=24] [--work_dir=/tmp/groove_humanize] \
@@ -22,6 +22,17 @@ performance:
 - dynamics: velocity s.d. of the performance, output and input (0), and the mean |velocity error|
   against the performance (the same per-position baseline);
 - hits: kept, dropped and added (per input hit).
+With a tapify config (`--config.family.tapify=True`, the job mvl_groove calls Drumify) the input
+is each test performance tapped: at every step where it strikes, one open hi-hat note at the
+onset and velocity of the step's loudest hit (what a user tapping the rhythm on one pad gives),
+and the figures say whether the taps became the performance's kit:
+- drum classes per window (2 bars) of the input (1), the output and the performance;
+- the rhythm: the share of the output's struck steps that were tapped, and of tapped steps that
+  the output strikes;
+- the kit: F1 of the output's hits (step and drum) against the performance's, beside two
+  baselines: the taps as they are (one open hi-hat per tap), and the per-position kit (at every
+  tapped step, each drum struck at that step of the bar in more than half of the training bars
+  that strike there: what a model that read only positions could do).
 Prints one JSON line per figure ({"figure", "value", ...}); logs go to stderr. The run directory
 (<work_dir>/run) is resumed if it already holds the steps.
 """
@@ -58,7 +69,7 @@ _WORK_DIR = flags.DEFINE_string('work_dir', '/tmp/groove_humanize', 'Corpus and 
 _TEMPERATURE = flags.DEFINE_float('temperature', 0.0, 'Hit temperature of the groove call.')
 
 BARS = 8
-KICK, SNARE, CLOSED_HAT = 36, 38, 42
+KICK, SNARE, CLOSED_HAT, OPEN_HAT = 36, 38, 42, 46
 KICK_FIGURES = ((0, 8), (0, 6, 8), (0, 8, 10), (0, 3, 8, 11), (0, 10))
 SNARE_FIGURES = ((4, 12), (4, 12, 15), (4, 7, 12), (4, 12, 14))
 GHOSTS = {15, 7, 14}  # soft snare notes of the figures above
@@ -104,6 +115,26 @@ def quantized(sequence, qpm):
   return flat
 
 
+def tapped(sequence):
+  """The performance as a user tapping it on one pad: at every step where it strikes, one open
+  hi-hat note (46) at the onset and velocity of the step's loudest hit (the model's input for a
+  tapify config)."""
+  qpm = sequence.tempos[0].qpm
+  step = 60.0 / qpm / 4
+  loudest = {}
+  for note in sequence.notes:
+    key = round(note.start_time / step)
+    if key not in loudest or note.velocity > loudest[key].velocity:
+      loudest[key] = note
+  taps = note_seq.NoteSequence()
+  taps.CopyFrom(sequence)
+  del taps.notes[:]
+  for note in sorted(loudest.values(), key=lambda n: n.start_time):
+    taps.notes.add(start_time=note.start_time, end_time=note.end_time, pitch=OPEN_HAT,
+                   velocity=note.velocity, instrument=9, is_drum=True)
+  return taps
+
+
 def write_corpus(folder, count, seed):
   """`count` performances as MIDI files in `folder` (kept if already there); their sequences."""
   os.makedirs(folder, exist_ok=True)
@@ -135,6 +166,24 @@ def position_means(converter, sequences):
   return offsets, velocities
 
 
+def position_kit(converter, sequences):
+  """The per-position kit baseline: bool [16, 9], the drums struck at a step of the bar in more
+  than half of the training bars that strike anything there."""
+  from music_vae_lite.serving import groove as groove_lib  # pylint: disable=g-import-not-at-top
+  struck, drums = np.zeros(16), np.zeros([16, 9])
+  for sequence, _ in sequences:
+    hits = groove_lib.split(converter, sequence).arrays['hits'] > 0.5
+    bars = hits.reshape(-1, 16, hits.shape[-1])
+    struck += bars.any(axis=-1).sum(axis=0)
+    drums += bars.sum(axis=0)
+  return drums > 0.5 * np.maximum(struck, 1)[:, np.newaxis]
+
+
+def f1(predicted, truth):
+  true_positives = np.sum(predicted & truth)
+  return 2.0 * true_positives / max(np.sum(predicted) + np.sum(truth), 1)
+
+
 def emit(figure, value, **extra):
   record = {'figure': figure, 'value': round(float(value), 4), **extra,
             'load1': round(os.getloadavg()[0], 2)}
@@ -164,10 +213,13 @@ def main(argv):
   model = trained_model.TrainedModel(run_dir, batch_size=256)
   converter = model._input_converter  # pylint: disable=protected-access  (every window kept)
   mean_offsets, mean_velocities = position_means(converter, train_set)
+  drumify = bool(config.family.get('tapify', False))
+  kit = position_kit(converter, train_set) if drumify else None
   totals = collections.defaultdict(list)
   for index, (sequence, qpm) in enumerate(test_set):
     truth = groove_lib.split(converter, sequence)
-    result = model.groove_windows(quantized(sequence, qpm), _TEMPERATURE.value, seed=index)
+    model_input = tapped(sequence) if drumify else quantized(sequence, qpm)
+    result = model.groove_windows(model_input, _TEMPERATURE.value, seed=index)
     # A hit played late on the last step makes the performance a step longer than its quantized
     # version: the windows both have are compared.
     count = min(truth.num_windows, len(result.places))
@@ -180,6 +232,21 @@ def main(argv):
     out_offsets = result.outputs['offsets'][:count] / 2.0
     true_velocity = truth.arrays['velocities'][:count] * 127
     out_velocity = np.clip(np.round(result.outputs['velocities'][:count] * 127), 1, 127)
+    if drumify:
+      taps = performed.any(axis=-1)  # [W, T]: the steps tapped
+      struck = played.any(axis=-1)
+      position = np.arange(taps.shape[1]) % 16
+      totals['input_classes'].extend([1.0] * count)
+      totals['output_classes'].extend(played.any(axis=1).sum(axis=-1))
+      totals['data_classes'].extend(performed.any(axis=1).sum(axis=-1))
+      totals['struck_tapped'].append((struck & taps).sum())
+      totals['struck'].append(struck.sum())
+      totals['taps'].append(taps.sum())
+      totals['output_kit'].append((played, performed))
+      open_hats = np.zeros_like(performed)
+      open_hats[..., 3] = taps
+      totals['input_kit'].append((open_hats, performed))
+      totals['position_kit'].append((taps[..., np.newaxis] & kit[position], performed))
     totals['performed'].append(performed.sum())
     totals['kept'].append(both.sum())
     totals['added'].append((played & ~performed).sum())
@@ -195,16 +262,32 @@ def main(argv):
     totals['input_velocity_error'].extend(np.abs(100 - true_velocity[both]))
     totals['position_velocity_error'].extend(
         np.abs(mean_velocities[positions] * 127 - true_velocity[both]))
-  budget = {'config': config.name, 'steps': model.step, 'test_files': len(test_set)}
+  budget = {'config': config.name, 'steps': model.step, 'test_files': len(test_set),
+            'job': 'drumify' if drumify else 'humanize'}
+  if drumify:
+    for who in ('input', 'output', 'data'):
+      emit(f'{who}_drum_classes_per_window', np.mean(totals[f'{who}_classes']), **budget)
+    emit('output_struck_steps_tapped_share', sum(totals['struck_tapped']) / max(
+        sum(totals['struck']), 1), **budget)
+    emit('tapped_steps_struck_share', sum(totals['struck_tapped']) / sum(totals['taps']),
+         **budget)
+    for who in ('output', 'input', 'position'):
+      pairs = totals[f'{who}_kit']
+      emit(f'{who}_kit_f1', f1(np.concatenate([p.ravel() for p, _ in pairs]),
+                               np.concatenate([t.ravel() for _, t in pairs])), **budget)
   performed = sum(totals['performed'])
   emit('hits_kept_share', sum(totals['kept']) / performed, **budget)
   emit('hits_added_per_input_hit', sum(totals['added']) / performed, **budget)
   for what in ('data', 'output'):
     emit(f'{what}_mean_abs_offset_steps', np.mean(totals[f'{what}_offset']), **budget)
     emit(f'{what}_velocity_sd', np.std(totals[f'{what}_velocity']), **budget)
-  emit('input_mean_abs_offset_steps', 0.0, **budget)
-  emit('input_velocity_sd', 0.0, **budget)
-  for who in ('output', 'input', 'position'):
+  # The quantized input's timing and dynamics (the humanize baseline; taps keep the loudest
+  # hit's, so for drumify they are not a baseline of the kit).
+  baselines = ('output', 'position') if drumify else ('output', 'input', 'position')
+  if not drumify:
+    emit('input_mean_abs_offset_steps', 0.0, **budget)
+    emit('input_velocity_sd', 0.0, **budget)
+  for who in baselines:
     emit(f'{who}_timing_error_steps', np.nanmean(totals[f'{who}_timing_error']), **budget)
     emit(f'{who}_velocity_error', np.nanmean(totals[f'{who}_velocity_error']), **budget)
 
