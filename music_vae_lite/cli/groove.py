@@ -14,7 +14,9 @@ odds); velocities and timing are the model's.
 
 Writes <input>_groove_<config>_<time>.mid and a picture of every window, the input beside the
 output (.png: velocity as shade, timing as a shift off the grid, with a tick from the grid
-step), and says how the output plays against the input. Nothing existing is overwritten: a name
+step), and says how the output plays against the input: the hits kept per drum, the steps
+struck (the rhythm, whatever the drums: what Drumify keeps), the drums played, the timing and the
+velocities. Nothing existing is overwritten: a name
 that is taken gets _2, _3, ... The run must be a GrooVAE model (the groove family); the input
 must hold drum notes (MIDI channel 10).
 """
@@ -68,10 +70,15 @@ def check_input():
 def describe(result, groove_lib, job):
   """Lines: how the output plays against the input."""
   kept, dropped, added = groove_lib.compare_hits(result.inputs, result.outputs, result.places)
+  steps_kept, steps_dropped, steps_added = groove_lib.compare_steps(
+      result.inputs, result.outputs, result.places)
   before = groove_lib.performance_stats(result.inputs, result.places)
   after = groove_lib.performance_stats(result.outputs, result.places)
   tempos = sorted({round(60.0 / place.step_seconds / 4, 2) for place in result.places})
   bars = sum(place.num_steps for place in result.places) / 16
+
+  def kit(counts):
+    return ', '.join(f'{name} {count}' for name, count in counts.items()) or 'no hit'
 
   def timing(stats):
     return (f'{stats["mean_abs_offset"]:.3f} step ({stats["mean_abs_offset_ms"]:.1f} ms) on '
@@ -85,6 +92,10 @@ def describe(result, groove_lib, job):
       f'{job}: {bars:g} bar(s) at {", ".join(f"{t:g}" for t in tempos)} qpm in '
       f'{len(result.places)} window(s).',
       f'Hits: {kept} of the input\'s {kept + dropped} kept, {dropped} dropped, {added} added.',
+      f'Steps struck: {steps_kept} of the input\'s {steps_kept + steps_dropped} '
+      f'({steps_dropped} left silent), {steps_added} more.',
+      f'Drums: {kit(groove_lib.drum_counts(result.outputs, result.places))} (input: '
+      f'{kit(groove_lib.drum_counts(result.inputs, result.places))}).',
       f'Onsets off the grid: {timing(after)} (input: {timing(before)}).',
       f'Velocities: {dynamics(after)} (input: {dynamics(before)}).']
 

@@ -234,3 +234,19 @@ def compare_hits(inputs, outputs, places):
   it drops, and hits it adds, over the steps inside the input."""
   before, after = _inside(inputs[HITS], places), _inside(outputs[HITS], places)
   return int((before & after).sum()), int((before & ~after).sum()), int((after & ~before).sum())
+
+
+def compare_steps(inputs, outputs, places):
+  """(kept, dropped, added): steps struck (by any drum) in the input that the output strikes too,
+  that it leaves silent, and steps it strikes that the input does not, over the steps inside the
+  input: the rhythm kept whatever the drums (Drumify turns taps on one pad into a kit)."""
+  before = _inside(inputs[HITS], places).any(axis=-1)
+  after = _inside(outputs[HITS], places).any(axis=-1)
+  return int((before & after).sum()), int((before & ~after).sum()), int((after & ~before).sum())
+
+
+def drum_counts(windows, places=None):
+  """{drum class name: hits}, in drums.DRUM_NAMES order, of the classes struck (inside the input
+  when `places` is given)."""
+  counts = _inside(windows[HITS], places).sum(axis=(0, 1))
+  return {name: int(count) for name, count in zip(drums.DRUM_NAMES, counts) if count}
