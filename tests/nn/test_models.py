@@ -499,3 +499,30 @@ def test_controls_reach_the_encoder_and_every_decoder_step():
   free_logits = model.decoder.reconstruct(z, labels, tf.constant(1.0), later, seed=seed)
   np.testing.assert_allclose(model.decoder.reconstruct(z, samples, 0.0, later, seed=seed),
                              free_logits, atol=1e-5)
+
+
+# The decoders' checkpoint keys (object paths) as runs trained since each family landed saved
+# them: the shared vector LSTM loop (nn/decoders/vector_lstm.py) must not move a variable.
+_VECTOR_LSTM_KEYS = {
+    'tiny-groove_2bar': {
+        'output_projection/bias': [27], 'output_projection/kernel': [32, 27],
+        'rnn/initial_state/bias': [128], 'rnn/initial_state/kernel': [8, 128],
+        'rnn/layers/0/bias': [128], 'rnn/layers/0/kernel': [67, 128],
+        'rnn/layers/1/bias': [128], 'rnn/layers/1/kernel': [64, 128]},
+    'tiny-nade-drums_2bar': {
+        'core/output_projection/bias': [25], 'core/output_projection/kernel': [32, 25],
+        'core/rnn/initial_state/bias': [128], 'core/rnn/initial_state/kernel': [8, 128],
+        'core/rnn/layers/0/bias': [128], 'core/rnn/layers/0/kernel': [49, 128],
+        'core/rnn/layers/1/bias': [128], 'core/rnn/layers/1/kernel': [64, 128],
+        'nade/w_dec_t': [9, 16, 1], 'nade/w_enc': [9, 1, 16]},
+}
+
+
+@pytest.mark.parametrize('name', sorted(_VECTOR_LSTM_KEYS))
+def test_vector_lstm_decoders_keep_their_checkpoint_keys(name, tmp_path):
+  model, _ = _build(name)
+  prefix = tf.train.Checkpoint(model=model).write(str(tmp_path / 'ckpt'))
+  suffix = '/.ATTRIBUTES/VARIABLE_VALUE'
+  keys = {key[len('model/decoder/'):-len(suffix)]: shape
+          for key, shape in tf.train.list_variables(prefix) if key.startswith('model/decoder/')}
+  assert keys == _VECTOR_LSTM_KEYS[name]
