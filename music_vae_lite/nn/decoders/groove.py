@@ -17,9 +17,12 @@ It implements the decoder contract (base.py) for the groove family (families/gro
   velocities and offsets their activations, without noise; those sampled values are the next
   step's input.
 
-The step input is [previous step's hits, velocities, offsets (zeros at t = 0); z; controls], the
-original's order, and z also sets the initial state of every layer; variables are laid out and
-named as the categorical flat decoder's (`decoder/...`). Scheduled sampling runs as in the
+The LSTM loop is vector_lstm's, the same code NADE runs (vector_lstm.teacher_forced and
+autoregressive, on this decoder's own `rnn` and `output_projection`, which keeps their paths in
+the checkpoint's object graph): the step input is [previous step's hits, velocities, offsets
+(zeros at t = 0); z; controls], the original's order, and z also sets the initial state of every
+layer; variables are laid out and named as the categorical flat decoder's (`decoder/...`).
+Scheduled sampling runs as in the
 categorical decoders: a pass without gradients decides what each step is fed (its own sample at
 temperature 1, or the targets), then one teacher-forced pass over those values; sampled values
 carry no gradient.
@@ -34,6 +37,7 @@ import tensorflow as tf
 
 from music_vae_lite.nn import lstm
 from music_vae_lite.nn.decoders import base
+from music_vae_lite.nn.decoders import vector_lstm
 
 HITS, VELOCITIES, OFFSETS = 'hits', 'velocities', 'offsets'
 LOG_LOSS_EPSILON = 1e-7  # tf.losses.log_loss's default, as the original uses it
@@ -100,60 +104,29 @@ class GrooveDecoder(base.Decoder):
     return tf.concat([hits, tf.sigmoid(velocities), tf.tanh(offsets)], axis=-1)
 
   # ---------------------------------------------------------------------------------------------
-  # The LSTM.
-
-  def _check_controls(self, controls, batch_size, num_steps):
-    if not self.control_depth:
-      return tf.zeros([batch_size, num_steps, 0])
-    if controls is None:
-      raise ValueError(f'This decoder is conditioned on {self.control_depth} controls per step; '
-                       'pass controls [B, T, C].')
-    return tf.cast(controls, tf.float32)
+  # The LSTM: vector_lstm's loop on this decoder's own `rnn` and `output_projection`.
 
   def teacher_forced(self, z, fed, controls=None, fused=False, compute_dtype=tf.float32,
                      dropout_seed=None):
     """Outputs [B, T, 27] given z [B, Z] and the values fed at every step [B, T, 27] (each
     step reads the previous step's); with a `dropout_seed`, the layers' input dropout."""
-    batch_size, num_steps = tf.shape(fed)[0], fed.shape[1]
-    previous = tf.concat([tf.zeros_like(fed[:, :1]), fed[:, :-1]], axis=1)
-    codes = tf.broadcast_to(z[:, tf.newaxis], [batch_size, num_steps, z.shape[-1]])
-    inputs = tf.concat([previous, codes, self._check_controls(controls, batch_size, num_steps)],
-                       axis=-1)
-    outputs = self.rnn.run(tf.transpose(inputs, [1, 0, 2]), self.rnn.initial_states(z), fused,
-                           compute_dtype, self.dropout_keep_prob, dropout_seed)
-    return tf.transpose(self.output_projection(outputs), [1, 0, 2])
+    return vector_lstm.teacher_forced(
+        self.rnn, self.output_projection, z, fed, controls, control_depth=self.control_depth,
+        fused=fused, compute_dtype=compute_dtype, dropout_keep_prob=self.dropout_keep_prob,
+        dropout_seed=dropout_seed)
 
   def autoregressive(self, z, *, targets=None, controls=None, sampling_probability=0.0,
                      temperature=1.0, seed, compute_dtype=tf.float32):
     """Step-by-step decoding that feeds back samples: free-running at `temperature` without
-    `targets` [B, T, 27]; with them, each example feeds back its own sample (temperature 1) with
-    probability `sampling_probability` at every step, else the targets. Returns (outputs
-    [B, T, 27], values fed/sampled [B, T, 27])."""
-    batch_size, num_steps = tf.shape(z)[0], self.num_steps
-    controls = self._check_controls(controls, batch_size, num_steps)
-    states = self.rnn.initial_states(z)
-    input_kernel, _ = self.rnn.layers[0].split_kernel()
-    weights = self.rnn.step_weights(batch_size, compute_dtype)
-    step_seeds = tf.random.experimental.stateless_split(seed, num_steps)
-    outputs_ta = tf.TensorArray(tf.float32, size=num_steps)
-    values_ta = tf.TensorArray(tf.float32, size=num_steps)
-    value = tf.zeros([batch_size, self.output_depth])
-    for t in tf.range(num_steps):
-      step_input = tf.concat([value, z, controls[:, t]], axis=-1)
-      gates = self.rnn.layers[0].project_inputs(step_input, compute_dtype, input_kernel)
-      top, states = self.rnn.step(gates, states, weights)
-      outputs = tf.cast(self.output_projection(top), tf.float32)
-      sample_seed, coin_seed = lstm.split_seeds(step_seeds[t], 2)
-      if targets is None:
-        value = self._sample_step(outputs, temperature, sample_seed)
-      else:
-        sampled = self._sample_step(outputs, 1.0, sample_seed)
-        use_sample = tf.random.stateless_uniform([batch_size], coin_seed) < sampling_probability
-        value = tf.where(use_sample[:, tf.newaxis], sampled, targets[:, t])
-      outputs_ta = outputs_ta.write(t, outputs)
-      values_ta = values_ta.write(t, value)
-    return (tf.transpose(outputs_ta.stack(), [1, 0, 2]),
-            tf.transpose(values_ta.stack(), [1, 0, 2]))
+    `targets` [B, T, 27]; with them, each example feeds back its own sample (temperature 1,
+    whatever `temperature` says) with probability `sampling_probability` at every step, else the
+    targets. Returns (outputs [B, T, 27], values fed/sampled [B, T, 27])."""
+    return vector_lstm.autoregressive(
+        self.rnn, self.output_projection, self.output_depth, z, self.num_steps, self._sample_step,
+        control_depth=self.control_depth, targets=targets, controls=controls,
+        sampling_probability=sampling_probability,
+        temperature=temperature if targets is None else 1.0, seed=seed,
+        compute_dtype=compute_dtype)
 
   # ---------------------------------------------------------------------------------------------
   # The contract.

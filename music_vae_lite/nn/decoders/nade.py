@@ -27,9 +27,9 @@ It implements the decoder contract (base.py):
   x_d = [p >= 0.5], the original's sampling without a temperature. The sampled vector is the
   next step's input.
 
-The LSTM is vector_lstm.VectorLstm: the step input is [previous step's bits (zeros at t = 0); z;
-controls], z sets the initial state of every layer; variables are named as the original's flat
-decoder's (`decoder/...`) plus the NADE's. Scheduled sampling runs as in the other decoders (a
+The LSTM is vector_lstm.VectorLstm (its loop is the groove decoder's too): the step input is
+[previous step's bits (zeros at t = 0); z; controls], z sets the initial state of every layer;
+variables are named as the original's flat decoder's (`decoder/...`) plus the NADE's. Scheduled sampling runs as in the other decoders (a
 pass without gradients decides what each step is fed, then one teacher-forced pass); like the
 original, the bits it feeds back are the NADE's at temperature 0 (the original's `_sample`
 without a temperature).
