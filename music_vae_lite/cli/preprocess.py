@@ -1,6 +1,13 @@
 """mvl_preprocess: MIDI files or a TFRecord of NoteSequences -> a window cache, with a report.
 
   mvl_preprocess --input=data/midi --output=/tmp/cache --encoding=melody --slice_bars=2
+  mvl_preprocess --input=my_drums --output=/tmp/cache --config=nade-drums_2bar_full
+
+The windows are those of --config when one is given (a config name or file, as mvl_train takes
+it, overrides included: its data section and its family options, e.g. a drum map), else of
+--encoding, --slice_bars and --max_windows_per_sequence with the family's default options. The
+cache records them; training with a config whose windows differ is refused with the command that
+rebuilds it.
 
 Writes `<output>/windows.npz` and `<output>/report.json` (atomically: an existing cache is only
 replaced by a complete new one) and prints what happened to every file. Training programs take
@@ -14,7 +21,9 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
+from ml_collections import config_flags
 
+from music_vae_lite import config_lib
 from music_vae_lite.families import registry
 from music_vae_lite.pipeline import limits
 from music_vae_lite.cli import common
@@ -25,6 +34,12 @@ _INPUT = flags.DEFINE_string(
     'input', None, 'A folder of MIDI files (searched recursively), a MIDI file, or a TFRecord of '
     'NoteSequence protos.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Cache folder to write (windows.npz, report.json).')
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Optional: a config name (e.g. nade-drums_2bar_full) or config file whose '
+    'data section (encoding, slice_bars, max_windows_per_sequence) and family options define the '
+    'windows; values can be overridden (--config.family.drum_map=full). --encoding, --slice_bars '
+    'and --max_windows_per_sequence may be given beside it only with the same values.',
+    lock_config=True)
 _ENCODING = flags.DEFINE_enum('encoding', 'melody', sorted(registry.ENCODINGS),
                               'What to extract (the data family, as config.data.encoding).')
 _SLICE_BARS = flags.DEFINE_integer('slice_bars', 2, 'Window length in bars (16 steps each).',
@@ -56,6 +71,34 @@ def _usage_error(message):
   return 2
 
 
+# The flags that a --config's data section sets too.
+_DATA_FLAGS = ('encoding', 'slice_bars', 'max_windows_per_sequence')
+
+
+def _windows_config():
+  """The config whose data section and family options define the windows: --config, checked
+  against the data flags given beside it, or the flags over the base config. ValueError naming
+  the flag that disagrees."""
+  from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
+  from music_vae_lite.configs import base  # pylint: disable=g-import-not-at-top
+  flag_values = {'encoding': _ENCODING.value, 'slice_bars': _SLICE_BARS.value,
+                 'max_windows_per_sequence': _MAX_WINDOWS.value or None}
+  config = _CONFIG.value
+  if config is None:
+    config = base.get_base_config()  # the family's options at their defaults
+    config.data.update(flag_values)
+    return config
+  config_lib.validate(config, '--config')
+  wanted = {'encoding': config.data.encoding, 'slice_bars': config.data.slice_bars,
+            'max_windows_per_sequence': contract.window_cap(config.data)}
+  for name in _DATA_FLAGS:
+    if flags.FLAGS[name].present and flag_values[name] != wanted[name]:
+      raise ValueError(f'--{name}={flags.FLAGS[name].value} disagrees with --config '
+                       f'({config.get("name") or "the config"}: data.{name}={wanted[name]}); '
+                       f'leave --{name} out or use a config with that value.')
+  return config
+
+
 def main(argv):
   if len(argv) > 1:
     return _usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
@@ -68,12 +111,10 @@ def main(argv):
     return _usage_error(str(e))
   from music_vae_lite.families import contract  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
-  from music_vae_lite.configs import base  # pylint: disable=g-import-not-at-top
-  config = base.get_base_config()  # the family's options at their defaults
-  config.data.encoding = _ENCODING.value
-  config.data.slice_bars = _SLICE_BARS.value
-  config.data.max_windows_per_sequence = _MAX_WINDOWS.value or None
-  converter = contract.get_converter(config)
+  try:
+    converter = contract.get_converter(_windows_config())
+  except ValueError as e:  # a flag against --config, or a family option the family rejects
+    return _usage_error(str(e))
 
   logging.info('Preprocessing %s', _INPUT.value)
   try:
@@ -101,7 +142,7 @@ def main(argv):
 
 
 def run():
-  common.run_program(main, sys.modules[__name__])
+  common.run_program(main, sys.modules[__name__], with_config=True)
 
 
 if __name__ == '__main__':

@@ -119,6 +119,7 @@ import copy
 import hashlib
 import importlib
 import io
+import json
 import zlib
 from typing import NamedTuple
 
@@ -366,14 +367,20 @@ class Converter:
   """The contract every data family implements; see the module docstring.
 
   A family declares `encoding` (its name in configs, registry.ENCODINGS), `OPTIONS` (its options
-  in `config.family`, with their defaults: keyword arguments of its constructor), `window_spec`
-  and `input_depth`, and implements the conversions (`to_tensors`, `from_tensors`,
+  in `config.family`, with their defaults: keyword arguments of its constructor, kept as
+  attributes of the same names), `WINDOW_OPTIONS` (those of them that shape the windows),
+  `window_spec` and `input_depth`, and implements the conversions (`to_tensors`, `from_tensors`,
   `starts_with_note`, `picture_parts`, `describe`) and the batch-side methods
   (`encoder_inputs`, and where it has them `augment`, `decoder_controls`, `lengths`,
   `export_outputs`). label_windows.LabelConverter implements it for windows of class labels.
   """
   encoding = None
   OPTIONS = {}
+  # The options that change which windows `to_tensors` extracts or what they hold (None: all of
+  # OPTIONS). A window cache records their values and a config with other values is refused
+  # (pipeline/preprocess.py); the other options act on batches (encoder inputs, augmentation), so
+  # one cache serves every value of theirs.
+  WINDOW_OPTIONS = None
 
   def __init__(self, slice_bars, max_windows_per_sequence, seed=0):
     if int(slice_bars) != slice_bars or slice_bars < 1:
@@ -391,6 +398,13 @@ class Converter:
     the family does not have."""
     return config_lib.owner_options(cls.OPTIONS, family_config, 'family',
                                     f'the {cls.encoding} family')
+
+  def window_options(self, defaults=False):
+    """{name: value} of the options that shape the windows (WINDOW_OPTIONS), in the form JSON
+    gives back (lists for tuples); with `defaults`, the family's defaults of those options."""
+    names = sorted(self.OPTIONS if self.WINDOW_OPTIONS is None else self.WINDOW_OPTIONS)
+    values = {name: self.OPTIONS[name] if defaults else getattr(self, name) for name in names}
+    return json.loads(json.dumps(values))
 
   @classmethod
   def from_config(cls, config):

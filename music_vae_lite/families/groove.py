@@ -95,6 +95,7 @@ class GrooveConverter(contract.Converter):
   OPTIONS = {'humanize': False, 'tapify': False, 'fixed_velocities': False,
              'add_instruments': (), 'max_note_dropout_probability': 0.0,
              'hits_as_controls': False, 'drum_map': 'roland'}
+  WINDOW_OPTIONS = ('drum_map',)  # the others change only the encoder's inputs
 
   def __init__(self, slice_bars=2, max_windows_per_sequence=20, humanize=False, tapify=False,
                fixed_velocities=False, add_instruments=(), max_note_dropout_probability=0.0,

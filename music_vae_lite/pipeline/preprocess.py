@@ -728,6 +728,7 @@ def preprocess(input_path, converter, num_workers=2, *, max_file_mb=DEFAULT_MAX_
       'input': printable_name(os.path.abspath(input_path)),
       'input_kind': kind,
       'encoding': converter.encoding,
+      'family_options': converter.window_options(),
       'slice_bars': slice_bars,
       'window_steps': window_steps,
       'max_windows_per_sequence': getattr(converter, 'max_windows_per_sequence', None),
@@ -773,9 +774,11 @@ def explain_no_windows(report):
 
 def format_report(report):
   """A readable multi-line summary of a preprocessing report."""
+  options = ''.join(f', family.{name}={value!r}'
+                    for name, value in report.get('family_options', {}).items())
   lines = [
       f'Input: {report["input"]} ({report["input_kind"]})',
-      f'Encoding: {report["encoding"]}, {report["slice_bars"]}-bar windows '
+      f'Encoding: {report["encoding"]}{options}, {report["slice_bars"]}-bar windows '
       f'({report["window_steps"]} steps), at most {report["max_windows_per_sequence"]} per '
       'sequence',
       f'Files: {report["files_total"]} total, {report["files_read"]} read, '
@@ -906,8 +909,9 @@ def load_examples(path, converter, *, num_workers=1, max_file_mb=DEFAULT_MAX_FIL
                   max_bars=DEFAULT_MAX_BARS, file_timeout_s=DEFAULT_FILE_TIMEOUT_S):
   """Windows for `converter` from a cache folder, a MIDI folder, a MIDI file or a TFRecord.
 
-  A cache (a folder holding windows.npz, or the .npz itself) must have the converter's encoding and
-  window length (ValueError naming the file and both values otherwise). Anything else is
+  A cache (a folder holding windows.npz, or the .npz itself) must have the converter's encoding,
+  window length and options that shape windows (contract.Converter.WINDOW_OPTIONS; ValueError
+  naming the file and both values otherwise). Anything else is
   preprocessed here, by default in this process: a program that has imported TensorFlow gets
   spawned workers, which re-import its main module (TensorFlow included) before doing any work,
   so more workers only pay off for large inputs. In this process the raw-byte checks of
@@ -917,7 +921,8 @@ def load_examples(path, converter, *, num_workers=1, max_file_mb=DEFAULT_MAX_FIL
 
   Raises:
     FileNotFoundError: `path` does not exist.
-    ValueError: a cache made for another encoding or window length, or a damaged cache.
+    ValueError: a cache made for another encoding, window length or family options, or a damaged
+      cache.
     NoWindowsError (a ValueError): no windows at all; the message gives the reasons per file.
   """
   if not os.path.exists(path):
@@ -928,12 +933,28 @@ def load_examples(path, converter, *, num_workers=1, max_file_mb=DEFAULT_MAX_FIL
   if cache_path:
     window_set = read_cache(cache_path)
     slice_bars = _slice_bars(converter)
+    wanted = converter.window_options()
+    # With family options other than the defaults, only --config sets them all.
+    rebuild = (f'mvl_preprocess --encoding={converter.encoding} --slice_bars={slice_bars}'
+               if wanted == converter.window_options(defaults=True) else
+               'mvl_preprocess --config=CONFIG (the config you train with)')
     if (window_set.encoding, window_set.slice_bars) != (converter.encoding, slice_bars):
       raise ValueError(
           f'The window cache {cache_path} holds {window_set.encoding} windows of '
           f'{window_set.slice_bars} bars, but the config needs {converter.encoding} windows of '
-          f'{slice_bars} bars. Rebuild it (mvl_preprocess --encoding={converter.encoding} '
-          f'--slice_bars={slice_bars}) or point to a matching cache.')
+          f'{slice_bars} bars. Rebuild it ({rebuild}) or point to a matching cache.')
+    # Caches written before the options were recorded hold the defaults: mvl_preprocess could
+    # not set them.
+    cached = window_set.report.get('family_options', converter.window_options(defaults=True))
+    if cached != wanted:
+      def listed(options):
+        return ', '.join(f'family.{name}={options.get(name)!r}' for name in sorted(wanted))
+      raise ValueError(
+          f'The window cache {cache_path} holds {window_set.encoding} windows of '
+          f'{listed(cached)}, but the config needs {listed(wanted)}. Rebuild it with the config '
+          f'you train with (mvl_preprocess --config=CONFIG '
+          f'--input={shlex.quote(str(window_set.report.get("input", "YOUR_MIDI_FOLDER")))} '
+          f'--output={shlex.quote(os.path.dirname(cache_path))}) or point to a matching cache.')
     try:
       window_set.arrays = converter.window_arrays(window_set.arrays)
     except ValueError as e:

@@ -28,7 +28,7 @@ PROGRAMS = {  # program -> flags its --help must list
                     '--input_midi', '--attribute', '--window'),
     'attributes': ('--run_dir', '--checkpoint', '--examples', '--output', '--effect_phrases'),
     'evaluate': ('--examples', '--output_json', '--split', '--run_dir'),
-    'preprocess': ('--input', '--output', '--encoding', '--max_file_mb'),
+    'preprocess': ('--input', '--output', '--config', '--encoding', '--max_file_mb'),
     'export': ('--run_dir', '--checkpoint', '--format', '--output_dir'),
     'studio': ('--run_dir', '--checkpoint', '--port', '--max_upload_mb', '--bf16'),
 }
@@ -92,6 +92,9 @@ def test_train_help_lists_the_configs_overridable_values():
     ('evaluate', ['--run_dir={run}', '--examples={tmp}/none', '--output_json={tmp}/o/e.json'],
      'does not exist'),
     ('preprocess', ['--input={tmp}', '--output={tmp}/text.mid/cache'], 'is a file'),
+    ('preprocess', ['--input={tmp}', '--output={tmp}/cache', '--config=nade-drums_2bar_full',
+                    '--slice_bars=4'],
+     '--slice_bars=4 disagrees with --config (nade-drums_2bar_full: data.slice_bars=2)'),
     ('export', ['--run_dir={run}', '--format=saved_model', '--output_dir={tmp}'],
      'already exists and is not empty'),
     ('export', ['--run_dir={tmp}/no-run', '--format=magenta_js', '--output_dir={tmp}/out'],

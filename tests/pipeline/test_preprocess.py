@@ -11,9 +11,14 @@ import note_seq  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pytest
 
+from music_vae_lite import config_lib
+from music_vae_lite.families import contract
+from music_vae_lite.families import drum_roll
 from music_vae_lite.families import drums
 from music_vae_lite.families import melody
 from music_vae_lite.pipeline import preprocess
+
+import helpers  # pylint: disable=g-bad-import-order
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EIGHTH = 0.25  # seconds at 120 qpm
@@ -438,3 +443,33 @@ def test_cli_writes_the_cache_and_prints_the_report(midi_folder, tmp_path):
   assert result.returncode != 0 and 'drums|groove|melody|melody_chords|trio' in result.stderr
   result = _run_cli(f'--input={tmp_path / "nowhere"}', f'--output={output_dir}')
   assert result.returncode == 2 and 'does not exist' in result.stderr
+
+
+def test_cli_takes_a_configs_family_options_and_training_checks_them(tmp_path):
+  """--config=nade-drums_2bar_full gives rolls of the full drum map's 61 classes, and the cache
+  records the map: a config with the reduced map is refused it, in one line that says how to
+  rebuild it. (A data flag that disagrees with --config: tests/cli/test_first_minutes.py.)"""
+  folder = tmp_path / 'drums'
+  folder.mkdir()
+  contract.write_midi(helpers.drum_performance(), str(folder / 'beat.mid'))
+  output_dir = str(tmp_path / 'cache')
+  result = _run_cli(f'--input={folder}', f'--output={output_dir}',
+                    '--config=nade-drums_2bar_full', '--num_workers=1')
+  assert result.returncode == 0, result.stderr
+  assert "Encoding: drum_roll, family.drum_map='full', 2-bar windows" in result.stdout
+  rolls = preprocess.read_cache(output_dir).arrays['roll']
+  assert rolls.shape[1:] == (32, 61) and rolls.any()
+  full = contract.get_converter(config_lib.load_config('nade-drums_2bar_full'))
+  assert len(preprocess.load_examples(output_dir, full)) == len(rolls)
+  reduced = contract.get_converter(config_lib.load_config('nade-drums_2bar_reduced'))
+  with pytest.raises(ValueError) as error:
+    preprocess.load_examples(output_dir, reduced)
+  message = str(error.value)
+  assert ("holds drum_roll windows of family.drum_map='full', but the config needs "
+          "family.drum_map='reduced'. Rebuild it with the config you train with "
+          f'(mvl_preprocess --config=CONFIG --input={folder} --output={output_dir})') in message
+  assert '\n' not in message
+  # Another window length: the flags alone could not rebuild it with the full map.
+  with pytest.raises(ValueError, match=r'needs drum_roll windows of 1 bars\. Rebuild it '
+                                       r'\(mvl_preprocess --config=CONFIG \(the config you'):
+    preprocess.load_examples(output_dir, drum_roll.DrumRollConverter(1, None, drum_map='full'))
