@@ -134,14 +134,24 @@ DRUM_PERFORMANCE = ((0, 36, 110, 0.0), (2, 42, 50, 0.2), (4, 38, 100, -0.1), (6,
                     (16, 36, 100, 0.0), (20, 38, 80, 0.0), (24, 36, 60, 0.0), (28, 38, 127, -0.25))
 
 
-def drum_performance(hits=DRUM_PERFORMANCE, bars=2, qpm=120.0):
-  """A drum NoteSequence of hits (step, pitch, velocity, steps late) at `qpm`."""
+def drum_performance(hits=DRUM_PERFORMANCE, bars=2, qpm=120.0, *, tempos=(),
+                     time_signature=None):
+  """A drum NoteSequence of hits (step, pitch, velocity, steps late) at `qpm` (the steps are
+  sixteenths at that tempo), `bars` bars long; `tempos`: more (time in seconds, qpm) changes;
+  `time_signature`: (numerator, denominator) at the start, which also sets the bar's length
+  (none by default: 4/4, as note_seq reads a sequence without one)."""
   step = 60.0 / qpm / 4
   sequence = note_seq.NoteSequence(ticks_per_quarter=220)
   sequence.tempos.add(time=0.0, qpm=qpm)
+  for time, tempo in tempos:
+    sequence.tempos.add(time=time, qpm=tempo)
+  if time_signature is not None:
+    sequence.time_signatures.add(time=0.0, numerator=time_signature[0],
+                                 denominator=time_signature[1])
   for at, pitch, velocity, late in hits:
     start = (at + late) * step
     sequence.notes.add(start_time=start, end_time=start + step, pitch=pitch, velocity=velocity,
                        instrument=9, is_drum=True)
-  sequence.total_time = bars * 16 * step
+  numerator, denominator = time_signature or (4, 4)
+  sequence.total_time = bars * numerator * (16 // denominator) * step
   return sequence

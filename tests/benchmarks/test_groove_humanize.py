@@ -3,32 +3,20 @@ performances whose answers are known."""
 import os
 import sys
 
-import note_seq
 import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'benchmarks'))
 import groove_humanize  # pylint: disable=g-import-not-at-top,wrong-import-position
+import helpers  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 QPM = 120.0
 STEP = 60.0 / QPM / 4
 
 
-def _performance(hits):
-  """(step, pitch, velocity, steps late) -> a NoteSequence at QPM."""
-  sequence = note_seq.NoteSequence(ticks_per_quarter=220)
-  sequence.tempos.add(qpm=QPM)
-  for step, pitch, velocity, late in hits:
-    start = (step + late) * STEP
-    sequence.notes.add(start_time=start, end_time=start + STEP, pitch=pitch, velocity=velocity,
-                       instrument=9, is_drum=True)
-  sequence.total_time = 32 * STEP
-  return sequence
-
-
 def test_tapped_keeps_one_note_per_struck_step_with_the_loudest_hits_timing():
-  performance = _performance([(0, 36, 110, 0.1), (0, 42, 90, 0.0), (2, 42, 60, 0.3),
-                              (4, 38, 120, 0.2), (4, 42, 70, 0.0)])
+  performance = helpers.drum_performance([(0, 36, 110, 0.1), (0, 42, 90, 0.0), (2, 42, 60, 0.3),
+                                          (4, 38, 120, 0.2), (4, 42, 70, 0.0)], qpm=QPM)
   taps = groove_humanize.tapped(performance)
   assert [note.pitch for note in taps.notes] == [46, 46, 46]
   assert [note.velocity for note in taps.notes] == [110, 60, 120]

@@ -34,17 +34,10 @@ def program(name, *flags):
 
 
 def drum_file(path, hits, bars, qpm=QPM, numerator=4):
-  """Writes hits (step, pitch, velocity, steps late) as a drum MIDI file lasting `bars` bars."""
-  step = 60.0 / qpm / 4
-  sequence = note_seq.NoteSequence(ticks_per_quarter=220)
-  sequence.tempos.add(qpm=qpm)
-  sequence.time_signatures.add(numerator=numerator, denominator=4)
-  for at, pitch, velocity, late in hits:
-    start = (at + late) * step
-    sequence.notes.add(start_time=start, end_time=start + step, pitch=pitch, velocity=velocity,
-                       instrument=9, is_drum=True)
-  sequence.total_time = bars * numerator * 4 * step
-  contract.write_midi(sequence, str(path))
+  """Writes hits (step, pitch, velocity, steps late) as a drum MIDI file lasting `bars` bars of
+  numerator/4."""
+  contract.write_midi(helpers.drum_performance(hits, bars, qpm, time_signature=(numerator, 4)),
+                      str(path))
   return str(path)
 
 

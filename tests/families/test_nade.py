@@ -24,22 +24,12 @@ from music_vae_lite.serving import trained_model
 from music_vae_lite.training import train
 from music_vae_lite.training import warm_start
 
-STEP = 0.125  # seconds per sixteenth note at 120 qpm
+import helpers  # pylint: disable=g-bad-import-order
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FIXTURE = REPO.parent / 'shared' / 'magenta_fixtures' / 'nade-drums_2bar_reduced'
 needs_fixture = pytest.mark.skipif(not FIXTURE.is_dir(),
                                    reason=f'Magenta fixture not found at {FIXTURE}')
-
-
-def drum_sequence(hits, bars):
-  """A 120-qpm drum NoteSequence from hits (step, pitch)."""
-  sequence = note_seq.NoteSequence(ticks_per_quarter=220)
-  sequence.tempos.add(time=0.0, qpm=120.0)
-  for step, pitch in hits:
-    sequence.notes.add(start_time=step * STEP, end_time=(step + 1) * STEP, pitch=pitch,
-                       velocity=100, instrument=9, is_drum=True)
-  sequence.total_time = bars * 16 * STEP
-  return sequence
 
 
 def converter(drum_map='reduced'):
@@ -56,7 +46,8 @@ def test_roll_windows_of_drum_tracks():
           (8, 44), (14, 99),  # 99: no class, dropped and counted
           (18, 49), (28, 36)]  # bar 2; then a silence of > 1 bar ends the track
   hits += [(64, 51), (70, 46)]  # a second track, bar 5
-  sequence = drum_sequence(hits, bars=5)
+  sequence = helpers.drum_performance([(step, pitch, 100, 0.0) for step, pitch in hits],
+                                      bars=5)
   sequence.notes.add(start_time=0.0, end_time=0.5, pitch=60, velocity=80)  # not a drum
   result = converter().to_tensors(sequence)
   roll = result.arrays['roll']
@@ -215,9 +206,9 @@ def test_a_tiny_model_trains_from_drum_midi(tmp_path):
   midi.mkdir()
   rng = np.random.default_rng(0)
   for k in range(6):
-    hits = [(step, pitch) for step in range(64) for pitch in (36, 38, 42, 46, 49)
+    hits = [(step, pitch, 100, 0.0) for step in range(64) for pitch in (36, 38, 42, 46, 49)
             if rng.random() < (0.5 if step % 2 == 0 else 0.1)]
-    contract.write_midi(drum_sequence(hits, bars=4), str(midi / f'drums_{k}.mid'))
+    contract.write_midi(helpers.drum_performance(hits, bars=4), str(midi / f'drums_{k}.mid'))
   config = config_lib.load_config('tiny-nade-drums_2bar')
   config.train.num_steps = 6
   config.train.eval_every = 6

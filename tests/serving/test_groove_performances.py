@@ -17,25 +17,6 @@ import helpers  # pylint: disable=g-bad-import-order
 KICK, SNARE, CLOSED_HAT = 36, 38, 42  # the first pitches of classes 0-2 (Roland map)
 
 
-def drums(hits, qpm=120.0, total_steps=None, tempos=(), time_signature=(4, 4)):
-  """A drum NoteSequence from hits (step, pitch, velocity, steps late) at `qpm`; `tempos`: more
-  (time in seconds, qpm) changes; total_time: `total_steps` steps (default: the last note's end)."""
-  step = 60.0 / qpm / 4
-  sequence = note_seq.NoteSequence(ticks_per_quarter=220)
-  sequence.tempos.add(time=0.0, qpm=qpm)
-  for time, tempo in tempos:
-    sequence.tempos.add(time=time, qpm=tempo)
-  sequence.time_signatures.add(time=0.0, numerator=time_signature[0],
-                               denominator=time_signature[1])
-  for at, pitch, velocity, late in hits:
-    start = (at + late) * step
-    sequence.notes.add(start_time=start, end_time=start + step, pitch=pitch, velocity=velocity,
-                       instrument=9, is_drum=True)
-  sequence.total_time = (total_steps * step if total_steps is not None
-                         else max(note.end_time for note in sequence.notes))
-  return sequence
-
-
 def groove_converter():
   """The tiny-groove_2bar family (2-bar windows, humanize), every window kept."""
   config = config_lib.load_config('tiny-groove_2bar')
@@ -55,7 +36,7 @@ def test_split_keeps_every_window_and_join_puts_them_end_to_end():
   pattern = [(step + 16 * b, pitch, velocity, late) for b in range(2)
              for step, pitch, velocity, late in bar]
   hits = pattern + [(step + 32, *rest) for step, *rest in pattern] + [(64, KICK, 127, 0.25)]
-  sequence = drums(hits, qpm=100.0, total_steps=5 * 16)
+  sequence = helpers.drum_performance(hits, bars=5, qpm=100.0, time_signature=(4, 4))
   converter = groove_converter()
   split = groove_lib.split(converter, sequence, 'beat.mid')
   step = 60.0 / 100 / 4
@@ -89,7 +70,8 @@ def test_windows_restart_at_a_tempo_change():
   fast = 60.0 / 120 / 4
   slow = 60.0 / 90 / 4
   change = 32 * fast
-  sequence = drums([(0, KICK, 100, 0.0), (31, SNARE, 90, 0.2)], tempos=[(change, 90.0)])
+  sequence = helpers.drum_performance([(0, KICK, 100, 0.0), (31, SNARE, 90, 0.2)],
+                                      tempos=[(change, 90.0)])
   for step, late in ((0, 0.0), (18, -0.25), (31, 0.0)):
     start = change + (step + late) * slow
     sequence.notes.add(start_time=start, end_time=start + slow, pitch=KICK, velocity=80,
@@ -107,9 +89,10 @@ def test_windows_restart_at_a_tempo_change():
 @pytest.mark.parametrize('build, message', [
     (lambda: note_seq.NoteSequence(), r'^beat\.mid: no notes\.$'),
     (lambda: helpers_melody(), r'^beat\.mid: no drums: its 2 note\(s\) are pitched'),
-    (lambda: drums([(0, KICK, 100, 0.0)], time_signature=(3, 4)), r'^beat\.mid: 3/4 time'),
-    (lambda: drums([(0, 99, 100, 0.0)]), r'^beat\.mid: none of its 1 drum note\(s\) is on a '
-                                         r'pitch of the roland drum map \(36 kick'),
+    (lambda: helpers.drum_performance([(0, KICK, 100, 0.0)], time_signature=(3, 4)),
+     r'^beat\.mid: 3/4 time'),
+    (lambda: helpers.drum_performance([(0, 99, 100, 0.0)]),
+     r'^beat\.mid: none of its 1 drum note\(s\) is on a pitch of the roland drum map \(36 kick'),
 ])
 def test_split_errors_name_the_input_in_one_line(build, message):
   with pytest.raises(groove_lib.GrooveInputError, match=message) as error:
@@ -131,7 +114,7 @@ def test_a_groove_model_plays_a_whole_performance_and_a_melody_model_refuses(tmp
   run_dir = helpers.make_untrained_run_dir(str(tmp_path / 'groove'), 'tiny-groove_2bar')
   model = trained_model.TrainedModel(run_dir)
   hits = [(step, pitch, 80, 0.0) for step in range(0, 48, 2) for pitch in (KICK, CLOSED_HAT)]
-  sequence = drums(hits, qpm=90.0, total_steps=48)
+  sequence = helpers.drum_performance(hits, bars=3, qpm=90.0)
   result = model.groove_windows(sequence, temperature=0.0, seed=3)
   assert len(result.places) == 2 and result.outputs['hits'].shape == (2, 32, 9)
   output = result.sequence
@@ -158,7 +141,7 @@ def test_a_hits_control_model_decodes_each_window_under_its_own_hits(tmp_path):
   config.family.hits_as_controls = True
   model = trained_model.TrainedModel(helpers.make_untrained_run_dir(str(tmp_path / 'run'), config))
   hits = [(step, KICK if step % 8 else SNARE, 90, 0.0) for step in range(0, 64, 4)]
-  sequence = drums(hits, qpm=120.0, total_steps=64)
+  sequence = helpers.drum_performance(hits, bars=4)
   result = model.groove_windows(sequence, temperature=0.0, seed=1)
   _, mu, _ = model.encode_labels(result.inputs, 1)
   for row in range(2):  # each window decoded alone under its hits gives the same window
