@@ -57,16 +57,20 @@ if REPO not in sys.path:
 from music_vae_lite import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from music_vae_lite.families import contract  # pylint: disable=wrong-import-position
 
-_CONFIG = config_flags.DEFINE_config_file('config', os.path.join(
-    REPO, 'configs', 'tiny-groove_2bar.py'), 'A groove config (name or file).', lock_config=False)
-_STEPS = flags.DEFINE_integer('steps', 1500, 'Training steps.')
-_MINUTES = flags.DEFINE_float('minutes', 0.0, 'Also stop training after this many minutes (0: no '
-                              'limit).')
-_BATCH = flags.DEFINE_integer('batch_size', 64, 'Training batch size.')
-_TRAIN_FILES = flags.DEFINE_integer('train_files', 160, 'Performances to train on (8 bars each).')
-_TEST_FILES = flags.DEFINE_integer('test_files', 24, 'Held-out performances to humanize.')
-_WORK_DIR = flags.DEFINE_string('work_dir', '/tmp/groove_humanize', 'Corpus and run directory.')
-_TEMPERATURE = flags.DEFINE_float('temperature', 0.0, 'Hit temperature of the groove call.')
+
+def define_flags():
+  """The program's flags, defined only when it runs as a program: the tests import this module
+  beside other benchmarks that define flags of the same names (absl flags are global)."""
+  config_flags.DEFINE_config_file('config', os.path.join(REPO, 'configs', 'tiny-groove_2bar.py'),
+                                  'A groove config (name or file).', lock_config=False)
+  flags.DEFINE_integer('steps', 1500, 'Training steps.')
+  flags.DEFINE_float('minutes', 0.0, 'Also stop training after this many minutes (0: no limit).')
+  flags.DEFINE_integer('batch_size', 64, 'Training batch size.')
+  flags.DEFINE_integer('train_files', 160, 'Performances to train on (8 bars each).')
+  flags.DEFINE_integer('test_files', 24, 'Held-out performances to humanize or drumify.')
+  flags.DEFINE_string('work_dir', '/tmp/groove_humanize', 'Corpus and run directory.')
+  flags.DEFINE_float('temperature', 0.0, 'Hit temperature of the groove call.')
+
 
 BARS = 8
 KICK, SNARE, CLOSED_HAT, OPEN_HAT = 36, 38, 42, 46
@@ -192,20 +196,21 @@ def emit(figure, value, **extra):
 
 def main(argv):
   del argv
+  FLAGS = flags.FLAGS  # pylint: disable=invalid-name
   from music_vae_lite.serving import groove as groove_lib  # pylint: disable=g-import-not-at-top
   from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
-  config = _CONFIG.value
-  config.train.num_steps = _STEPS.value
-  config.train.max_minutes = _MINUTES.value
-  config.train.batch_size = _BATCH.value
-  config.train.checkpoint_every = config.train.eval_every = max(1, min(500, _STEPS.value))
+  config = FLAGS.config
+  config.train.num_steps = FLAGS.steps
+  config.train.max_minutes = FLAGS.minutes
+  config.train.batch_size = FLAGS.batch_size
+  config.train.checkpoint_every = config.train.eval_every = max(1, min(500, FLAGS.steps))
   config.train.eval_batches = 4
   config.data.max_windows_per_sequence = 0
   config = config_lib.validate(config, 'the config')
-  work = _WORK_DIR.value
-  train_set = write_corpus(os.path.join(work, 'train'), _TRAIN_FILES.value, seed=1)
-  test_set = write_corpus(os.path.join(work, 'test'), _TEST_FILES.value, seed=2)
+  work = FLAGS.work_dir
+  train_set = write_corpus(os.path.join(work, 'train'), FLAGS.train_files, seed=1)
+  test_set = write_corpus(os.path.join(work, 'test'), FLAGS.test_files, seed=2)
   run_dir = os.path.join(work, 'run')
   started = time.time()
   train.train_and_evaluate(config, run_dir, os.path.join(work, 'train'))
@@ -219,7 +224,7 @@ def main(argv):
   for index, (sequence, qpm) in enumerate(test_set):
     truth = groove_lib.split(converter, sequence)
     model_input = tapped(sequence) if drumify else quantized(sequence, qpm)
-    result = model.groove_windows(model_input, _TEMPERATURE.value, seed=index)
+    result = model.groove_windows(model_input, FLAGS.temperature, seed=index)
     # A hit played late on the last step makes the performance a step longer than its quantized
     # version: the windows both have are compared.
     count = min(truth.num_windows, len(result.places))
@@ -293,4 +298,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
