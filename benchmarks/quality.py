@@ -58,31 +58,37 @@ NO_EVENT, NOTE_OFF, FIRST_NOTE = (melody.MELODY_NO_EVENT, melody.MELODY_NOTE_OFF
 STEPS_PER_BAR = contract.STEPS_PER_BAR
 HAMMING_TOLERANCE = 1 / 8  # of the steps (4 of 32): an interpolation end "reproduces" its input
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config name or file; override values '
-                                          'with --config.x.y=z.', lock_config=True)
-_STEPS = flags.DEFINE_integer('steps', None, 'Training steps.', lower_bound=0)
-_MINUTES = flags.DEFINE_float('minutes', None, 'Training time in wall-clock minutes (stops at '
-                              '--steps or --minutes, whichever comes first).', lower_bound=0)
-_COMPARE_CONFIG = flags.DEFINE_string(
-    'compare_config', None, 'A second config (e.g. cpu-flat-mel_16bar beside '
-    'cpu-hierdec-mel_16bar) trained for the same budget on the same windows, then measured alike.')
-_INIT_FROM = flags.DEFINE_string('init_from', None, 'Start --config from these weights '
-                                 '(mvl_train --init_from).')
-_INIT_RENAME = flags.DEFINE_multi_string('init_rename', [], 'mvl_train --init_rename rules for '
-                                         '--config (default: its train.init_rename).')
-_EXAMPLES = flags.DEFINE_string('examples', os.path.join(REPO, 'data', 'midi'), 'Training data.')
-_RUN_DIR = flags.DEFINE_string('run_dir', None, 'Run directory (default /tmp/quality/NAME-STEPS).')
-_EVAL_MAX_WINDOWS = flags.DEFINE_integer('eval_max_windows', 5, 'Held-out windows per file.')
-_EVAL_EXAMPLES = flags.DEFINE_string(
-    'eval_examples', None, 'Score on the held-out files of this folder instead of --examples\'s '
-    '(files are held out by their name relative to the folder, so a folder holding the same '
-    'subfolders as an older corpus is scored on that corpus\'s held-out files).')
-_NUM_SAMPLES = flags.DEFINE_integer('num_samples', 512, 'Samples for the sample statistics.')
-_TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Sampling temperature for the statistics.')
-_PAIRS = flags.DEFINE_integer('pairs', 20, 'Interpolation pairs.')
-_INTERPOLATION_STEPS = flags.DEFINE_integer('interpolation_steps', 9, 'Outputs per pair, ends too.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed for z, samples and the pair choice.')
-flags.mark_flags_as_required(['config'])
+def define_flags():
+  """The program's flags, defined only when it runs as a program: the tests import this module
+  beside modules that define flags of the same names (absl flags are global)."""
+  config_flags.DEFINE_config_file('config', None, 'Config name or file; override values '
+                                  'with --config.x.y=z.', lock_config=True)
+  flags.DEFINE_integer('steps', None, 'Training steps.', lower_bound=0)
+  flags.DEFINE_float('minutes', None, 'Training time in wall-clock minutes (stops at '
+                     '--steps or --minutes, whichever comes first).', lower_bound=0)
+  flags.DEFINE_string(
+      'compare_config', None, 'A second config (e.g. cpu-flat-mel_16bar beside '
+      'cpu-hierdec-mel_16bar) trained for the same budget on the same windows, then measured alike.')
+  flags.DEFINE_string('init_from', None, 'Start --config from these weights '
+                      '(mvl_train --init_from).')
+  flags.DEFINE_multi_string('init_rename', [], 'mvl_train --init_rename rules for '
+                            '--config (default: its train.init_rename).')
+  flags.DEFINE_string('examples', os.path.join(REPO, 'data', 'midi'), 'Training data.')
+  flags.DEFINE_string('run_dir', None, 'Run directory (default /tmp/quality/NAME-STEPS).')
+  flags.DEFINE_integer('eval_max_windows', 5, 'Held-out windows per file.')
+  flags.DEFINE_string(
+      'eval_examples', None, 'Score on the held-out files of this folder instead of --examples\'s '
+      '(files are held out by their name relative to the folder, so a folder holding the same '
+      'subfolders as an older corpus is scored on that corpus\'s held-out files).')
+  flags.DEFINE_integer('num_samples', 512, 'Samples for the sample statistics.')
+  flags.DEFINE_float('temperature', 0.5, 'Sampling temperature for the statistics.')
+  flags.DEFINE_integer('pairs', 20, 'Interpolation pairs.')
+  flags.DEFINE_integer('interpolation_steps', 9, 'Outputs per pair, ends too.')
+  flags.DEFINE_integer('seed', 0, 'Seed for z, samples and the pair choice.')
+  flags.mark_flags_as_required(['config'])
+
+
+FLAGS = flags.FLAGS
 
 
 # ----------------------------------------------------------------------------------------------
@@ -241,7 +247,7 @@ def _model_figures(model, config, converter, eval_set, step, emit):
   from music_vae_lite.training import train  # pylint: disable=g-import-not-at-top
   eval_labels = eval_set.labels[..., 0]
   metrics = train.evaluate(model.model, config, eval_set, step=step, batch_size=256,
-                           converter=converter, seed=_SEED.value)
+                           converter=converter, seed=FLAGS.seed)
   for name in ('metrics/teacher_forced_accuracy', 'metrics/sampled_accuracy',
                'metrics/teacher_forced_note_on_accuracy', 'metrics/sampled_note_on_accuracy',
                'losses/r_loss', 'losses/r_loss_per_step', 'losses/kl_bits',
@@ -251,8 +257,8 @@ def _model_figures(model, config, converter, eval_set, step, emit):
   emit('neg_elbo_nats_per_step',
        round((metrics['losses/r_loss'] + metrics['losses/kl_nats']) / window_steps, 4))
 
-  _, mu, _ = model.encode_labels(eval_set.labels, seed=_SEED.value)
-  reconstructed = model.decode_to_labels(mu, temperature=0.0, seed=_SEED.value)[..., 0]
+  _, mu, _ = model.encode_labels(eval_set.labels, seed=FLAGS.seed)
+  reconstructed = model.decode_to_labels(mu, temperature=0.0, seed=FLAGS.seed)[..., 0]
   emit('argmax_reconstruction_exact_match',
        round(float(np.mean(np.all(reconstructed == eval_labels, axis=1))), 4))
   emit('argmax_reconstruction_accuracy', round(float(np.mean(reconstructed == eval_labels)), 4))
@@ -261,53 +267,53 @@ def _model_figures(model, config, converter, eval_set, step, emit):
     emit('argmax_reconstruction_note_on_accuracy',
          round(float(np.mean(reconstructed[on] == eval_labels[on])), 4))
 
-    samples = model.sample_labels(_NUM_SAMPLES.value, temperature=_TEMPERATURE.value,
-                                  seed=_SEED.value)[..., 0]
+    samples = model.sample_labels(FLAGS.num_samples, temperature=FLAGS.temperature,
+                                  seed=FLAGS.seed)[..., 0]
     data_stats, sample_stats = window_statistics(eval_labels), window_statistics(samples)
     for name, data_value in data_stats.items():
       value = sample_stats[name]
       emit(f'sample_{name}', round(value, 4), data=round(data_value, 4),
            ratio=round(value / data_value, 3) if data_value else None,
-           temperature=_TEMPERATURE.value)
+           temperature=FLAGS.temperature)
 
-  rng = np.random.default_rng(_SEED.value)
-  pairs = rng.choice(len(eval_labels), size=[_PAIRS.value, 2], replace=False)
+  rng = np.random.default_rng(FLAGS.seed)
+  pairs = rng.choice(len(eval_labels), size=[FLAGS.pairs, 2], replace=False)
   paths = [model.interpolate_labels(eval_set.labels[a], eval_set.labels[b],
-                                    _INTERPOLATION_STEPS.value, temperature=0.0,
-                                    seed=_SEED.value)[..., 0] for a, b in pairs]
+                                    FLAGS.interpolation_steps, temperature=0.0,
+                                    seed=FLAGS.seed)[..., 0] for a, b in pairs]
   tolerance = int(window_steps * HAMMING_TOLERANCE)
   ends, both, monotonic = interpolation_figures(paths, eval_labels[pairs[:, 0]],
                                                 eval_labels[pairs[:, 1]], tolerance)
   emit('interpolation_ends_reproduced_share', round(ends, 4), tolerance=tolerance)
-  emit('interpolation_pairs_both_ends_reproduced_share', round(both, 4), pairs=_PAIRS.value)
-  emit('interpolation_monotonic_share', round(monotonic, 4), pairs=_PAIRS.value)
+  emit('interpolation_pairs_both_ends_reproduced_share', round(both, 4), pairs=FLAGS.pairs)
+  emit('interpolation_monotonic_share', round(monotonic, 4), pairs=FLAGS.pairs)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  if _STEPS.value is None and _MINUTES.value is None:
+  if FLAGS.steps is None and FLAGS.minutes is None:
     raise app.UsageError('Give --steps, --minutes or both (training stops at whichever comes first).')
   import ml_collections  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import input_pipeline  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
 
-  config = _CONFIG.value
-  steps, minutes = _STEPS.value, _MINUTES.value
+  config = FLAGS.config
+  steps, minutes = FLAGS.steps, FLAGS.minutes
   budget = (f'{steps}' if minutes is None else f'{minutes:g}min' if steps is None
             else f'{steps}-{minutes:g}min')
-  run_dir = _RUN_DIR.value or os.path.join('/tmp/quality', f'{config.name}-{budget}')
+  run_dir = FLAGS.run_dir or os.path.join('/tmp/quality', f'{config.name}-{budget}')
   context = {'config': config.name, 'budget': budget}
   emit = lambda figure, value, **extra: _emit(figure, value, **context, **extra)
 
   converter = contract.get_converter(config)
-  window_set = preprocess.load_examples(_EXAMPLES.value, converter)
+  window_set = preprocess.load_examples(FLAGS.examples, converter)
   reference = ml_collections.ConfigDict(config.to_dict())
-  reference.data.max_windows_per_sequence = _EVAL_MAX_WINDOWS.value
-  eval_examples = _EVAL_EXAMPLES.value or _EXAMPLES.value
+  reference.data.max_windows_per_sequence = FLAGS.eval_max_windows
+  eval_examples = FLAGS.eval_examples or FLAGS.examples
   if (reference.data.max_windows_per_sequence == config.data.max_windows_per_sequence
-      and eval_examples == _EXAMPLES.value):
+      and eval_examples == FLAGS.examples):
     reference_set = window_set
   else:
     reference_set = preprocess.load_examples(eval_examples, contract.get_converter(reference))
@@ -328,15 +334,15 @@ def main(argv):
     emit('baseline_trigram_nats_per_step', round(trigram.nats_per_step(eval_labels), 4))
 
   # The model, then (with --compare_config) the other one, for the same budget on the same data.
-  runs = [(config, run_dir, _INIT_FROM.value, _INIT_RENAME.value)]
-  if _COMPARE_CONFIG.value:
+  runs = [(config, run_dir, FLAGS.init_from, FLAGS.init_rename)]
+  if FLAGS.compare_config:
     from music_vae_lite import config_lib as lib  # pylint: disable=g-import-not-at-top
-    other = lib.load_config(_COMPARE_CONFIG.value)
+    other = lib.load_config(FLAGS.compare_config)
     if other.data.to_dict() != config.data.to_dict():
-      raise app.UsageError(f'--compare_config={_COMPARE_CONFIG.value} reads other data than '
+      raise app.UsageError(f'--compare_config={FLAGS.compare_config} reads other data than '
                            f'{config.name} (config.data differs); compare models of one dataset.')
     # Started from the same weights: each config maps them by its own train.init_rename.
-    runs.append((other, f'{run_dir}-vs-{other.name}', _INIT_FROM.value, ()))
+    runs.append((other, f'{run_dir}-vs-{other.name}', FLAGS.init_from, ()))
   for model_config, model_dir, init_from, init_rename in runs:
     model_emit = lambda figure, value, name=model_config.name, **extra: _emit(
         figure, value, config=name, budget=budget, **extra)
@@ -350,4 +356,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main, argv=config_lib.resolve_config_argv(sys.argv))
