@@ -384,19 +384,19 @@ def _on_hit_labels(attribute):
   return attribute._replace(function=lambda arrays: attribute.function(_hit_labels(arrays)))
 
 
-def _over_hits(arrays, values, reduce):
-  """`reduce` of `values` [N, T, 9] over each window's hits; NaN for a window without one."""
-  struck = _struck(arrays)
+def _over(struck, values, reduce):
+  """`reduce` of `values` [N, T, 9] over each window's `struck` cells; NaN for a window without
+  one."""
   return np.array([reduce(value[hit]) if hit.any() else np.nan
                    for value, hit in zip(np.asarray(values, np.float64), struck)])
 
 
 def loudness(arrays):
-  return _over_hits(arrays, np.asarray(arrays[VELOCITIES]) * 127.0, np.mean)
+  return _over(_struck(arrays), np.asarray(arrays[VELOCITIES]) * 127.0, np.mean)
 
 
 def dynamics(arrays):
-  return _over_hits(arrays, np.asarray(arrays[VELOCITIES]) * 127.0, np.std)
+  return _over(_struck(arrays), np.asarray(arrays[VELOCITIES]) * 127.0, np.std)
 
 
 def _lateness(arrays):
@@ -405,17 +405,16 @@ def _lateness(arrays):
 
 
 def laid_back(arrays):
-  return _over_hits(arrays, _lateness(arrays), np.mean)
+  return _over(_struck(arrays), _lateness(arrays), np.mean)
 
 
 def swing(arrays):
   """Mean lateness of the hits on off-beat 8ths (step 2 of each beat) minus that of the hits on
   the beats; NaN for a window without both."""
   lateness, struck = _lateness(arrays), _struck(arrays)
-  position = np.arange(struck.shape[1]) % 4
-  on_beat = {HITS: struck & (position == 0)[:, None]}
-  off_beat = {HITS: struck & (position == 2)[:, None]}
-  return (_over_hits(off_beat, lateness, np.mean) - _over_hits(on_beat, lateness, np.mean))
+  position = (np.arange(struck.shape[1]) % 4)[:, np.newaxis]
+  return (_over(struck & (position == 2), lateness, np.mean)
+          - _over(struck & (position == 0), lateness, np.mean))
 
 
 GROOVE_ATTRIBUTES = tuple(_on_hit_labels(attribute) for attribute in drums.DRUM_ATTRIBUTES) + (
