@@ -232,16 +232,18 @@ def performance_stats(windows, places=None):
 def compare_hits(inputs, outputs, places):
   """(kept, dropped, added): hits (step and drum class) of the input that the output keeps, that
   it drops, and hits it adds, over the steps inside the input."""
-  before, after = _inside(inputs[HITS], places), _inside(outputs[HITS], places)
-  return int((before & after).sum()), int((before & ~after).sum()), int((after & ~before).sum())
+  return _kept_dropped_added(_inside(inputs[HITS], places), _inside(outputs[HITS], places))
 
 
 def compare_steps(inputs, outputs, places):
   """(kept, dropped, added): steps struck (by any drum) in the input that the output strikes too,
   that it leaves silent, and steps it strikes that the input does not, over the steps inside the
   input: the rhythm kept whatever the drums (Drumify turns taps on one pad into a kit)."""
-  before = _inside(inputs[HITS], places).any(axis=-1)
-  after = _inside(outputs[HITS], places).any(axis=-1)
+  return _kept_dropped_added(_inside(inputs[HITS], places).any(axis=-1),
+                             _inside(outputs[HITS], places).any(axis=-1))
+
+
+def _kept_dropped_added(before, after):
   return int((before & after).sum()), int((before & ~after).sum()), int((after & ~before).sum())
 
 
