@@ -26,7 +26,8 @@ With a tapify config (`--config.family.tapify=True`, the job mvl_groove calls Dr
 is each test performance tapped: at every step where it strikes, one open hi-hat note at the
 onset and velocity of the step's loudest hit (what a user tapping the rhythm on one pad gives),
 and the figures say whether the taps became the performance's kit:
-- drum classes per window (2 bars) of the input (1), the output and the performance;
+- drum classes per window (2 bars, those where the performance strikes) of the input (1), the
+  output and the performance;
 - the rhythm: the share of the output's struck steps that were tapped, and of tapped steps that
   the output strikes;
 - the kit: F1 of the output's hits (step and drum) against the performance's, beside two
@@ -238,19 +239,19 @@ def main(argv):
     true_velocity = truth.arrays['velocities'][:count] * 127
     out_velocity = np.clip(np.round(result.outputs['velocities'][:count] * 127), 1, 127)
     if drumify:
+      given = inside(result.inputs['hits'][:count], result.places[:count])  # the taps' windows
       taps = performed.any(axis=-1)  # [W, T]: the steps tapped
       struck = played.any(axis=-1)
       position = np.arange(taps.shape[1]) % 16
-      totals['input_classes'].extend([1.0] * count)
-      totals['output_classes'].extend(played.any(axis=1).sum(axis=-1))
-      totals['data_classes'].extend(performed.any(axis=1).sum(axis=-1))
+      # Per window the performance strikes in (not the one-step tail a late last hit adds).
+      striking = performed.any(axis=(1, 2))
+      for who, hits in (('input', given), ('output', played), ('data', performed)):
+        totals[f'{who}_classes'].extend(hits.any(axis=1).sum(axis=-1)[striking])
       totals['struck_tapped'].append((struck & taps).sum())
       totals['struck'].append(struck.sum())
       totals['taps'].append(taps.sum())
       totals['output_kit'].append((played, performed))
-      open_hats = np.zeros_like(performed)
-      open_hats[..., 3] = taps
-      totals['input_kit'].append((open_hats, performed))
+      totals['input_kit'].append((given, performed))
       totals['position_kit'].append((taps[..., np.newaxis] & kit[position], performed))
     totals['performed'].append(performed.sum())
     totals['kept'].append(both.sum())
