@@ -91,6 +91,12 @@ def get_base_config():
   # models on few cores, slower for large ops. Not an original setting.
   config.train.parallel_directions = False
   config.train.freeze = 'none'  # 'encoder' or 'encoder_and_conductor': fixed while fine-tuning
+  # Hierarchical models: a trained model of one segment's length (run directory) whose posterior
+  # scores the conductor's embeddings, a training-only term of this weight
+  # (training/conductor_teacher.py). Not in the original.
+  config.train.conductor_teacher = ''
+  config.train.conductor_teacher_weight = 1.0
+  config.train.conductor_teacher_steps = 0  # an opening of this many steps on its term alone
   return config
 
 

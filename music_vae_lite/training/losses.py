@@ -40,7 +40,8 @@ def per_dimension_kl(posterior):
 
 
 def compute_loss(model, batch, step, model_config, seed, sampling_probability=None, fused=False,
-                 compute_dtype=tf.float32, with_weights=False, training=False):
+                 compute_dtype=tf.float32, with_weights=False, training=False,
+                 conductor_teacher=None):
   """Loss and metrics for one batch, averaged over it.
 
   Args:
@@ -55,6 +56,8 @@ def compute_loss(model, batch, step, model_config, seed, sampling_probability=No
       for the loss terms, the decoder's own weight for its metrics.
     training: a training step: the model's dropout (config.model.dropout_keep_prob) applies,
       from seeds folded out of `seed` (z and the decoder's seeds stay what they are without).
+    conductor_teacher: a `conductor_teacher.ConductorTeacher`: its term joins the loss (training
+      only; reported as losses/conductor_nats, and left out of the ELBO's terms).
   Returns:
     (loss, {name: scalar}) with the TensorBoard names, or (loss, scalars, weights): the loss
     terms, and `metrics/<name>` for every metric the decoder reports (decoders/base.py).
@@ -84,6 +87,12 @@ def compute_loss(model, batch, step, model_config, seed, sampling_probability=No
   beta = schedules.beta(step, model_config)
   loss = tf.reduce_mean(r_loss) + beta * tf.reduce_mean(kl_clipped)
   num_steps = tf.cast(tf.reduce_sum(lengths), tf.float32)
+  extra = {}
+  if conductor_teacher is not None:
+    conductor_nats = tf.reduce_mean(conductor_teacher.conductor_nats(
+        model.decoder.bar_embeddings(z, fused, compute_dtype), batch['inputs'], lengths, fused))
+    loss += conductor_teacher.weight * conductor_nats
+    extra['losses/conductor_nats'] = conductor_nats
   metrics = {
       'loss': loss,
       'losses/r_loss': tf.reduce_mean(r_loss),
@@ -94,6 +103,7 @@ def compute_loss(model, batch, step, model_config, seed, sampling_probability=No
       'losses/kl_beta': tf.convert_to_tensor(beta, tf.float32),
       'sampling_probability': tf.convert_to_tensor(sampling_probability, tf.float32),
   }
+  metrics.update(extra)
   metrics.update({f'metrics/{name}': metric.value for name, metric in decoder_metrics.items()})
   if not with_weights:
     return loss, metrics

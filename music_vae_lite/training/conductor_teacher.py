@@ -1,0 +1,126 @@
+"""A trained short model teaches a hierarchical model's conductor what to say (not in the original).
+
+    mvl_train --config=cpu-hier-mel_16bar --init_from=runs/quickstart \
+        --config.train.conductor_teacher=runs/quickstart
+
+Why. A 16-bar model started from the 2-bar quick start (`cpu-hier-mel_16bar`) gets its bar decoder
+from the 2-bar decoder, which writes a 2-bar segment from a 256-wide code; but its conductor, which
+must emit those codes, starts random, and it learns them only through the reconstruction loss, one
+LSTM removed (benchmarks/README.md, "16 bars"). The 2-bar model's encoder already knows a good code
+for every segment: its posterior q2(c | segment). This module adds to the training loss, for every
+segment k of every window, the conductor's embedding e_k scored under that posterior:
+
+    conductor_nats = sum_k sum_d (e_kd - mu2_kd)^2 / (2 sigma2_kd^2)        [B], nats
+
+i.e. -log q2(e_k | segment k) up to its constant: dimensions the 2-bar model is sure of count most,
+those it leaves near the prior hardly at all. loss += conductor_teacher_weight * mean(conductor_nats).
+The teacher's weights never change (its outputs are constants to the gradient). The term only
+trains; evaluation and the reported ELBO leave it out, so runs with and without it compare.
+
+An opening (config.train.conductor_teacher_steps = N): the run's first N steps train the encoder
+and the conductor on this term and the KL term alone (`opening_loss`), without running the bar
+decoder, which costs most of a step; the decoder's weights stay as they were until step N.
+"""
+import os
+
+from absl import logging
+import tensorflow as tf
+
+from music_vae_lite import checkpoints
+from music_vae_lite.families import contract
+from music_vae_lite.nn import model_registry
+from music_vae_lite.training import losses
+from music_vae_lite.training import schedules
+
+
+class ConductorTeacher:
+  """The frozen encoder of a trained model whose windows are one segment of the student's.
+
+  Args:
+    path: the teacher's run directory or checkpoint (ours), e.g. the run `--init_from` names.
+    student_config: the hierarchical model's config (its family, segments and conductor width
+      must fit the teacher).
+  Raises:
+    ValueError: naming the teacher and the reason when it cannot teach this model.
+  """
+
+  def __init__(self, path, student_config):
+    checkpoint_path, run_dir = checkpoints.resolve(path)
+    self.config = checkpoints.load_config(run_dir)
+    self.converter = contract.get_converter(self.config)
+    student = student_config.model
+    segment_bars = int(student.get('segment_bars', 1))
+    conductor_width = list(student.get('conductor_rnn_size') or student.dec_rnn_size)[-1]
+    problems = []
+    if student.decoder != 'hierarchical':
+      problems.append(f'the model has a {student.decoder} decoder, no conductor')
+    if self.config.data.encoding != student_config.data.encoding:
+      problems.append(f'its encoding is {self.config.data.encoding}, the model\'s '
+                      f'{student_config.data.encoding}')
+    if int(self.config.data.slice_bars) != segment_bars:
+      problems.append(f'its windows are {self.config.data.slice_bars} bars, the model\'s segments '
+                      f'{segment_bars} (config.model.segment_bars)')
+    if int(self.config.model.z_size) != int(conductor_width):
+      problems.append(f'its z has {self.config.model.z_size} dimensions, the conductor\'s '
+                      f'embedding {conductor_width} (config.model.conductor_rnn_size)')
+    if problems:
+      raise ValueError(f'config.train.conductor_teacher={path}: cannot teach this model: '
+                       + '; '.join(problems) + '.')
+    self.model = model_registry.build_model(self.config, self.converter)
+    # A run directory: its newest readable checkpoint (as TrainedModel); a prefix: that one.
+    candidates = (checkpoints.run_checkpoints(run_dir) if os.path.isdir(os.fspath(path))
+                  else [checkpoint_path])
+    restored = checkpoints.restore_newest_readable(tf.train.Checkpoint(model=self.model),
+                                                   candidates)
+    logging.info('Conductor teacher: %s (weight %s).', restored,
+                 student_config.train.conductor_teacher_weight)
+    self.segment_steps = self.converter.window_steps
+    self.weight = float(student_config.train.conductor_teacher_weight)
+
+  def segment_posterior(self, inputs, lengths, fused=False):
+    """(mu, sigma), each [B, U, z], of the teacher's q(c | segment) for every segment of inputs
+    [B, U * S, D] of the given lengths [B], and the segments' mask [B, U] (1 where a segment has
+    steps)."""
+    batch_size, num_steps, depth = tf.shape(inputs)[0], inputs.shape[1], inputs.shape[2]
+    num_segments = num_steps // self.segment_steps
+    segments = tf.reshape(inputs, [-1, self.segment_steps, depth])
+    starts = tf.range(num_segments) * self.segment_steps
+    segment_lengths = tf.clip_by_value(lengths[:, None] - starts[None, :], 0, self.segment_steps)
+    posterior = self.model.posterior(segments, tf.reshape(segment_lengths, [-1]), fused)
+    shape = [batch_size, num_segments, -1]
+    mu = tf.reshape(tf.stop_gradient(posterior.mean()), shape)
+    sigma = tf.reshape(tf.stop_gradient(posterior.stddev()), shape)
+    return mu, sigma, tf.cast(segment_lengths > 0, tf.float32)
+
+  def conductor_nats(self, embeddings, inputs, lengths, fused=False):
+    """-log q_teacher(embedding | segment), without its constant, summed over a window's segments:
+    [B] nats, for the conductor's embeddings [B, U, z]."""
+    mu, sigma, mask = self.segment_posterior(inputs, lengths, fused)
+    embeddings = tf.cast(embeddings, tf.float32)
+    per_segment = tf.reduce_sum(tf.square((embeddings - mu) / sigma), axis=-1) / 2.0
+    return tf.reduce_sum(per_segment * mask, axis=-1)
+
+
+def opening_loss(model, teacher, batch, step, model_config, seed, fused=False,
+                 compute_dtype=tf.float32):
+  """(loss, {name: scalar}) of an opening step: weight * conductor_nats + beta * clipped KL, with
+  z drawn from q(z|x) as in training; the bar decoder does not run."""
+  lengths = tf.cast(batch['lengths'], tf.int32)
+  posterior = model.posterior(batch['inputs'], lengths, fused, compute_dtype)
+  z = posterior.mean() + posterior.stddev() * tf.random.stateless_normal(
+      tf.shape(posterior.mean()), seed)
+  conductor_nats = tf.reduce_mean(teacher.conductor_nats(
+      model.decoder.bar_embeddings(z, fused, compute_dtype), batch['inputs'], lengths, fused))
+  kl, kl_clipped = losses.kl_cost(posterior, model_config)
+  beta = schedules.beta(step, model_config)
+  loss = teacher.weight * conductor_nats + beta * tf.reduce_mean(kl_clipped)
+  return loss, {'loss': loss, 'losses/conductor_nats': conductor_nats,
+                'losses/kl_loss': tf.reduce_mean(kl_clipped),
+                'losses/kl_bits': tf.reduce_mean(kl) / losses.LN2,
+                'losses/kl_beta': tf.convert_to_tensor(beta, tf.float32)}
+
+
+def from_config(config):
+  """The config's teacher (config.train.conductor_teacher), or None when it names none."""
+  path = config.train.get('conductor_teacher') or ''
+  return ConductorTeacher(path, config) if path else None
