@@ -96,7 +96,6 @@ def get_base_config():
   # (training/conductor_teacher.py). Not in the original.
   config.train.conductor_teacher = ''
   config.train.conductor_teacher_weight = 1.0
-  config.train.conductor_teacher_steps = 0  # an opening of this many steps on its term alone
   return config
 
 

@@ -16,10 +16,6 @@ i.e. -log q2(e_k | segment k) up to its constant: dimensions the 2-bar model is 
 those it leaves near the prior hardly at all. loss += conductor_teacher_weight * mean(conductor_nats).
 The teacher's weights never change (its outputs are constants to the gradient). The term only
 trains; evaluation and the reported ELBO leave it out, so runs with and without it compare.
-
-An opening (config.train.conductor_teacher_steps = N): the run's first N steps train the encoder
-and the conductor on this term and the KL term alone (`opening_loss`), without running the bar
-decoder, which costs most of a step; the decoder's weights stay as they were until step N.
 """
 import os
 
@@ -29,8 +25,6 @@ import tensorflow as tf
 from music_vae_lite import checkpoints
 from music_vae_lite.families import contract
 from music_vae_lite.nn import model_registry
-from music_vae_lite.training import losses
-from music_vae_lite.training import schedules
 
 
 class ConductorTeacher:
@@ -99,25 +93,6 @@ class ConductorTeacher:
     embeddings = tf.cast(embeddings, tf.float32)
     per_segment = tf.reduce_sum(tf.square((embeddings - mu) / sigma), axis=-1) / 2.0
     return tf.reduce_sum(per_segment * mask, axis=-1)
-
-
-def opening_loss(model, teacher, batch, step, model_config, seed, fused=False,
-                 compute_dtype=tf.float32):
-  """(loss, {name: scalar}) of an opening step: weight * conductor_nats + beta * clipped KL, with
-  z drawn from q(z|x) as in training; the bar decoder does not run."""
-  lengths = tf.cast(batch['lengths'], tf.int32)
-  posterior = model.posterior(batch['inputs'], lengths, fused, compute_dtype)
-  z = posterior.mean() + posterior.stddev() * tf.random.stateless_normal(
-      tf.shape(posterior.mean()), seed)
-  conductor_nats = tf.reduce_mean(teacher.conductor_nats(
-      model.decoder.bar_embeddings(z, fused, compute_dtype), batch['inputs'], lengths, fused))
-  kl, kl_clipped = losses.kl_cost(posterior, model_config)
-  beta = schedules.beta(step, model_config)
-  loss = teacher.weight * conductor_nats + beta * tf.reduce_mean(kl_clipped)
-  return loss, {'loss': loss, 'losses/conductor_nats': conductor_nats,
-                'losses/kl_loss': tf.reduce_mean(kl_clipped),
-                'losses/kl_bits': tf.reduce_mean(kl) / losses.LN2,
-                'losses/kl_beta': tf.convert_to_tensor(beta, tf.float32)}
 
 
 def from_config(config):

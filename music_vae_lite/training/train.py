@@ -161,10 +161,9 @@ class TrainState:
     return self.rng.uniform_full_int([2], tf.int32)
 
 
-def make_train_step(state, teacher=None, opening=False):
+def make_train_step(state, teacher=None):
   """The compiled train step: `train_step(distributed_iterator, seed) -> {name: scalar}`.
-  `teacher`: the run's conductor_teacher.ConductorTeacher, if any; `opening`: a step of its
-  opening (conductor_teacher.opening_loss instead of the whole loss)."""
+  `teacher`: the run's conductor_teacher.ConductorTeacher, if any."""
   strategy, config = state.strategy, state.config
   model, optimizer = state.model, state.optimizer
   train_config = config.train
@@ -174,20 +173,13 @@ def make_train_step(state, teacher=None, opening=False):
 
   def loss_and_gradients(batch, step, seed):
     with tf.GradientTape() as tape:
-      if opening:
-        loss, metrics = conductor_teacher.opening_loss(model, teacher, batch, step, config.model,
-                                                       seed, fused=fused, compute_dtype=dtype)
-      else:
-        loss, metrics = losses.compute_loss(model, batch, step, config.model, seed, fused=fused,
-                                            compute_dtype=dtype, training=True,
-                                            conductor_teacher=teacher)
+      loss, metrics = losses.compute_loss(model, batch, step, config.model, seed, fused=fused,
+                                          compute_dtype=dtype, training=True,
+                                          conductor_teacher=teacher)
       # Gradients are summed over replicas below; each replica's mean loss divided by the number of
       # replicas makes that sum the gradient of the mean loss over the global batch.
       scaled_loss = loss / num_replicas
-    # Zeros for the variables an opening step leaves out (the bar decoder): Adam then leaves
-    # them where they are.
-    return metrics, tape.gradient(scaled_loss, variables,
-                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return metrics, tape.gradient(scaled_loss, variables)
 
   if train_config.jit_compile:
     loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
@@ -604,8 +596,6 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
   iterator = iter(dataset)
   teacher = conductor_teacher.from_config(config)
   train_step = make_train_step(state, teacher)
-  opening_steps = int(train_config.get('conductor_teacher_steps', 0)) if teacher else 0
-  opening_step = make_train_step(state, teacher, opening=True) if start_step < opening_steps else None
 
   evaluator = eval_dataset = image_maker = None
   if is_chief:
@@ -659,8 +649,7 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
   try:
     with _StopSignals() as stop:
       while step < num_steps and not stop.received and not out_of_time:
-        step_function = opening_step if step < opening_steps else train_step
-        metrics = step_function(iterator, state.next_seed())
+        metrics = train_step(iterator, state.next_seed())
         loss = float(metrics['loss'])  # a sync every step, so a NaN is caught at its own step
         if not math.isfinite(loss):
           kept = (f'the last good checkpoint is {result.checkpoint}' if result.checkpoint

@@ -78,31 +78,3 @@ def test_a_teacher_that_cannot_teach_is_refused_with_its_reasons(tmp_path):
   with pytest.raises(ValueError, match='no conductor'):
     conductor_teacher.from_config(flat)
 
-
-def test_an_opening_trains_the_encoder_and_conductor_and_leaves_the_bar_decoder(tmp_path):
-  """config.train.conductor_teacher_steps: the first steps move the encoder and the conductor on
-  the teacher's term and leave the bar decoder bit-identical; the steps after train it."""
-  teacher_dir = helpers.make_untrained_run_dir(str(tmp_path / 'teacher'), 'tiny-mel_2bar')
-  config = student_config(teacher_dir)
-  config.train.update(num_steps=4, batch_size=4, log_every=1, summary_every=1, image_every=1000,
-                      checkpoint_every=3, keep_checkpoints=3, eval_every=1000, eval_batches=1,
-                      conductor_teacher_steps=3)
-  midi = helpers.write_melody_midis(str(tmp_path / 'midi'), num_files=6, bars=20)
-  run_dir = tmp_path / 'run'
-  helpers.make_untrained_run_dir(str(tmp_path / 'start'), config)
-  start = helpers.checkpoint_values(str(tmp_path / 'start' / 'train' / 'ckpt-0'))
-  train.train_and_evaluate(config, str(run_dir), midi, init_from=str(tmp_path / 'start'))
-  opened = helpers.checkpoint_values(str(run_dir / 'train' / 'ckpt-3'))
-  finished = helpers.checkpoint_values(str(run_dir / 'train' / 'ckpt-4'))
-  model_names = [name for name in start if name.startswith('model/')
-                 and 'OPTIMIZER_SLOT' not in name and name.endswith('.ATTRIBUTES/VARIABLE_VALUE')]
-  decoder = [n for n in model_names if '/core/' in n]
-  conductor = [n for n in model_names if '/conductor/' in n]
-  assert decoder and conductor
-  for name in decoder:
-    np.testing.assert_array_equal(opened[name], start[name], err_msg=name)
-  assert all(not np.array_equal(opened[n], start[n]) for n in conductor)
-  assert any(not np.array_equal(finished[n], opened[n]) for n in decoder)
-  events = helpers.read_events(str(run_dir / 'train'))
-  assert sorted(step for step, _ in events['losses/r_loss']) == [3]  # the full step only
-  assert sorted(step for step, _ in events['losses/conductor_nats']) == [0, 1, 2, 3]
