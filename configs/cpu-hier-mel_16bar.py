@@ -1,7 +1,11 @@
 """The 16-bar melody model to train on a 2-core CPU (not an original config): a hierarchical encoder
 and decoder shaped so that the quick start's 2-bar model (`cpu-mel_2bar`) starts it.
 
-    mvl_train --config=cpu-hier-mel_16bar --init_from=runs/quickstart ...
+    mvl_train --config=cpu-hier-mel_16bar --init_from=runs/quickstart \
+        --config.train.conductor_teacher=runs/quickstart ...
+
+(the teacher, training/conductor_teacher.py: the 2-bar model's posterior of each 2-bar segment
+scores the conductor's embedding for it; a small gain at 30 minutes, benchmarks/README.md).
 
 The successor of `cpu-hierdec-mel_16bar` (issue #19; benchmarks/README.md, "16 bars", has every
 lever measured). Its shape follows the 2-bar model, so that train.init_rename can map that model's

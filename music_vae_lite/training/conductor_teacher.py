@@ -39,7 +39,10 @@ class ConductorTeacher:
   """
 
   def __init__(self, path, student_config):
-    checkpoint_path, run_dir = checkpoints.resolve(path)
+    try:
+      checkpoint_path, run_dir = checkpoints.resolve(path)
+    except checkpoints.RunDirError as e:
+      raise ValueError(f'config.train.conductor_teacher={path}: {e}') from e
     self.config = checkpoints.load_config(run_dir)
     self.converter = contract.get_converter(self.config)
     student = student_config.model

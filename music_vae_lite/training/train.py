@@ -534,6 +534,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   """
   config_lib.validate(config)
   model_registry.check_decoder_options(config)  # before the data is loaded
+  teacher = conductor_teacher.from_config(config)  # a bad teacher: refused before anything is written
   init_rename = tuple(init_rename) or tuple(config.train.get('init_rename', ()))
   if strategy is None:
     distribute.set_cpu_threads(config.train)
@@ -561,11 +562,11 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   with checkpoints.RunDirLock(directory):
     checkpoints.remove_stale_temporaries(directory)
     return _train(config, run_dir, examples, strategy, init_from, init_rename, resume_from,
-                  window_set, train_set, eval_set, converter, is_chief, worker_id)
+                  window_set, train_set, eval_set, converter, is_chief, worker_id, teacher)
 
 
 def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_from, window_set,
-           train_set, eval_set, converter, is_chief, worker_id):
+           train_set, eval_set, converter, is_chief, worker_id, teacher):
   """The body of train_and_evaluate, run while holding the run directory's lock."""
   train_config = config.train
   num_steps = int(train_config.num_steps)
@@ -594,7 +595,6 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
       seed=distribute.derived_seed(train_config.seed), transpose=config.data.transpose,
       start_step=start_step)
   iterator = iter(dataset)
-  teacher = conductor_teacher.from_config(config)
   train_step = make_train_step(state, teacher)
 
   evaluator = eval_dataset = image_maker = None

@@ -78,3 +78,12 @@ def test_a_teacher_that_cannot_teach_is_refused_with_its_reasons(tmp_path):
   with pytest.raises(ValueError, match='no conductor'):
     conductor_teacher.from_config(flat)
 
+
+
+def test_a_missing_teacher_is_named_before_the_run_directory_is_made(tmp_path):
+  config = student_config(str(tmp_path / 'no_such_run'))
+  midi = helpers.write_melody_midis(str(tmp_path / 'midi'), num_files=2, bars=20)
+  with pytest.raises(ValueError, match=r'config.train.conductor_teacher=.*no_such_run: No run '
+                     r'directory or checkpoint'):
+    train.train_and_evaluate(config, str(tmp_path / 'run'), midi)
+  assert not (tmp_path / 'run').exists()
