@@ -54,6 +54,10 @@ class ConductorTeacher:
     if self.config.data.encoding != student_config.data.encoding:
       problems.append(f'its encoding is {self.config.data.encoding}, the model\'s '
                       f'{student_config.data.encoding}')
+    student_depth = contract.get_converter(student_config).input_depth
+    if self.converter.input_depth != student_depth:  # e.g. one conditioned on chords, one not
+      problems.append(f'its encoder reads {self.converter.input_depth} values per step, the '
+                      f'model\'s {student_depth}')
     if int(self.config.data.slice_bars) != segment_bars:
       problems.append(f'its windows are {self.config.data.slice_bars} bars, the model\'s segments '
                       f'{segment_bars} (config.model.segment_bars)')

@@ -73,6 +73,9 @@ def test_a_teacher_that_cannot_teach_is_refused_with_its_reasons(tmp_path):
   with pytest.raises(ValueError, match=r'cannot teach this model: its windows are 2 bars, the '
                      r"model's segments 1 .*its z has 8 dimensions, the conductor's embedding 12"):
     conductor_teacher.ConductorTeacher(teacher_dir, config)
+  chords_dir = helpers.make_untrained_run_dir(str(tmp_path / 'chords'), 'tiny-mel_2bar_chords')
+  with pytest.raises(ValueError, match=r'its encoder reads \d+ values per step, the model.s 90'):
+    conductor_teacher.ConductorTeacher(chords_dir, student_config(chords_dir))
   flat = config_lib.load_config('tiny-mel_2bar')
   flat.train.conductor_teacher = teacher_dir
   with pytest.raises(ValueError, match='no conductor'):
