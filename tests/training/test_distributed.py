@@ -32,6 +32,7 @@ def free_ports(count):
   return ports
 
 
+@pytest.mark.slow  # 20 s: two worker processes; the replica arithmetic stays in the default suite
 def test_two_workers_finish_with_identical_variables(tmp_path):
   examples = helpers.write_melody_midis(str(tmp_path / 'midi'), num_files=6)
   run_dir = tmp_path / 'run'

@@ -122,7 +122,10 @@ def _kill_and_resume(run_dir, examples, kills, seed):
   return result
 
 
-@pytest.mark.parametrize('kills', [pytest.param(2), pytest.param(10, marks=pytest.mark.slow)])
+# Slow both ways (77 s for 2 kills on 2 cores): the default suite keeps SIGKILL-and-resume through
+# mvl_train itself (tests/cli/test_programs.py, test_train_survives_sigkill_and_resumes_to_the_same_end).
+@pytest.mark.parametrize('kills', [pytest.param(2, marks=pytest.mark.slow),
+                                   pytest.param(10, marks=pytest.mark.slow)])
 def test_sigkills_at_random_moments_then_resume_end_bit_identical(tmp_path, midi_dir, kills):
   straight = subprocess.run(_train_command(tmp_path / 'straight', midi_dir), cwd=REPO,
                             capture_output=True, text=True, timeout=600)
@@ -179,7 +182,9 @@ def test_finite_check_catches_huge_weights_that_are_still_finite(window_set):
   assert train._state_is_finite(state, batch) is False  # pylint: disable=protected-access
 
 
-@pytest.mark.parametrize('damage', ['truncated data',
+# Slow (32 s each): the default suite keeps the same fallback (checkpoints.restore_newest_readable)
+# through TrainedModel, test_a_trained_model_falls_back_from_a_damaged_newest_checkpoint.
+@pytest.mark.parametrize('damage', [pytest.param('truncated data', marks=pytest.mark.slow),
                                     pytest.param('zeroed data', marks=pytest.mark.slow),
                                     pytest.param('truncated index', marks=pytest.mark.slow)])
 def test_a_damaged_newest_checkpoint_is_named_and_the_one_before_is_used(tmp_path, window_set,
