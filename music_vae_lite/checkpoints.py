@@ -227,6 +227,16 @@ def restore_newest_readable(root, prefixes, config_note=''):
   return None
 
 
+def restore_model(model, path):
+  """Restores `model` from a trained run as every program reads one: a run directory (or its
+  train/) gives its newest readable checkpoint (a damaged newest one is named and the one before
+  it used), a checkpoint prefix gives that checkpoint. Returns the prefix restored.
+  Raises RunDirError (no run or checkpoint there) and CheckpointMismatchError (another model's)."""
+  prefix, run_dir = resolve(path)
+  candidates = run_checkpoints(run_dir) if os.path.isdir(os.fspath(path)) else [prefix]
+  return restore_newest_readable(tf.train.Checkpoint(model=model), candidates)
+
+
 def first_line(error, limit=200):
   """The first line of an exception's message (TF errors keep theirs in `.message`), shortened."""
   text = str(getattr(error, 'message', None) or error).strip()

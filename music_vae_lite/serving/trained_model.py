@@ -104,11 +104,7 @@ class TrainedModel:
     self._input_converter = contract.get_converter(all_windows)
     self.batch_size = batch_size
     self.model = model_registry.build_model(self.config, self.converter)
-    # Given a run directory, a damaged newest checkpoint is named and the one before it used.
-    candidates = ([self.checkpoint_path] if not os.path.isdir(os.fspath(path))
-                  else checkpoints.run_checkpoints(self.run_dir))
-    self.checkpoint_path = checkpoints.restore_newest_readable(
-        tf.train.Checkpoint(model=self.model), candidates)
+    self.checkpoint_path = checkpoints.restore_model(self.model, path)
     self.step = checkpoints.checkpoint_step(self.checkpoint_path)
     dtype = model_registry.compute_dtype(self.config.train) if compute_dtype is None else (
         tf.as_dtype(compute_dtype))

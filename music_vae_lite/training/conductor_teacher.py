@@ -17,7 +17,6 @@ those it leaves near the prior hardly at all. loss += conductor_teacher_weight *
 The teacher's weights never change (its outputs are constants to the gradient). The term only
 trains; evaluation and the reported ELBO leave it out, so runs with and without it compare.
 """
-import os
 
 from absl import logging
 import tensorflow as tf
@@ -40,7 +39,7 @@ class ConductorTeacher:
 
   def __init__(self, path, student_config):
     try:
-      checkpoint_path, run_dir = checkpoints.resolve(path)
+      _, run_dir = checkpoints.resolve(path)
     except checkpoints.RunDirError as e:
       raise ValueError(f'config.train.conductor_teacher={path}: {e}') from e
     self.config = checkpoints.load_config(run_dir)
@@ -68,11 +67,7 @@ class ConductorTeacher:
       raise ValueError(f'config.train.conductor_teacher={path}: cannot teach this model: '
                        + '; '.join(problems) + '.')
     self.model = model_registry.build_model(self.config, self.converter)
-    # A run directory: its newest readable checkpoint (as TrainedModel); a prefix: that one.
-    candidates = (checkpoints.run_checkpoints(run_dir) if os.path.isdir(os.fspath(path))
-                  else [checkpoint_path])
-    restored = checkpoints.restore_newest_readable(tf.train.Checkpoint(model=self.model),
-                                                   candidates)
+    restored = checkpoints.restore_model(self.model, path)
     logging.info('Conductor teacher: %s (weight %s).', restored,
                  student_config.train.conductor_teacher_weight)
     self.segment_steps = self.converter.window_steps
