@@ -49,26 +49,33 @@ if REPO not in sys.path:
 
 from benchmarks import benchutil  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-_RUN_DIR = flags.DEFINE_string('run_dir', None, 'A trained run.', required=True)
-_EXAMPLES = flags.DEFINE_string('examples', os.path.join(REPO, 'data', 'midi'),
-                                'The corpus (MIDI folder or window cache).')
-_PHRASES = flags.DEFINE_integer('phrases', 256, 'Held-out phrases to measure on, at most.')
-_Z = flags.DEFINE_enum('z', 'mean', ['mean', 'sample'], 'Vectors from posterior means or draws.')
-_WINDOWS = flags.DEFINE_integer('windows', 0, 'Use a random N training windows (0: all).')
-_FRACTION = flags.DEFINE_float('fraction', 0.25, 'Top and bottom share of windows contrasted.')
-_METHOD = flags.DEFINE_enum('method', 'difference', ['difference', 'regression', 'probe'],
-                            'Top minus bottom mean z, conditional (regression) vectors, or '
-                            'linear-probe directions.')
-_SCALE = flags.DEFINE_enum('scale', 'none', ['none', 'unit', 'calibrated'],
-                           'Rescale the vectors: not at all, to their mean norm, or to the gap.')
-_STRENGTHS = flags.DEFINE_list('strengths', ['-2', '-1', '-0.5', '0.5', '1', '2'],
-                               'Multiples of each vector to measure (1 is needed for the matrix).')
-_CALIBRATION_STEPS = flags.DEFINE_integer('calibration_steps', 1, 'Corrections of the scale.')
-_MAX_SCALE = flags.DEFINE_float('max_scale', 4.0, 'Calibrated scales stay within 1/x..x.')
-_CACHE = flags.DEFINE_string('cache', None, 'An .npz keeping the training windows\' encodings.')
-_PNG = flags.DEFINE_string('png', None, 'Write the matrix at +1 as a PNG here.')
-_JSON = flags.DEFINE_string('json', None, 'Write the whole result as JSON here.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Picks windows, phrases and posterior draws.')
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """The program's flags, defined only when it runs as a program (absl flags are global: a test
+  that imports this module beside another program's must not meet them twice)."""
+  flags.DEFINE_string('run_dir', None, 'A trained run.', required=True)
+  flags.DEFINE_string('examples', os.path.join(REPO, 'data', 'midi'),
+                      'The corpus (MIDI folder or window cache).')
+  flags.DEFINE_integer('phrases', 256, 'Held-out phrases to measure on, at most.')
+  flags.DEFINE_enum('z', 'mean', ['mean', 'sample'], 'Vectors from posterior means or draws.')
+  flags.DEFINE_integer('windows', 0, 'Use a random N training windows (0: all).')
+  flags.DEFINE_float('fraction', 0.25, 'Top and bottom share of windows contrasted.')
+  flags.DEFINE_enum('method', 'difference', ['difference', 'regression', 'probe'],
+                    'Top minus bottom mean z, conditional (regression) vectors, or '
+                    'linear-probe directions.')
+  flags.DEFINE_enum('scale', 'none', ['none', 'unit', 'calibrated'],
+                    'Rescale the vectors: not at all, to their mean norm, or to the gap.')
+  flags.DEFINE_list('strengths', ['-2', '-1', '-0.5', '0.5', '1', '2'],
+                    'Multiples of each vector to measure (1 is needed for the matrix).')
+  flags.DEFINE_integer('calibration_steps', 1, 'Corrections of the scale.')
+  flags.DEFINE_float('max_scale', 4.0, 'Calibrated scales stay within 1/x..x.')
+  flags.DEFINE_string('cache', None, 'An .npz keeping the training windows\' encodings.')
+  flags.DEFINE_string('png', None, 'Write the matrix at +1 as a PNG here.')
+  flags.DEFINE_string('json', None, 'Write the whole result as JSON here.')
+  flags.DEFINE_integer('seed', 0, 'Picks windows, phrases and posterior draws.')
+
 
 TARGET_MOVED, TARGET_RATIO = 0.8, 2.0
 CALIBRATION_PHRASES = 256
@@ -86,14 +93,14 @@ def fraction_vector(z, values, fraction):
 
 def encodings(model, labels, controls, count):
   """(z, mu) of the training windows, from --cache when it holds them for this checkpoint."""
-  if _CACHE.value and os.path.isfile(_CACHE.value):
-    cached = np.load(_CACHE.value)
-    if (int(cached['step']) == model.step and int(cached['seed']) == _SEED.value
+  if FLAGS.cache and os.path.isfile(FLAGS.cache):
+    cached = np.load(FLAGS.cache)
+    if (int(cached['step']) == model.step and int(cached['seed']) == FLAGS.seed
         and cached['mu'].shape[0] == count):
       return cached['z'], cached['mu']
-  z, mu, _ = model.encode_labels(labels, seed=_SEED.value, controls=controls)
-  if _CACHE.value:
-    np.savez(_CACHE.value, z=z, mu=mu, step=model.step, seed=_SEED.value)
+  z, mu, _ = model.encode_labels(labels, seed=FLAGS.seed, controls=controls)
+  if FLAGS.cache:
+    np.savez(FLAGS.cache, z=z, mu=mu, step=model.step, seed=FLAGS.seed)
   return z, mu
 
 
@@ -136,13 +143,13 @@ def calibrated(model, mu, vectors, spreads, gaps):
   scaled = {}
   for name, vector in vectors.items():
     scale = 1.0
-    for _ in range(_CALIBRATION_STEPS.value):
+    for _ in range(FLAGS.calibration_steps):
       shifted = model.decode_to_labels(mu + (scale * vector).astype(np.float32), 0.0, 0)
       change = np.nanmean((model.attribute_values(shifted)[name] - before[name]) / spreads[name])
-      new_scale = scale * gaps[name] / change if change > 0 else _MAX_SCALE.value
+      new_scale = scale * gaps[name] / change if change > 0 else FLAGS.max_scale
       benchutil.log(f'{name}: change {change:+.2f} spreads at scale {scale:.2f}, gap '
                     f'{gaps[name]:.2f}')
-      scale = float(np.clip(new_scale, 1 / _MAX_SCALE.value, _MAX_SCALE.value))
+      scale = float(np.clip(new_scale, 1 / FLAGS.max_scale, FLAGS.max_scale))
     benchutil.log(f'{name}: scale {scale:.2f}')
     scaled[name] = vector * scale
   return scaled
@@ -181,20 +188,20 @@ def main(argv):
   from music_vae_lite.serving import attribute_vectors as vectors_lib  # pylint: disable=g-import-not-at-top
   from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
   started = time.time()
-  model = trained_model.TrainedModel(_RUN_DIR.value, batch_size=256)
+  model = trained_model.TrainedModel(FLAGS.run_dir, batch_size=256)
   every_window = ml_collections.ConfigDict(model.config.to_dict())
   every_window.data.max_windows_per_sequence = 0
-  window_set = preprocess.load_examples(_EXAMPLES.value, contract.get_converter(every_window))
+  window_set = preprocess.load_examples(FLAGS.examples, contract.get_converter(every_window))
   train_set, held_out = input_pipeline.split_by_source(window_set, model.config.data.eval_fraction)
-  rng = np.random.default_rng(_SEED.value)
-  if _WINDOWS.value:
+  rng = np.random.default_rng(FLAGS.seed)
+  if FLAGS.windows:
     train_set = train_set.subset(np.isin(np.arange(len(train_set)),
-                                         rng.permutation(len(train_set))[:_WINDOWS.value]))
+                                         rng.permutation(len(train_set))[:FLAGS.windows]))
   labels, controls = model.converter.targets(train_set.arrays), train_set.controls
   z, mu = encodings(model, labels, controls, len(train_set))
   values = model.attribute_values(labels)
   registry = {attribute.name: attribute for attribute in model.converter.attributes}
-  source = mu if _Z.value == 'mean' else z
+  source = mu if FLAGS.z == 'mean' else z
   vectors, spreads, gaps = {}, {}, {}
   for name, attribute_values in values.items():
     defined = attribute_values[np.isfinite(attribute_values)]
@@ -202,21 +209,21 @@ def main(argv):
       benchutil.log(f'{name}: no spread in the corpus; skipped.')
       continue
     vector, stats = vectors_lib.quartile_vector(source, attribute_values, name)
-    if _FRACTION.value != 0.25:
-      vector = fraction_vector(source, attribute_values, _FRACTION.value)
+    if FLAGS.fraction != 0.25:
+      vector = fraction_vector(source, attribute_values, FLAGS.fraction)
     vectors[name], spreads[name] = vector, stats['std']
     gaps[name] = (stats['top_mean'] - stats['bottom_mean']) / stats['std']
-  if _METHOD.value == 'regression':
+  if FLAGS.method == 'regression':
     vectors = regression_vectors(source, {n: values[n] for n in vectors}, gaps)
-  elif _METHOD.value == 'probe':
+  elif FLAGS.method == 'probe':
     vectors = probe_vectors(source, {n: values[n] for n in vectors}, gaps, spreads)
-  if _SCALE.value == 'unit':
+  if FLAGS.scale == 'unit':
     mean_norm = np.mean([np.linalg.norm(v) for v in vectors.values()])
     vectors = {n: v * mean_norm / np.linalg.norm(v) for n, v in vectors.items()}
-  elif _SCALE.value == 'calibrated':
+  elif FLAGS.scale == 'calibrated':
     calibration = rng.permutation(len(train_set))[:CALIBRATION_PHRASES]
     vectors = calibrated(model, mu[calibration], vectors, spreads, gaps)
-  phrases = np.sort(rng.permutation(len(held_out))[:_PHRASES.value])
+  phrases = np.sort(rng.permutation(len(held_out))[:FLAGS.phrases])
   held_out = held_out.subset(np.isin(np.arange(len(held_out)), phrases))
   phrase_controls = held_out.controls
   _, phrase_mu, _ = model.encode_labels(model.converter.targets(held_out.arrays), seed=0,
@@ -225,11 +232,11 @@ def main(argv):
       lambda zs: model._decode_rows(zs, phrase_controls),  # pylint: disable=protected-access
       model.attribute_values, phrase_mu, vectors, spreads, model.converter,
       {n: registry[n].bounds for n in vectors},
-      tuple(float(x) for x in _STRENGTHS.value))
-  settings = {'run_dir': _RUN_DIR.value, 'step': model.step, 'config': model.config.name,
-              'z': _Z.value, 'fraction': _FRACTION.value, 'method': _METHOD.value,
-              'scale': _SCALE.value, 'calibration_steps': _CALIBRATION_STEPS.value,
-              'max_scale': _MAX_SCALE.value,
+      tuple(float(x) for x in FLAGS.strengths))
+  settings = {'run_dir': FLAGS.run_dir, 'step': model.step, 'config': model.config.name,
+              'z': FLAGS.z, 'fraction': FLAGS.fraction, 'method': FLAGS.method,
+              'scale': FLAGS.scale, 'calibration_steps': FLAGS.calibration_steps,
+              'max_scale': FLAGS.max_scale,
               'vector_windows': int(len(train_set)), 'held_out_windows': int(len(held_out)),
               'phrases': int(len(phrases)),
               'vector_norms': {n: round(float(np.linalg.norm(v)), 3) for n, v in vectors.items()}}
@@ -252,14 +259,15 @@ def main(argv):
   print(f'{sum(passed)} of {len(passed)} vectors meet the bar; {time.time() - started:.0f} s, load '
         f'{os.getloadavg()[0]:.1f}.')
   result['split'] = 'held-out'
-  if _PNG.value:
+  if FLAGS.png:
     shown = vectors_lib.AttributeVectors(vectors, {}, {'config_name': model.config.name,
                                                        'step': model.step}, {}, result)
-    vectors_lib.write_effect_png(_PNG.value, shown)
-  if _JSON.value:
-    with open(_JSON.value, 'w') as f:
+    vectors_lib.write_effect_png(FLAGS.png, shown)
+  if FLAGS.json:
+    with open(FLAGS.json, 'w') as f:
       json.dump({'settings': settings, 'effect': result}, f, indent=1)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

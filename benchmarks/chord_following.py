@@ -26,11 +26,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
-_RUN_DIR = flags.DEFINE_string('run_dir', None, 'A run of a *_chords config.', required=True)
-_EXAMPLES = flags.DEFINE_string('examples', None, 'MIDI folder or window cache.', required=True)
-_NUM = flags.DEFINE_integer('num', 256, 'Held-out windows (samples) to use, at most.')
-_TEMPERATURE = flags.DEFINE_float('temperature', 0.5, 'Sampling temperature.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed.')
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """The program's flags, defined only when it runs as a program (absl flags are global: a test
+  that imports this module beside another program's must not meet them twice)."""
+  flags.DEFINE_string('run_dir', None, 'A run of a *_chords config.', required=True)
+  flags.DEFINE_string('examples', None, 'MIDI folder or window cache.', required=True)
+  flags.DEFINE_integer('num', 256, 'Held-out windows (samples) to use, at most.')
+  flags.DEFINE_float('temperature', 0.5, 'Sampling temperature.')
+  flags.DEFINE_integer('seed', 0, 'Seed.')
 
 
 def chord_tone_share(labels, controls):
@@ -56,16 +62,16 @@ def main(argv):
   from music_vae_lite.pipeline import input_pipeline  # pylint: disable=g-import-not-at-top
   from music_vae_lite.pipeline import preprocess  # pylint: disable=g-import-not-at-top
   from music_vae_lite.serving import trained_model  # pylint: disable=g-import-not-at-top
-  model = trained_model.TrainedModel(_RUN_DIR.value, batch_size=256)
+  model = trained_model.TrainedModel(FLAGS.run_dir, batch_size=256)
   if not model.converter.control_depth:
-    raise app.UsageError(f'{_RUN_DIR.value} is not a chord-conditioned model.')
-  window_set = preprocess.load_examples(_EXAMPLES.value, model.converter)
+    raise app.UsageError(f'{FLAGS.run_dir} is not a chord-conditioned model.')
+  window_set = preprocess.load_examples(FLAGS.examples, model.converter)
   _, held_out = input_pipeline.split_by_source(window_set, model.config.data.eval_fraction)
-  rng = np.random.default_rng(_SEED.value)
-  chosen = rng.permutation(len(held_out))[:_NUM.value]
+  rng = np.random.default_rng(FLAGS.seed)
+  chosen = rng.permutation(len(held_out))[:FLAGS.num]
   labels, controls = held_out.labels[chosen, :, 0], held_out.controls[chosen]
   samples = np.stack([
-      model.sample_labels(1, _TEMPERATURE.value, seed=_SEED.value * 100003 + i,
+      model.sample_labels(1, FLAGS.temperature, seed=FLAGS.seed * 100003 + i,
                           controls=controls[i])[0, :, 0]
       for i in range(len(chosen))])
   others = controls[rng.permutation(len(chosen))]
@@ -77,8 +83,9 @@ def main(argv):
   }
   for name, value in figures.items():
     print(json.dumps({'figure': name, 'value': round(value, 4), 'windows': len(chosen),
-                      'temperature': _TEMPERATURE.value, 'step': model.step}))
+                      'temperature': FLAGS.temperature, 'step': model.step}))
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
