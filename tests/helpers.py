@@ -155,3 +155,22 @@ def drum_performance(hits=DRUM_PERFORMANCE, bars=2, qpm=120.0, *, tempos=(),
   numerator, denominator = time_signature or (4, 4)
   sequence.total_time = bars * numerator * (16 // denominator) * step
   return sequence
+
+
+def write_drum_midis(folder, num_files=6, bars=4, seed=0, pitches=(36, 38, 42, 46, 49),
+                     humanize=False):
+  """`num_files` random drum MIDI files of `bars` bars in `folder`: each drum struck on half of the
+  8th-note steps and a tenth of the others, at velocity 100 on the grid, or (`humanize`) at
+  random velocities and up to 0.3 of a step off it. Returns the folder."""
+  os.makedirs(folder, exist_ok=True)
+  rng = np.random.default_rng(seed)
+  for k in range(num_files):
+    hits = []
+    for step in range(bars * contract.STEPS_PER_BAR):
+      for pitch in pitches:
+        if rng.random() < (0.5 if step % 2 == 0 else 0.1):
+          velocity, late = ((int(rng.integers(40, 127)), float(rng.uniform(-0.3, 0.3)))
+                            if humanize else (100, 0.0))
+          hits.append((step, pitch, velocity, late))
+    contract.write_midi(drum_performance(hits, bars=bars), os.path.join(folder, f'drums_{k}.mid'))
+  return folder

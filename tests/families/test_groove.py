@@ -310,13 +310,7 @@ def test_sampling_feeds_back_the_sampled_values():
 
 
 def test_a_tiny_model_trains_from_drum_midi(tmp_path):
-  midi = tmp_path / 'midi'
-  midi.mkdir()
-  rng = np.random.default_rng(0)
-  for k in range(6):
-    hits = [(step, pitch, int(rng.integers(40, 127)), float(rng.uniform(-0.3, 0.3)))
-            for step in range(0, 64, 2) for pitch in (36, 42, 38) if rng.random() < 0.5]
-    contract.write_midi(helpers.drum_performance(hits, bars=4), str(midi / f'groove_{k}.mid'))
+  midi = helpers.write_drum_midis(str(tmp_path / 'midi'), pitches=(36, 38, 42), humanize=True)
   config = config_lib.load_config('tiny-groove_2bar')
   config.train.num_steps = 6
   config.train.eval_every = 6

@@ -202,13 +202,7 @@ def test_sampling_feeds_back_the_sampled_bits():
 
 
 def test_a_tiny_model_trains_from_drum_midi(tmp_path):
-  midi = tmp_path / 'midi'
-  midi.mkdir()
-  rng = np.random.default_rng(0)
-  for k in range(6):
-    hits = [(step, pitch, 100, 0.0) for step in range(64) for pitch in (36, 38, 42, 46, 49)
-            if rng.random() < (0.5 if step % 2 == 0 else 0.1)]
-    contract.write_midi(helpers.drum_performance(hits, bars=4), str(midi / f'drums_{k}.mid'))
+  midi = helpers.write_drum_midis(str(tmp_path / 'midi'))
   config = config_lib.load_config('tiny-nade-drums_2bar')
   config.train.num_steps = 6
   config.train.eval_every = 6
