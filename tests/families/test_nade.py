@@ -14,7 +14,6 @@ import pytest
 import tensorflow as tf
 
 from music_vae_lite import config_lib
-from music_vae_lite.families import contract
 from music_vae_lite.families import drum_roll
 from music_vae_lite.families import drums
 from music_vae_lite.nn import model_registry
