@@ -40,8 +40,6 @@ def get_config():
   config.model.free_bits = 0.0
   config.model.max_beta = 0.05
   config.model.beta_rate = 0.9995
-  # Named here so that the command line can turn it on (--config.decoder.conductor_projection=True).
-  config.decoder.conductor_projection = False
   config.train.batch_size = 32
   config.train.learning_rate = 3e-3
   config.train.decay_rate = 0.9999

@@ -114,9 +114,6 @@ def magenta_js_unsupported_reason(config):
     return (f'{name} has a conductor of sizes {list(model.conductor_rnn_size)} and a bar decoder '
             f'of sizes {list(model.dec_rnn_size)}; the Magenta.js export is checked only for '
             'equal sizes, as in the original configs.')
-  if config.get('decoder', {}).get('conductor_projection'):
-    return (f'{name} has a linear layer on its conductor (decoder.conductor_projection), which '
-            'Magenta.js\'s hierarchical decoder does not have.')
   if len(set(model.dec_rnn_size)) != 1:
     return ('Magenta.js splits the decoder\'s initial state into equal parts, so every decoder '
             f'layer must have the same size; {name} has dec_rnn_size={list(model.dec_rnn_size)}.')
