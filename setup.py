@@ -28,8 +28,9 @@ setuptools.setup(
         'ml-collections>=1.0,<2',
     ],
     extras_require={
-        # selenium drives Debian's chromium (through its chromedriver) in `pytest -m browser`.
-        'test': ['pytest>=8,<10', 'selenium>=4.20,<5'],
+        # selenium drives Debian's chromium (through its chromedriver) in `pytest -m browser`;
+        # pytest-xdist runs the default suite on two processes (`pytest -n 2`).
+        'test': ['pytest>=8,<10', 'pytest-xdist>=3.5,<4', 'selenium>=4.20,<5'],
         'corpus': ['music21>=9,<11'],  # only to rebuild data/ with data/build_corpus.py
     },
     entry_points={
