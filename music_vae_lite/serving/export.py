@@ -110,6 +110,9 @@ def magenta_js_unsupported_reason(config):
   if len(model.enc_rnn_size) != 1:
     return (f'Magenta.js runs only a single-layer bidirectional encoder; {name} has '
             f'{len(model.enc_rnn_size)} layers (enc_rnn_size={list(model.enc_rnn_size)}).')
+  if config.get('decoder', {}).get('conductor_projection'):
+    return (f'{name} has a linear layer on its conductor (decoder.conductor_projection), which '
+            'Magenta.js\'s hierarchical decoder does not have.')
   if list(model.get('conductor_rnn_size') or model.dec_rnn_size) != list(model.dec_rnn_size):
     return (f'{name} has a conductor of sizes {list(model.conductor_rnn_size)} and a bar decoder '
             f'of sizes {list(model.dec_rnn_size)}; the Magenta.js export is checked only for '

@@ -200,6 +200,41 @@ def test_two_bar_segments_and_a_narrower_conductor():
   np.testing.assert_allclose(looped, logits, atol=1e-5)
 
 
+def test_a_conductor_projection_frees_the_embeddings_from_the_lstm_range():
+  """decoder.conductor_projection: a linear layer of that width on the conductor's output (not in
+  the original), so embeddings can leave (-1, 1) and the conductor can be wider than the bar
+  decoder's code; every other initial value is what it is without it, and Magenta.js export
+  refuses it in one line."""
+  from music_vae_lite.serving import export  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_config('tiny-hier-mel_16bar')
+  plain = model_registry.build_model(config)
+  width = config.model.dec_rnn_size[-1]
+  config.decoder.conductor_projection = width
+  model = model_registry.build_model(config)
+  before = {v.name: v.numpy() for v in plain.trainable_variables}
+  after = {v.name: v.numpy() for v in model.trainable_variables}
+  assert sorted(set(after) - set(before)) == [
+      'music_vae/hierarchical_decoder/conductor_projection/bias:0',
+      'music_vae/hierarchical_decoder/conductor_projection/kernel:0']
+  for name, value in before.items():
+    np.testing.assert_array_equal(after[name], value, err_msg=name)
+  decoder = model.decoder
+  z = tf.random.stateless_normal([2, config.model.z_size], [4, 4])
+  decoder.conductor_projection.kernel.assign(3.0 * tf.eye(width))
+  decoder.conductor_projection.bias.assign(tf.fill([width], 1.5))
+  unprojected = plain.decoder.bar_embeddings(z)
+  np.testing.assert_allclose(decoder.bar_embeddings(z), 3.0 * unprojected + 1.5, rtol=1e-5)
+  assert np.abs(decoder.bar_embeddings(z).numpy()).max() > 1.0
+  assert 'decoder.conductor_projection' in export.magenta_js_unsupported_reason(config)
+  # A conductor wider than the code: the bar decoder reads the projection's width.
+  config.model.conductor_rnn_size = (2 * width,)
+  wide = model_registry.build_model(config)
+  assert wide.decoder.bar_embeddings(z).shape == (2, wide.decoder.num_bars, width)
+  config.decoder.conductor_projection = True
+  with pytest.raises(ValueError, match='decoder.conductor_projection must be a width'):
+    model_registry.build_model(config)
+
+
 def test_segments_must_divide_the_window():
   config = config_lib.load_config('tiny-hierdec-mel_16bar')
   config.model.segment_bars = 3
