@@ -97,6 +97,12 @@ def get_base_config():
   # Not in the original.
   config.train.conductor_teacher = ''
   config.train.conductor_teacher_weight = 0.05
+  # With a teacher and a hierarchical encoder: this many steps in which only the encoder's second
+  # level, q(z|x) and the conductor learn, from the teacher's codes alone, before joint training
+  # (training/conductor_opening.py; 0: none). Not in the original.
+  config.train.conductor_opening_steps = 0
+  config.train.conductor_opening_batch_size = 128
+  config.train.conductor_opening_learning_rate = 2e-3
   return config
 
 

@@ -46,7 +46,9 @@ class ConductorTeacher:
     self.converter = contract.get_converter(self.config)
     student = student_config.model
     segment_bars = int(student.get('segment_bars', 1))
-    conductor_width = list(student.get('conductor_rnn_size') or student.dec_rnn_size)[-1]
+    # The embedding's width: the conductor's top layer, or the linear layer on it.
+    conductor_width = (student_config.get('decoder', {}).get('conductor_projection') or
+                       list(student.get('conductor_rnn_size') or student.dec_rnn_size)[-1])
     problems = []
     if student.decoder != 'hierarchical':
       problems.append(f'the model has a {student.decoder} decoder, no conductor')
@@ -62,7 +64,8 @@ class ConductorTeacher:
                       f'{segment_bars} (config.model.segment_bars)')
     if int(self.config.model.z_size) != int(conductor_width):
       problems.append(f'its z has {self.config.model.z_size} dimensions, the conductor\'s '
-                      f'embedding {conductor_width} (config.model.conductor_rnn_size)')
+                      f'embedding {conductor_width} (config.model.conductor_rnn_size, or '
+                      'config.decoder.conductor_projection where it is set)')
     if problems:
       raise ValueError(f'config.train.conductor_teacher={path}: cannot teach this model: '
                        + '; '.join(problems) + '.')
@@ -91,10 +94,15 @@ class ConductorTeacher:
   def conductor_nats(self, embeddings, inputs, lengths, fused=False):
     """-log q_teacher(embedding | segment), without its constant, summed over a window's segments:
     [B] nats, for the conductor's embeddings [B, U, z]."""
-    mu, sigma, mask = self.segment_posterior(inputs, lengths, fused)
-    embeddings = tf.cast(embeddings, tf.float32)
-    per_segment = tf.reduce_sum(tf.square((embeddings - mu) / sigma), axis=-1) / 2.0
-    return tf.reduce_sum(per_segment * mask, axis=-1)
+    return scaled_distance(embeddings, *self.segment_posterior(inputs, lengths, fused))
+
+
+def scaled_distance(embeddings, mu, sigma, mask):
+  """sum_k mask_k sum_d (e_kd - mu_kd)^2 / (2 sigma_kd^2): [B] nats, for embeddings, mu and sigma
+  [B, U, z] and the segments' mask [B, U] (the module docstring's conductor_nats)."""
+  embeddings = tf.cast(embeddings, tf.float32)
+  per_segment = tf.reduce_sum(tf.square((embeddings - mu) / sigma), axis=-1) / 2.0
+  return tf.reduce_sum(per_segment * mask, axis=-1)
 
 
 def from_config(config):

@@ -46,6 +46,7 @@ import tf_keras
 from music_vae_lite import checkpoints
 from music_vae_lite import config_lib
 from music_vae_lite.families import contract
+from music_vae_lite.training import conductor_opening
 from music_vae_lite.training import conductor_teacher
 from music_vae_lite.training import distribute
 from music_vae_lite.pipeline import input_pipeline
@@ -539,6 +540,7 @@ def train_and_evaluate(config, run_dir, examples, *, strategy=None, init_from=No
   if strategy is None:
     distribute.set_cpu_threads(config.train)
     strategy = distribute.make_strategy('default')
+  conductor_opening.check(config, teacher, strategy)
   is_chief, worker_id = distribute.worker_role(strategy)
   train_config = config.train
   converter = contract.get_converter(config)
@@ -631,8 +633,17 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
           f'good checkpoint is {kept}; training stopped.') from e
     logging.info('Saved checkpoint %s.', result.checkpoint)
 
+  # The time limit counts this session's training (from here, so not the data loading before it).
+  max_seconds = 60.0 * float(train_config.get('max_minutes', 0.0))
+  deadline = time.time() + max_seconds if max_seconds > 0 else math.inf
   step = start_step
   last_saved = start_step if last_checkpoint else None
+  if last_checkpoint is None and int(train_config.get('conductor_opening_steps', 0)):
+    # A new run only: a resumed one had its opening. Saved at once, so a resume skips it.
+    conductor_opening.run(state.model, teacher, train_set, converter, config,
+                          writer=writers.train, deadline=deadline)
+    save(step)
+    last_saved = step
   logging.info('Training %s from step %d to %d on %d replica(s), global batch %d, matmuls in '
                '%s%s.', config.name or 'model', start_step, num_steps,
                strategy.num_replicas_in_sync, train_config.batch_size,
@@ -641,10 +652,7 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
                else f' (this CPU multiplies bfloat16 natively: {model_registry.native_bf16_cpu()})')
   clock_start, clock_step = None, step
   last_logged = time.time()
-  # The time limit counts this session's training (from here, so not the data loading before it).
-  max_seconds = 60.0 * float(train_config.get('max_minutes', 0.0))
-  deadline = last_logged + max_seconds if max_seconds > 0 else math.inf
-  out_of_time = False
+  out_of_time = time.time() >= deadline
   last_metrics = None
   try:
     with _StopSignals() as stop:
