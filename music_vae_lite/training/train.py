@@ -591,6 +591,15 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
   summaries.write_run_description(writers.train, start_step, config,
                                   examples if isinstance(examples, str) else
                                   window_set.report.get('input', 'a WindowSet'))
+  # The time limit counts this session's training (from here, so not the data loading before it).
+  max_seconds = 60.0 * float(train_config.get('max_minutes', 0.0))
+  deadline = time.time() + max_seconds if max_seconds > 0 else math.inf
+  # A new run only: a resumed one had its opening. Before the input pipeline starts: its
+  # background threads halve the opening's speed on 2 cores.
+  opened = last_checkpoint is None and int(train_config.get('conductor_opening_steps', 0)) > 0
+  if opened:
+    conductor_opening.run(state.model, teacher, train_set, converter, config,
+                          writer=writers.train, deadline=deadline)
   # Batches are a function of (seed, step), so a resumed run continues the very same stream.
   dataset = distribute.distribute_windows(
       strategy, train_set, converter, train_config.batch_size,
@@ -633,15 +642,9 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
           f'good checkpoint is {kept}; training stopped.') from e
     logging.info('Saved checkpoint %s.', result.checkpoint)
 
-  # The time limit counts this session's training (from here, so not the data loading before it).
-  max_seconds = 60.0 * float(train_config.get('max_minutes', 0.0))
-  deadline = time.time() + max_seconds if max_seconds > 0 else math.inf
   step = start_step
   last_saved = start_step if last_checkpoint else None
-  if last_checkpoint is None and int(train_config.get('conductor_opening_steps', 0)):
-    # A new run only: a resumed one had its opening. Saved at once, so a resume skips it.
-    conductor_opening.run(state.model, teacher, train_set, converter, config,
-                          writer=writers.train, deadline=deadline)
+  if opened:  # saved at once, so that a resumed run skips the opening
     save(step)
     last_saved = step
   logging.info('Training %s from step %d to %d on %d replica(s), global batch %d, matmuls in '
