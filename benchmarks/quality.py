@@ -2,8 +2,9 @@ r"""Quality benchmark: trains a config for a fixed number of steps on data/, the
 on the held-out files beside trivial baselines on the same windows (issue #9).
 
   python benchmarks/quality.py --config=cpu-mel_2bar --steps=600 [--config.train.batch_size=64 ...]
-  python benchmarks/quality.py --config=cpu-hier-mel_16bar --steps=1100 \
-      --compare_config=cpu-flat-mel_16bar --init_from=runs/quickstart   # or --minutes=30
+  python benchmarks/quality.py --config=cpu-hier-mel_16bar --minutes=30 \
+      --init_from=runs/quickstart --config.train.conductor_teacher=runs/quickstart \
+      --compare_config=cpu-flat-mel_16bar
 
 Training stops after --steps or --minutes of wall-clock time, whichever comes first; with
 --compare_config a second model is trained for the same budget on the same windows and measured

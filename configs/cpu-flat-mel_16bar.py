@@ -20,5 +20,8 @@ def get_config():
   config.model.segment_bars = 1
   config.model.z_size = 256
   config.model.conductor_rnn_size = []
+  config.decoder = type(config.decoder)()  # the conductor's projection: no conductor here
+  # No opening (it trains a hierarchical encoder and a conductor); a teacher cannot teach it.
+  config.train.conductor_opening_steps = 0
   config.train.init_rename = ()
   return config

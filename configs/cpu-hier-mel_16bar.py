@@ -1,11 +1,8 @@
 """The 16-bar melody model to train on a 2-core CPU (not an original config): a hierarchical encoder
-and decoder shaped so that the quick start's 2-bar model (`cpu-mel_2bar`) starts it.
+and decoder shaped so that the quick start's 2-bar model (`cpu-mel_2bar`) starts it and teaches it.
 
     mvl_train --config=cpu-hier-mel_16bar --init_from=runs/quickstart \
         --config.train.conductor_teacher=runs/quickstart ...
-
-(the teacher, training/conductor_teacher.py: the 2-bar model's posterior of each 2-bar segment
-scores the conductor's embedding for it; a small gain at 30 minutes, benchmarks/README.md).
 
 The successor of `cpu-hierdec-mel_16bar` (issue #19; benchmarks/README.md, "16 bars", has every
 lever measured). Its shape follows the 2-bar model, so that train.init_rename can map that model's
@@ -13,12 +10,17 @@ weights onto it:
 - segments of 2 bars (model.segment_bars; the original's hier-mel_16bar uses 2-bar segments in its
   encoder too): the encoder's first level reads 2 bars at a time with the 2-bar model's encoder
   cells, a second level (new) reads the 8 segment states;
-- a conductor 256 wide, as wide as the 2-bar model's z, so that the 2-bar decoder (one LSTM layer
-  512 wide, its z-to-state layer and output layer) writes each 2-bar segment from the conductor's
-  embedding as it wrote a phrase from its z;
+- a conductor 512 wide whose linear projection (decoder.conductor_projection) gives 256-wide
+  embeddings, as wide as the 2-bar model's z, so that the 2-bar decoder (one LSTM layer 512 wide,
+  its z-to-state layer and output layer) writes each 2-bar segment from the conductor's embedding
+  as it wrote a phrase from its z, and the embeddings can reach its codes outside (-1, 1);
 - z of 512 dimensions (the original's 16-bar size), no free bits and max_beta 0.05 (the 2-bar
   recipe; the original uses 256 free bits and beta 0.2), teacher forcing, batch 32, learning rate
-  3e-3 decaying by 0.9999 per step.
+  3e-3 decaying by 0.9999 per step, every 16-bar window of a tune (a bar apart).
+The teacher (config.train.conductor_teacher, training/conductor_teacher.py): the 2-bar model's
+posterior of each 2-bar segment scores the conductor's embedding for it, first alone for
+train.conductor_opening_steps steps (training/conductor_opening.py; about 10 minutes on an idle
+2-core Zen 3), then beside the reconstruction at weight 0.05 for the rest of the run.
 Trained from scratch the same model's posterior collapses (0 active units by step 1,000); from the
 2-bar model every dimension is active from the start.
 """
@@ -30,16 +32,19 @@ def get_config():
   config.name = 'cpu-hier-mel_16bar'
   config.data.slice_bars = 16
   config.data.transpose = 0
+  config.data.max_windows_per_sequence = None
   config.model.encoder = 'hierarchical'
   config.model.decoder = 'hierarchical'
   config.model.segment_bars = 2
   config.model.z_size = 512
   config.model.enc_rnn_size = [256]
-  config.model.conductor_rnn_size = [256]
+  config.model.conductor_rnn_size = [512]
   config.model.dec_rnn_size = [512]
   config.model.free_bits = 0.0
   config.model.max_beta = 0.05
   config.model.beta_rate = 0.9995
+  config.decoder.conductor_projection = 256
+  config.train.conductor_opening_steps = 3500
   config.train.batch_size = 32
   config.train.learning_rate = 3e-3
   config.train.decay_rate = 0.9999
