@@ -12,7 +12,7 @@ bar decoder costs nearly all of a step, so that path sees few windows in a CPU b
 first level and the bar decoder are frozen, so each window is fixed data: its segments' encodings
 in, the teacher's posterior (mu, sigma) of each segment out. Those are computed once, for each
 distinct segment once (windows a bar apart share most segments); a step then runs two short LSTMs
-over the segments, at about 20 times the windows per second of a joint step (benchmarks/README.md,
+over the segments, at nearly 40 times the windows per second of a joint step (benchmarks/README.md,
 "16 bars", seventh round).
 
 What trains: the encoder's second level, mu and sigma, the conductor (and its projection,
