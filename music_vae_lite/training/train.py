@@ -591,13 +591,15 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
   summaries.write_run_description(writers.train, start_step, config,
                                   examples if isinstance(examples, str) else
                                   window_set.report.get('input', 'a WindowSet'))
-  # The time limit counts this session's training (from here, so not the data loading before it).
+  # The time limit counts this session's training: the opening, if any, and the steps (so not the
+  # data loading before them).
   max_seconds = 60.0 * float(train_config.get('max_minutes', 0.0))
-  deadline = time.time() + max_seconds if max_seconds > 0 else math.inf
+  deadline = math.inf
   # A new run only: a resumed one had its opening. Before the input pipeline starts: its
   # background threads halve the opening's speed on 2 cores.
   opened = last_checkpoint is None and int(train_config.get('conductor_opening_steps', 0)) > 0
   if opened:
+    deadline = time.time() + max_seconds if max_seconds > 0 else math.inf
     conductor_opening.run(state.model, teacher, train_set, converter, config,
                           writer=writers.train, deadline=deadline)
   # Batches are a function of (seed, step), so a resumed run continues the very same stream.
@@ -655,7 +657,9 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
                else f' (this CPU multiplies bfloat16 natively: {model_registry.native_bf16_cpu()})')
   clock_start, clock_step = None, step
   last_logged = time.time()
-  out_of_time = time.time() >= deadline
+  if not opened and max_seconds > 0:
+    deadline = last_logged + max_seconds
+  out_of_time = False
   last_metrics = None
   try:
     with _StopSignals() as stop:

@@ -1,5 +1,6 @@
 """The conductor's opening (config.train.conductor_opening_steps): the top of a hierarchical model
 learns from its teacher's codes alone before joint training."""
+import itertools
 import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -113,3 +114,22 @@ def test_an_opening_that_cannot_run_is_refused_before_the_run_directory_is_made(
   with pytest.raises(ValueError, match=r'needs a hierarchical encoder'):
     train.train_and_evaluate(flat_encoder, str(tmp_path / 'run'), midi)
   assert not (tmp_path / 'run').exists()
+
+
+def test_the_time_limit_counts_the_opening(tmp_path, monkeypatch):
+  """config.train.max_minutes covers the opening and the steps after it: an opening longer than
+  the limit stops at it, and the run then ends after its first joint step."""
+  teacher_dir = helpers.make_untrained_run_dir(str(tmp_path / 'teacher'), 'tiny-mel_2bar')
+  config = student_config(teacher_dir)
+  config.train.update(num_steps=1000, batch_size=4, log_every=1, summary_every=1, max_minutes=30.0,
+                      image_every=1000, checkpoint_every=1000, eval_every=1000, eval_batches=1,
+                      conductor_opening_steps=1000, conductor_opening_batch_size=8)
+  midi = helpers.write_melody_midis(str(tmp_path / 'midi'), num_files=6, bars=20)
+  clock = itertools.count(0, 30)  # every call of time.time() is 30 s later
+  monkeypatch.setattr(train.time, 'time', lambda: float(next(clock)))
+  run_dir = str(tmp_path / 'run')
+  result = train.train_and_evaluate(config, run_dir, midi)
+  monkeypatch.undo()
+  assert result.time_limit_reached and result.step == 1
+  opening_steps = len(helpers.read_events(os.path.join(run_dir, 'train'))['opening/kl_bits'])
+  assert 1 <= opening_steps < 100  # (each step reads the clock a few times: logging too)
