@@ -41,6 +41,7 @@ from music_vae_lite.training import losses
 from music_vae_lite.training import summaries
 
 _CHUNK = 256  # windows per encoder batch while the codes are computed
+_HELD_OUT_WINDOWS = 512  # held-out windows scored at each log step (evenly spaced; cheap)
 
 
 def check(config, teacher, strategy):
@@ -111,9 +112,13 @@ def _segment_codes(model, teacher, window_set, converter):
   return encodings, mu, sigma, mask, index
 
 
-def run(model, teacher, train_set, converter, config, *, writer=None, deadline=math.inf):
+def run(model, teacher, train_set, converter, config, *, eval_set=None, writer=None,
+        eval_writer=None, deadline=math.inf):
   """The opening: config.train.conductor_opening_steps steps (fewer if `deadline`, a time.time(),
-  comes first) on the windows of `train_set`. Returns the number of steps taken."""
+  comes first) on the windows of `train_set`. At each log step it also scores up to
+  _HELD_OUT_WINDOWS windows of `eval_set` (z at the posterior mean), written as
+  opening/conductor_nats to `eval_writer`, beside the training batch's in `writer`. Returns the
+  number of steps taken."""
   train_config, model_config = config.train, config.model
   num_steps = int(train_config.conductor_opening_steps)
   started = time.time()
@@ -121,8 +126,30 @@ def run(model, teacher, train_set, converter, config, *, writer=None, deadline=m
   logging.info('Conductor opening: %d windows, %d distinct segments encoded in %.0f s.',
                len(codes[-1]), len(codes[0]), time.time() - started)
   encodings, mu, sigma, mask, index = (tf.constant(a) for a in codes)
+  held_out = None
+  if eval_set is not None and len(eval_set):
+    picked = np.zeros(len(eval_set), bool)
+    picked[np.linspace(0, len(eval_set) - 1, min(len(eval_set), _HELD_OUT_WINDOWS)).astype(int)] = 1
+    held_out = [tf.constant(a) for a in _segment_codes(model, teacher, eval_set.subset(picked),
+                                                       converter)]
   level1 = model.encoder.levels[1]
   decoder = model.decoder
+
+  def conductor_nats_of(encodings, mu, sigma, mask, rows, z_noise=None):
+    """[B] conductor nats of the windows whose segments' rows are `rows`, and their posterior."""
+    encoding = level1(tf.gather(encodings, rows), tf.fill([tf.shape(rows)[0]], rows.shape[1]))
+    posterior = models.tfd.MultivariateNormalDiag(loc=model.mu(encoding),
+                                                  scale_diag=model.sigma(encoding))
+    z = posterior.mean()
+    if z_noise is not None:
+      z += posterior.stddev() * z_noise
+    return teacher_lib.scaled_distance(decoder.bar_embeddings(z), tf.gather(mu, rows),
+                                       tf.gather(sigma, rows), tf.gather(mask, rows)), posterior
+
+  @tf.function
+  def held_out_conductor_nats():
+    nats, _ = conductor_nats_of(*held_out)
+    return tf.reduce_mean(nats)
   variables = (list(level1.trainable_variables) + list(model.mu.trainable_variables)
                + list(model.sigma.trainable_variables)
                + list(decoder.conductor.trainable_variables))
@@ -139,14 +166,9 @@ def run(model, teacher, train_set, converter, config, *, writer=None, deadline=m
     rows = tf.gather(index, tf.random.stateless_uniform([batch_size], pick_seed, 0, num_windows,
                                                         tf.int32))
     with tf.GradientTape() as tape:
-      encoding = level1(tf.gather(encodings, rows), tf.fill([batch_size], rows.shape[1]))
-      posterior = models.tfd.MultivariateNormalDiag(loc=model.mu(encoding),
-                                                    scale_diag=model.sigma(encoding))
-      z = posterior.mean() + posterior.stddev() * tf.random.stateless_normal(
-          tf.shape(posterior.mean()), z_seed)
-      conductor_nats = teacher_lib.scaled_distance(
-          decoder.bar_embeddings(z), tf.gather(mu, rows), tf.gather(sigma, rows),
-          tf.gather(mask, rows))
+      conductor_nats, posterior = conductor_nats_of(
+          encodings, mu, sigma, mask, rows,
+          tf.random.stateless_normal([batch_size, int(model_config.z_size)], z_seed))
       kl, kl_cost = losses.kl_cost(posterior, model_config)
       loss = tf.reduce_mean(conductor_nats) + beta * tf.reduce_mean(kl_cost)
     # Not clipped: the joint training's clip at norm 1 would shrink every step of a term this
@@ -163,9 +185,13 @@ def run(model, teacher, train_set, converter, config, *, writer=None, deadline=m
     if taken % int(train_config.log_every) == 0 or taken == num_steps:
       figures = {'opening/conductor_nats': float(conductor_nats),
                  'opening/kl_bits': float(kl_bits)}
-      logging.info('Conductor opening step %d/%d: conductor_nats %.0f per window, KL %.0f bits.',
-                   taken, num_steps, figures['opening/conductor_nats'], figures['opening/kl_bits'])
+      held_out_nats = float(held_out_conductor_nats()) if held_out else math.nan
+      logging.info('Conductor opening step %d/%d: conductor_nats %.0f per window (held-out %.0f), '
+                   'KL %.0f bits.', taken, num_steps, figures['opening/conductor_nats'],
+                   held_out_nats, figures['opening/kl_bits'])
       if writer is not None:
         summaries.write_scalars(writer, taken, figures)
+      if held_out and eval_writer is not None:
+        summaries.write_scalars(eval_writer, taken, {'opening/conductor_nats': held_out_nats})
   logging.info('Conductor opening: %d steps in %.0f s.', taken, time.time() - started)
   return taken

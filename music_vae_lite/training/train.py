@@ -601,7 +601,8 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
   if opened:
     deadline = time.time() + max_seconds if max_seconds > 0 else math.inf
     conductor_opening.run(state.model, teacher, train_set, converter, config,
-                          writer=writers.train, deadline=deadline)
+                          eval_set=eval_set if is_chief else None, writer=writers.train,
+                          eval_writer=writers.eval, deadline=deadline)
   # Batches are a function of (seed, step), so a resumed run continues the very same stream.
   dataset = distribute.distribute_windows(
       strategy, train_set, converter, train_config.batch_size,

@@ -54,6 +54,10 @@ def test_the_opening_trains_only_the_top_toward_the_teachers_codes_and_runs_once
   nats = [float(v) for _, v in sorted(events['opening/conductor_nats'])]
   assert len(nats) == 60 and len(events['opening/kl_bits']) == 60
   assert np.mean(nats[-5:]) < 0.5 * np.mean(nats[:5]), nats
+  # The held-out windows' figure, at the same steps, in the eval writer.
+  held_out = [float(v) for _, v in sorted(
+      helpers.read_events(os.path.join(run_dir, 'eval'))['opening/conductor_nats'])]
+  assert len(held_out) == 60 and all(np.isfinite(held_out)) and held_out[-1] < held_out[0]
 
   # ckpt-0, saved right after the opening, against the same model untrained (same seed).
   initial = variables_by_name(model_registry.build_model(config))
