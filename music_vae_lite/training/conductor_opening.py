@@ -25,7 +25,8 @@ training, free bits included, at the full beta: the opening has no ramp). Its ow
 (config.train.conductor_opening_learning_rate) is dropped afterwards; joint training then starts
 from step 0 with the run's optimizer. The opening runs only in a new run (not on resume), stops
 early at the run's time limit (config.train.max_minutes counts it), and its figures go to
-TensorBoard as opening/conductor_nats and opening/kl_bits at opening steps.
+TensorBoard as opening/conductor_nats and opening/kl_bits at opening steps (in `eval`, the same
+term on held-out windows: a guide to overfitting, not to reconstruction; benchmarks/README.md).
 """
 import hashlib
 import math
