@@ -488,8 +488,13 @@ def _state_is_finite(state, batch):
 PROGRESS_SECONDS = 5.0  # the longest time between two progress lines
 
 
-def _log_progress(step, num_steps, loss, rate, batch_size):
-  eta = _format_duration((num_steps - step) / rate) if rate else '?'
+def _log_progress(step, num_steps, loss, rate, batch_size, seconds_left=math.inf):
+  """One progress line; its ETA is the sooner of the last step and the time limit (max_minutes)."""
+  steps_s = (num_steps - step) / rate if rate else math.inf
+  if seconds_left < steps_s:
+    eta = f'{_format_duration(max(seconds_left, 0.0))} (time limit)'
+  else:
+    eta = _format_duration(steps_s) if rate else '?'
   logging.info('step %d/%d: loss %.4f, %.2f steps/s, %.1f examples/s, ETA %s', step, num_steps,
                loss, rate, rate * batch_size, eta)
 
@@ -687,7 +692,8 @@ def _train(config, run_dir, examples, strategy, init_from, init_rename, resume_f
             or now - last_logged >= PROGRESS_SECONDS):
           elapsed = now - clock_start
           rate = (step - clock_step) / elapsed if elapsed > 0 and step > clock_step else 0.0
-          _log_progress(step, num_steps, loss, rate, train_config.batch_size)
+          _log_progress(step, num_steps, loss, rate, train_config.batch_size,
+                        seconds_left=deadline - now)
           last_logged = now
         if is_chief and image_maker and (step % train_config.image_every == 0):
           summaries.write_images(writers.train, step, image_maker())
