@@ -493,8 +493,10 @@ def _log_progress(step, num_steps, loss, rate, batch_size, seconds_left=math.inf
   steps_s = (num_steps - step) / rate if rate else math.inf
   if seconds_left < steps_s:
     eta = f'{_format_duration(max(seconds_left, 0.0))} (time limit)'
+  elif rate:
+    eta = _format_duration(steps_s)
   else:
-    eta = _format_duration(steps_s) if rate else '?'
+    eta = '?'
   logging.info('step %d/%d: loss %.4f, %.2f steps/s, %.1f examples/s, ETA %s', step, num_steps,
                loss, rate, rate * batch_size, eta)
 

@@ -345,22 +345,21 @@ def test_sigterm_finishes_the_step_saves_and_stops(tmp_path, window_set, monkeyp
   assert signal.getsignal(signal.SIGTERM) is handler_before
 
 
-def test_time_limit_stops_training_evaluates_and_saves(tmp_path, window_set, monkeypatch):
+def test_time_limit_stops_training_evaluates_and_saves(tmp_path, window_set, monkeypatch, caplog):
   """config.train.max_minutes ends a run after that much training time, with an evaluation and
   a checkpoint of the last step; resuming with the limit lifted continues from there."""
   clock = itertools.count(0, 30)  # every call of time.time() is 30 s later
   monkeypatch.setattr(train.time, 'time', lambda: float(next(clock)))
-  lines = []
-  log_info = train.logging.info
-  monkeypatch.setattr(train.logging, 'info',
-                      lambda message, *args: (lines.append(message % args), log_info(message, *args)))
+  # absl's own logger: a program run earlier in the session may have raised its level.
+  caplog.set_level('INFO', logger='absl')
   run_dir = str(tmp_path / 'run')
   config = tiny_config(num_steps=1000, max_minutes=2.0, checkpoint_every=500, eval_every=500,
                        image_every=500)
   result = train.train_and_evaluate(config, run_dir, window_set)
   assert result.time_limit_reached and result.stopped_by is None
   # The progress lines' ETA is the time limit's, not that of step 1000 at this rate.
-  progress = [line for line in lines if line.startswith('step ') and 'ETA' in line]
+  progress = [line for line in (r.getMessage() for r in caplog.records)
+              if line.startswith('step ') and 'ETA' in line]
   assert progress and all(line.endswith('(time limit)') or line.endswith('ETA ?')
                           for line in progress), progress
   assert any(line.endswith('(time limit)') for line in progress)
